@@ -1,0 +1,124 @@
+"""tomodachi: a microservice framework for asyncio.
+
+Only light names are imported eagerly; transports (and their dependencies such as aiohttp)
+are imported the first time one of their names is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from tomodachi.__version__ import __build_time__, __version__, __version_info__
+from tomodachi.decorator import decorator
+from tomodachi.entrypoint import declare
+from tomodachi.errors import ConfigurationError, TomodachiError
+from tomodachi.runtime import get_service, get_services
+from tomodachi.service import Service, exit, service
+from tomodachi.transport.base import Handler, Transport
+
+if TYPE_CHECKING:
+    from tomodachi.logging import Logger, LoggerProtocol, get_logger
+    from tomodachi.options import Options, OptionsInterface
+    from tomodachi.transport.http import (
+        HttpException,
+        HttpResponse,
+        get_forwarded_remote_ip,
+        get_http_response_status,
+        http,
+        http_error,
+        http_static,
+        websocket,
+        ws,
+    )
+
+__author__ = "tomodachi contributors"
+__email__ = ""
+
+get_instance = get_service
+
+_LAZY: dict[str, str] = {
+    "Options": "tomodachi.options",
+    "OptionsInterface": "tomodachi.options",
+    "Logger": "tomodachi.logging",
+    "LoggerProtocol": "tomodachi.logging",
+    "get_logger": "tomodachi.logging",
+    "http": "tomodachi.transport.http",
+    "http_error": "tomodachi.transport.http",
+    "http_static": "tomodachi.transport.http",
+    "websocket": "tomodachi.transport.http",
+    "ws": "tomodachi.transport.http",
+    "HttpException": "tomodachi.transport.http",
+    "HttpResponse": "tomodachi.transport.http",
+    "get_http_response_status": "tomodachi.transport.http",
+    "get_http_response_status_sync": "tomodachi.transport.http",
+    "get_forwarded_remote_ip": "tomodachi.transport.http",
+}
+
+__all__ = [
+    "ConfigurationError",
+    "Handler",
+    "HttpException",
+    "HttpResponse",
+    "Logger",
+    "LoggerProtocol",
+    "Options",
+    "OptionsInterface",
+    "Service",
+    "TomodachiError",
+    "Transport",
+    "__build_time__",
+    "__version__",
+    "__version_info__",
+    "declare",
+    "decorator",
+    "exit",
+    "get_forwarded_remote_ip",
+    "get_http_response_status",
+    "get_instance",
+    "get_logger",
+    "get_service",
+    "get_services",
+    "http",
+    "http_error",
+    "http_static",
+    "run",
+    "service",
+    "websocket",
+    "ws",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'tomodachi' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def run(app: str | list[str] | None = None, *args: str, **kwargs: Any) -> None:
+    """Run service files programmatically, like ``tomodachi run``; always ends with ``SystemExit``.
+
+    Keyword arguments become flags (``production=True`` -> ``--production``,
+    ``log_level="debug"`` -> ``--log-level debug``). Without *app*, the calling module's file runs.
+    """
+    import inspect
+    import sys
+
+    from tomodachi.cli import cli_entrypoint
+
+    if app is None:
+        frame = inspect.stack()[1]
+        app = frame.filename
+    files = [app] if isinstance(app, str) else list(app)
+    argv = ["run", *files, *args]
+    for key, value in kwargs.items():
+        flag = "--" + key.replace("_", "-")
+        if value is True or value is None:
+            argv.append(flag)
+        elif value is not False:
+            argv.extend([flag, str(value)])
+    cli_entrypoint(argv)
+    sys.exit(0)  # pragma: no cover - cli_entrypoint always exits

@@ -1,0 +1,51 @@
+"""A tracked set of tasks with an owner that drains or cancels them (structured concurrency)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+__all__ = ["TaskTracker"]
+
+
+class TaskTracker:
+    """Owns background tasks: nothing it spawns is ever left un-awaited.
+
+    ``drain(timeout)`` waits for the running tasks, then cancels what is left and returns the
+    names of the cancelled tasks so the owner can log why they were cancelled.
+    """
+
+    __slots__ = ("_tasks",)
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, coro: Coroutine[Any, Any, T], *, name: str | None = None) -> asyncio.Task[T]:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    async def drain(self, timeout: float | None) -> list[str]:
+        """Wait up to *timeout* seconds for all tasks; cancel the rest; return their names."""
+        if not self._tasks:
+            return []
+        _done, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+        if not pending:
+            return []
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending)
+        return sorted(task.get_name() for task in pending)
+
+    async def cancel_all(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks))

@@ -1,0 +1,243 @@
+"""A container runs the services of one service file: instances, transports and lifecycle.
+
+Start order: instantiate -> set up (options, entrypoints, transports) -> ``_start_service``
+-> transports start -> ``_started_service`` -> transports' ``started``.
+Stop order: ``_stopping_service`` (started at once, runs concurrently) -> transports stop
+(intake first, then drain within the grace period) -> transports close -> ``_stop_service``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
+
+from tomodachi.entrypoint import discover_entrypoints
+from tomodachi.errors import ConfigurationError, ServiceStartError, TomodachiError, describe_exception
+from tomodachi.logging import get_logger, reset_context_logger, set_context_logger
+from tomodachi.runtime import Runtime
+from tomodachi.service import LIFECYCLE_HOOKS, Service
+from tomodachi.transport.base import Handler, Transport
+
+__all__ = ["ServiceContainer", "StartupError"]
+
+
+class StartupError(TomodachiError):
+    """A service could not be set up or started; the message is one line for the user."""
+
+
+def _user_hook(instance: Service, name: str) -> Callable[[], Awaitable[Any]] | None:
+    hook = getattr(instance, name, None)
+    return hook if callable(hook) else None
+
+
+def _merge_config(instance: Service, config: Mapping[str, Any]) -> None:
+    """Apply a ``-c`` config dict: dicts and lists merge into the attribute, options merge key by key."""
+    for key, value in config.items():
+        if key == "options" and isinstance(value, Mapping):
+            for option_key, option_value in _flatten(value):
+                instance.options[option_key] = option_value
+            continue
+        current = getattr(instance, key, None)
+        if isinstance(current, dict) and isinstance(value, Mapping):
+            setattr(instance, key, {**current, **value})
+        elif isinstance(current, list) and isinstance(value, list):
+            setattr(instance, key, [*current, *value])
+        else:
+            setattr(instance, key, value)
+
+
+def _flatten(value: Mapping[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
+    for key, item in value.items():
+        full = f"{prefix}{key}"
+        if isinstance(item, Mapping) and full not in ("http.real_ip_from",):
+            yield from _flatten(item, f"{full}.")
+        else:
+            yield full, item
+
+
+class ServiceContainer:
+    """The services defined in one service file, run as a unit."""
+
+    def __init__(
+        self,
+        classes: Iterable[type[Service]],
+        runtime: Runtime,
+        *,
+        source: str = "",
+        config: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.classes = list(classes)
+        self.runtime = runtime
+        self.source = source
+        self.config = config or {}
+        self.instances: list[Service] = []
+        self.transports: dict[int, list[Transport]] = {}
+        self._started: list[Transport] = []
+        self._stopping_tasks: list[asyncio.Task[Any]] = []
+        self._start_attempted = False
+        self._log = get_logger("tomodachi.lifecycle")
+
+    def _where(self) -> str:
+        return f"{self.source}: " if self.source else ""
+
+    # -- setup ---------------------------------------------------------------------------
+    async def setup(self) -> None:
+        """Instantiate the classes and prepare their transports (nothing is bound yet)."""
+        for cls in self.classes:
+            try:
+                instance = cls()
+            except Exception as exc:
+                get_logger("tomodachi.init").error("failed to initialize instance", service_class=cls.__name__)
+                raise StartupError(
+                    f"{self._where()}failed to initialize {cls.__name__}: {describe_exception(exc)}"
+                ) from exc
+            self._prepare(instance)
+            self.instances.append(instance)
+        for instance in self.instances:
+            for transport in self.transports[id(instance)]:
+                try:
+                    await transport.setup()
+                except (ConfigurationError, ServiceStartError) as exc:
+                    raise StartupError(f"{self._where()}{instance.name}: {exc}") from exc
+                except Exception as exc:
+                    raise StartupError(
+                        f"{self._where()}{instance.name}: {transport.display_name()} setup failed: "
+                        f"{describe_exception(exc)}"
+                    ) from exc
+
+    def _prepare(self, instance: Service) -> None:
+        from tomodachi.options import coerce_options
+
+        instance.options = coerce_options(getattr(instance, "options", None)).copy()
+        if self.config:
+            _merge_config(instance, self.config)
+        try:
+            instance.options.validate()
+        except ConfigurationError as exc:
+            raise StartupError(f"{self._where()}{exc}") from exc
+        if not getattr(instance, "uuid", None):
+            instance.uuid = str(uuid.uuid4())
+        if not getattr(instance, "name", None):
+            instance.name = "service"
+        if not isinstance(getattr(instance, "context", None), dict):
+            instance.context = {}
+        instance.context.setdefault("_service_file_path", self.source)
+
+        transports: dict[Any, Transport] = {}
+        for attribute, entrypoint in discover_entrypoints(type(instance)):
+            key = (entrypoint.transport, entrypoint.transport.instance_key(instance, entrypoint))
+            transport = transports.get(key)
+            if transport is None:
+                transport = transports[key] = entrypoint.transport(instance, self.runtime)
+            transport.add_handler(Handler(attribute, getattr(instance, attribute), entrypoint))
+        self.transports[id(instance)] = list(transports.values())
+        if not transports and not any(_user_hook(instance, h) for h in LIFECYCLE_HOOKS[:2]):
+            get_logger("tomodachi.init").error("no transport handlers defined", service=instance.name)
+            raise StartupError(f"{self._where()}no transport handlers defined in service {instance.name!r}")
+        self.runtime.register(instance)
+
+    # -- start ---------------------------------------------------------------------------
+    async def _run_hook(self, instance: Service, name: str) -> None:
+        hook = _user_hook(instance, name)
+        if hook is None:
+            return
+        token = set_context_logger(get_logger("tomodachi.lifecycle.handler").bind(handler=name))
+        try:
+            result = hook()
+            if asyncio.iscoroutine(result) or isinstance(result, Awaitable):
+                await result
+        finally:
+            reset_context_logger(token)
+
+    async def _hooks(self, name: str) -> None:
+        results = await asyncio.gather(*(self._run_hook(i, name) for i in self.instances), return_exceptions=True)
+        for instance, result in zip(self.instances, results, strict=True):
+            if isinstance(result, BaseException):
+                if isinstance(result, asyncio.CancelledError):
+                    raise result
+                self._log.error("failed to start service", state="aborting", service=instance.name)
+                raise StartupError(
+                    f"{self._where()}{instance.name}: exception in {name}: {describe_exception(result)}"
+                ) from result
+
+    async def start(self) -> None:
+        """Run the start-up half of the lifecycle; raises :class:`StartupError` on failure."""
+        self._start_attempted = True
+        for instance in self.instances:
+            get_logger("tomodachi.service").info(
+                "initializing service instance", service=instance.name, uuid=instance.uuid
+            )
+        self._log.info("starting the service", state="starting")
+        await self._hooks("_start_service")
+
+        all_transports = [t for i in self.instances for t in self.transports[id(i)]]
+        results = await asyncio.gather(*(self._start_transport(t) for t in all_transports), return_exceptions=True)
+        for transport, result in zip(all_transports, results, strict=True):
+            if isinstance(result, asyncio.CancelledError):
+                raise result
+            if isinstance(result, BaseException):
+                self._log.error("failed to start service", state="aborting", service=transport.service.name)
+                detail = str(result) if isinstance(result, TomodachiError) else describe_exception(result)
+                raise StartupError(f"{self._where()}{transport.service.name}: {detail}") from result
+
+        self._log.info("enabled handler functions", state="initialized")
+        await self._hooks("_started_service")
+        for transport in all_transports:
+            await transport.started()
+        for instance in self.instances:
+            self._log.info("started service successfully", state="ready", service=instance.name)
+
+    async def _start_transport(self, transport: Transport) -> None:
+        await transport.start()
+        self._started.append(transport)
+
+    # -- stop ----------------------------------------------------------------------------
+    def begin_stopping(self) -> None:
+        """Start ``_stopping_service`` hooks at once; they run concurrently with the drain."""
+        if self._stopping_tasks:
+            return
+        loop = asyncio.get_running_loop()
+        for instance in self.instances:
+            self._log.info("stopping service", state="stopping", service=instance.name)
+            if _user_hook(instance, "_stopping_service") is not None:
+                self._stopping_tasks.append(loop.create_task(self._guarded(instance, "_stopping_service")))
+
+    async def _guarded(self, instance: Service, name: str) -> None:
+        try:
+            await self._run_hook(instance, name)
+        except Exception as exc:
+            self._log.error(f"exception in {name}", service=instance.name, error=describe_exception(exc))
+
+    async def stop(self) -> None:
+        """Run the stop half of the lifecycle. Safe after a partial or failed start."""
+        if not self._start_attempted:  # set-up failed: nothing ran, only release transports
+            for instance in self.instances:
+                self.runtime.unregister(instance)
+            everything = [t for i in self.instances for t in self.transports.get(id(i), [])]
+            await asyncio.gather(*(self._close_transport(t) for t in everything))
+            return
+        self.begin_stopping()
+        started = list(self._started)
+        await asyncio.gather(*(self._stop_transport(t) for t in started))
+        everything = [t for i in self.instances for t in self.transports.get(id(i), [])]
+        await asyncio.gather(*(self._close_transport(t) for t in everything))
+        if self._stopping_tasks:
+            await asyncio.gather(*self._stopping_tasks, return_exceptions=True)
+        for instance in self.instances:
+            await self._guarded(instance, "_stop_service")
+            self.runtime.unregister(instance)
+            self._log.info("terminated service", state="terminated", service=instance.name)
+
+    async def _stop_transport(self, transport: Transport) -> None:
+        try:
+            await transport.stop()
+        except Exception as exc:
+            self._log.error("error stopping transport", transport=transport.display_name(), error=describe_exception(exc))
+
+    async def _close_transport(self, transport: Transport) -> None:
+        try:
+            await transport.close()
+        except Exception as exc:
+            self._log.error("error closing transport", transport=transport.display_name(), error=describe_exception(exc))

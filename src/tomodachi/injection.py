@@ -1,0 +1,180 @@
+"""Keyword injection and middleware chains, compiled once per handler.
+
+Transports describe an invocation as a mapping of *injectable values* (``request``, named
+route groups, ``message``, ``topic``, ...). At setup each handler and each middleware is
+inspected once and turned into a small plan; an invocation then costs a few dict lookups.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+__all__ = ["HandlerCall", "compile_handler", "compile_middleware_chain", "Invoke"]
+
+HandlerCall = Callable[[Mapping[str, Any]], Awaitable[Any]]
+Invoke = Callable[[tuple[Any, ...], Mapping[str, Any]], Awaitable[Any]]
+
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
+def _signature(func: Callable[..., Any]) -> inspect.Signature:
+    try:
+        return inspect.signature(func)
+    except (TypeError, ValueError):  # builtins without signatures: accept anything
+        return inspect.Signature(
+            [
+                inspect.Parameter("args", inspect.Parameter.VAR_POSITIONAL),
+                inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD),
+            ]
+        )
+
+
+def _is_async(func: Callable[..., Any]) -> bool:
+    """True when calling *func* surely returns a coroutine (sync wrappers are checked per call)."""
+    if inspect.iscoroutinefunction(func):
+        return True
+    return inspect.iscoroutinefunction(getattr(func, "__call__", None))  # noqa: B004 - async __call__
+
+
+async def _await_if_needed(result: Any) -> Any:
+    if inspect.isawaitable(result):
+        return await result
+    return result
+
+
+def compile_handler(
+    func: Callable[..., Any],
+    *,
+    first: str | None = None,
+    first_unless_named: Sequence[str] = (),
+    missing_as_none: bool = False,
+) -> HandlerCall:
+    """Compile *func* (a bound method) into ``call(values) -> awaitable``.
+
+    - ``first``: the key of the value the first positional parameter receives whatever its
+      name (HTTP: ``"request"``; messages without envelope: ``"message"``), unless that
+      parameter's name is one of ``first_unless_named`` (then it is injected by name).
+    - Other parameters are filled by name from ``values``; with ``**kwargs`` every value is
+      passed. Parameters without a value keep their default, or get ``None`` when
+      ``missing_as_none`` is set (messaging semantics).
+    - Sync handlers are supported; their return value is used as is.
+    """
+    params = [p for p in _signature(func).parameters.values() if p.kind is not inspect.Parameter.VAR_POSITIONAL]
+    varkw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+    params = [p for p in params if p.kind is not inspect.Parameter.VAR_KEYWORD]
+
+    first_param: str | None = None
+    if first is not None and params and params[0].kind in _POSITIONAL and params[0].name not in first_unless_named:
+        first_param = params[0].name
+        params = params[1:]
+    positional_only = tuple(p.name for p in params if p.kind is inspect.Parameter.POSITIONAL_ONLY)
+    names = tuple(p.name for p in params if p.kind is not inspect.Parameter.POSITIONAL_ONLY)
+    none_names = frozenset(p.name for p in params if p.default is inspect.Parameter.empty) if missing_as_none else frozenset()
+    is_async = _is_async(func)
+    first_key = first
+
+    def build(values: Mapping[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+        args: list[Any] = [values.get(first_key)] if first_param is not None and first_key is not None else []
+        for name in positional_only:
+            args.append(values.get(name))
+        if varkw:
+            kwargs = {k: v for k, v in values.items() if k != first_param}
+        else:
+            kwargs = {}
+            for name in names:
+                if name in values:
+                    kwargs[name] = values[name]
+                elif name in none_names:
+                    kwargs[name] = None
+        return args, kwargs
+
+    if is_async:
+
+        def call_async(values: Mapping[str, Any]) -> Awaitable[Any]:
+            args, kwargs = build(values)
+            return func(*args, **kwargs)  # type: ignore[no-any-return]
+
+        return call_async
+
+    def call_any(values: Mapping[str, Any]) -> Awaitable[Any]:
+        args, kwargs = build(values)
+        return _await_if_needed(func(*args, **kwargs))
+
+    return call_any
+
+
+class _MiddlewareSpec:
+    __slots__ = ("call", "consumed", "keywords", "n_positional", "varkw")
+
+    def __init__(self, middleware: Callable[..., Any], max_positional: int) -> None:
+        params = list(_signature(middleware).parameters.values())
+        positional = [p for p in params if p.kind in _POSITIONAL]
+        has_varargs = any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params)
+        required = [p for p in positional if p.default is inspect.Parameter.empty]
+        if has_varargs and len(required) == len(positional):
+            n = max_positional
+        else:
+            n = min(len(required), max_positional)
+        consumed = frozenset(p.name for p in positional[:n])
+        self.consumed = consumed
+        self.call = middleware
+        self.n_positional = n
+        self.varkw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+        self.keywords = tuple(
+            p.name
+            for p in params
+            if p.name not in consumed
+            and p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        )
+
+
+def compile_middleware_chain(
+    middlewares: Sequence[Callable[..., Any]],
+    handler: HandlerCall,
+    n_transport_positional: int,
+) -> Invoke:
+    """Build ``invoke(positional, values)`` running *middlewares* around *handler*.
+
+    Each middleware is called with the positional arguments ``(func, *positional, context)``
+    truncated to the number of positional parameters it declares without defaults, plus the
+    keywords it names (or all of them with ``**kwargs``). ``await func(**extra)`` calls the
+    next step; *extra* keywords reach later middlewares and the handler, but never override
+    the transport's own values. The first middleware is the outermost. No tasks are created.
+    """
+    specs = tuple(_MiddlewareSpec(m, n_transport_positional + 2) for m in middlewares)
+    if not specs:
+
+        async def invoke_plain(positional: tuple[Any, ...], values: Mapping[str, Any]) -> Any:
+            return await handler(values)
+
+        return invoke_plain
+
+    count = len(specs)
+
+    async def invoke(positional: tuple[Any, ...], values: Mapping[str, Any]) -> Any:
+        context: dict[str, Any] = {}
+
+        async def step(index: int, current: Mapping[str, Any]) -> Any:
+            if index == count:
+                return await handler(current)
+            spec = specs[index]
+
+            async def func(**extra: Any) -> Any:
+                merged = {**current, **extra, **values} if extra else current
+                return await step(index + 1, merged)
+
+            args = (func, *positional, context)[: spec.n_positional]
+            if spec.varkw:
+                kwargs = {k: v for k, v in current.items() if k not in spec.consumed}
+            else:
+                kwargs = {k: current[k] for k in spec.keywords if k in current}
+            result = spec.call(*args, **kwargs)
+            if inspect.isawaitable(result):
+                result = await result
+            return result
+
+        return await step(0, values)
+
+    return invoke

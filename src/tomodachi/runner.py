@@ -1,0 +1,129 @@
+"""Run the services of one or more service files in one event loop.
+
+The runner owns the signals, the order of start and stop, and the exit code:
+0 after SIGINT/SIGTERM, N after ``tomodachi.exit(N)``, 1 when a service fails to import,
+initialise or start. A second SIGINT forces an immediate exit (code 130).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tomodachi.container import ServiceContainer, StartupError
+from tomodachi.importer import ServiceFileError, import_service_file, service_classes
+from tomodachi.logging import get_logger
+from tomodachi.runtime import Runtime
+
+__all__ = ["FORCED_EXIT_CODE", "RunConfig", "run", "run_services"]
+
+FORCED_EXIT_CODE = 130
+
+
+@dataclass
+class RunConfig:
+    """Everything ``tomodachi run`` was asked to do (from flags, environment or ``tomodachi.run``)."""
+
+    files: list[str]
+    production: bool = False
+    loop: str = "auto"
+    log_level: str = "info"
+    logger: str = "console"
+    custom_logger: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    #: Called with the resolved loop name once logging is set up (prints the banner).
+    on_start: Callable[[str], None] | None = None
+
+
+def _loop_factory(name: str) -> tuple[Callable[[], asyncio.AbstractEventLoop] | None, str]:
+    if name in ("auto", "uvloop"):
+        try:
+            import uvloop
+        except ImportError:
+            if name == "uvloop":
+                raise
+            return None, "asyncio"
+        return uvloop.new_event_loop, "uvloop"
+    return None, "asyncio"
+
+
+def run(config: RunConfig) -> int:
+    """Run the services described by *config* until stopped; return the exit code."""
+    from tomodachi.logging import configure
+
+    configure(config.logger, config.log_level, custom_logger=config.custom_logger)
+    factory, loop_name = _loop_factory(config.loop)
+    if config.on_start is not None:
+        config.on_start(loop_name)
+    with asyncio.Runner(loop_factory=factory) as runner:
+        return runner.run(run_services(config.files, config=config.config))
+
+
+async def run_services(
+    files: Sequence[str],
+    *,
+    config: Mapping[str, Any] | None = None,
+    runtime: Runtime | None = None,
+    install_signal_handlers: bool = True,
+) -> int:
+    """Import *files*, run their services until a stop is requested, return the exit code."""
+    runtime = runtime or Runtime()
+    runtime.activate()
+    log = get_logger("tomodachi.run")
+    loop = asyncio.get_running_loop()
+    if install_signal_handlers:
+        _install_signal_handlers(loop, runtime)
+    try:
+        containers: list[ServiceContainer] = []
+        for path in files:
+            module = import_service_file(path)
+            containers.append(ServiceContainer(service_classes(module), runtime, source=path, config=config))
+        for container in containers:
+            await container.setup()
+    except (ServiceFileError, StartupError) as exc:
+        log.error(str(exc))
+        runtime.exit_code = 1
+        for container in containers:
+            await container.stop()
+        return 1
+
+    start = asyncio.gather(*(c.start() for c in containers))
+    stop_wait = loop.create_task(runtime.stop_requested.wait())
+    await asyncio.wait({start, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+    if start.done() and start.exception() is not None:
+        exc = start.exception()
+        log.error(str(exc) if isinstance(exc, StartupError) else f"failed to start services: {exc!r}")
+        runtime.request_stop("start-up failure", 1)
+    elif not start.done():
+        start.cancel()
+        await asyncio.gather(start, return_exceptions=True)
+    else:
+        await stop_wait
+    stop_wait.cancel()
+    await asyncio.gather(*(c.stop() for c in containers))
+    return runtime.exit_code
+
+
+def _install_signal_handlers(loop: asyncio.AbstractEventLoop, runtime: Runtime) -> None:
+    log = get_logger("tomodachi.signal")
+
+    def on_signal(signum: int) -> None:
+        if runtime.stop_requested.is_set():
+            if signum == signal.SIGINT:
+                log.warning("second interrupt signal: forcing exit without graceful teardown")
+                sys.stderr.flush()
+                os._exit(FORCED_EXIT_CODE)
+            return
+        log.warning("interrupt signal <ctrl+c>" if signum == signal.SIGINT else "received termination signal")
+        runtime.request_stop("signal")
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signum, on_signal, signum)
+        except (NotImplementedError, RuntimeError):  # pragma: no cover - non-main thread / Windows
+            pass

@@ -1,0 +1,69 @@
+"""The state of one ``tomodachi run``: its services, its stop request and its exit code.
+
+A :class:`Runtime` is owned by the runner (or by ``tomodachi.testing``) and made current
+through a context variable, so ``tomodachi.get_service()`` and ``tomodachi.exit()`` work
+from any task of the run without module-level globals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tomodachi.service import Service
+
+__all__ = ["Runtime", "current_runtime", "get_service", "get_services"]
+
+_current: contextvars.ContextVar[Runtime | None] = contextvars.ContextVar("tomodachi.runtime", default=None)
+
+
+class Runtime:
+    """Services of one run, the request to stop them, and the process exit code."""
+
+    def __init__(self) -> None:
+        self.services: dict[str, Service] = {}
+        self.exit_code = 0
+        self.stop_requested = asyncio.Event()
+        self.stop_reason = ""
+        #: Resources shared by transports of every service in the run (e.g. an in-memory broker,
+        #: or one broker connection per set of options), keyed by the transport that owns them.
+        self.shared: dict[Any, Any] = {}
+
+    def activate(self) -> contextvars.Token[Runtime | None]:
+        return _current.set(self)
+
+    def register(self, service: Service) -> None:
+        self.services[service.name] = service
+
+    def unregister(self, service: Service) -> None:
+        if self.services.get(service.name) is service:
+            del self.services[service.name]
+
+    def request_stop(self, reason: str, exit_code: int | None = None) -> None:
+        if exit_code is not None:
+            self.exit_code = exit_code
+        if not self.stop_requested.is_set():
+            self.stop_reason = reason
+            self.stop_requested.set()
+
+
+def current_runtime() -> Runtime | None:
+    return _current.get()
+
+
+def get_service(name: str | None = None) -> Service | None:
+    """The running service called *name*; without a name, the most recently started one."""
+    runtime = _current.get()
+    if runtime is None or not runtime.services:
+        return None
+    if name is None:
+        return next(reversed(runtime.services.values()))
+    return runtime.services.get(name)
+
+
+def get_services() -> dict[str, Service]:
+    """All running services of the current run, by name."""
+    runtime = _current.get()
+    return dict(runtime.services) if runtime is not None else {}

@@ -1,0 +1,126 @@
+"""The ``tomodachi.Service`` base class and the service-level helpers."""
+
+from __future__ import annotations
+
+import warnings
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from tomodachi.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from tomodachi.logging import Logger
+    from tomodachi.options import Options
+
+__all__ = ["LIFECYCLE_HOOKS", "Service", "exit", "service"]
+
+#: The lifecycle hooks a service may define, in the order they are called.
+LIFECYCLE_HOOKS = ("_start_service", "_started_service", "_stopping_service", "_stop_service")
+
+
+class Service:
+    """Base class of a tomodachi service.
+
+    Subclass it, give it a ``name``, decorate async methods with transport decorators and run
+    the file with ``tomodachi run``. Optional lifecycle hooks, in call order:
+    ``_start_service`` (before transports start), ``_started_service`` (once serving),
+    ``_stopping_service`` (as soon as a stop is requested) and ``_stop_service`` (after every
+    transport has drained and closed).
+    """
+
+    name: str = "service"
+    #: Instance id; generated (uuid4) when not set. Embedded in message envelopes.
+    uuid: str | None = None
+    options: Options
+    http_middleware: ClassVar[list[Any]] = []
+    message_middleware: ClassVar[list[Any]] = []
+    message_envelope: Any = None
+    #: Compatibility with the original: a dict of the instance's plain attributes, where
+    #: transports publish facts such as ``_http_port``.
+    context: dict[str, Any]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        options = cls.__dict__.get("options")
+        if isinstance(options, dict):
+            warnings.warn(
+                f"{cls.__qualname__}.options as a dict is deprecated; use tomodachi.Options(...)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+        elif options is not None and type(options).__name__ != "Options":
+            raise ConfigurationError(
+                f"Invalid value for 'options' attribute of {cls.__qualname__}: expected tomodachi.Options "
+                f"or a dict, got {type(options).__name__}"
+            )
+        for legacy in ("discovery", "message_protocol"):
+            if legacy in cls.__dict__:
+                warnings.warn(
+                    f"{cls.__qualname__}.{legacy} is deprecated"
+                    + ("; use message_envelope" if legacy == "message_protocol" else ""),
+                    DeprecationWarning,
+                    stacklevel=2,
+                )
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        if key == "options" and not _is_options(value):
+            from tomodachi.options import coerce_options
+
+            value = coerce_options(value)
+        object.__setattr__(self, key, value)
+
+    @property
+    def logger(self) -> Logger:
+        """The logger of the current handler or lifecycle hook (``tomodachi.get_logger()``)."""
+        from tomodachi.logging import get_logger
+
+        return get_logger()
+
+    def log(self, *args: Any, **kwargs: Any) -> None:
+        """Deprecated: use ``self.logger.info(...)`` or ``tomodachi.get_logger()``."""
+        warnings.warn("Service.log() is deprecated; use tomodachi.get_logger()", DeprecationWarning, stacklevel=2)
+        from tomodachi.logging import get_logger
+
+        level = str(kwargs.pop("level", kwargs.pop("lvl", "info"))).lower()
+        name = kwargs.pop("name", None)
+        message = kwargs.pop("message", kwargs.pop("msg", None))
+        rest = list(args)
+        if message is None and rest:
+            message = rest.pop()
+        for value in rest:
+            if str(value).lower() in ("debug", "info", "warning", "warn", "error", "critical"):
+                level = str(value).lower()
+            else:
+                name = value
+        logger = get_logger(name or "tomodachi.service")
+        getattr(logger, "warning" if level == "warn" else level, logger.info)(str(message), **kwargs)
+
+    def log_setup(self, *args: Any, **kwargs: Any) -> None:
+        """Deprecated, does nothing (kept so old services run unchanged)."""
+
+
+def _is_options(value: object) -> bool:
+    return type(value).__name__ == "Options" and type(value).__module__.startswith("tomodachi.options")
+
+
+def service(cls: type) -> type[Service]:
+    """Deprecated class decorator: makes *cls* a :class:`Service`. Subclass Service instead."""
+    warnings.warn(
+        "the @tomodachi.service decorator is deprecated; subclass tomodachi.Service instead",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    if isinstance(cls, type) and issubclass(cls, Service):
+        return cls
+    return type(cls.__name__, (cls, Service), {"__module__": cls.__module__, "__qualname__": cls.__qualname__})
+
+
+def exit(exit_code: int | None = None) -> None:  # noqa: A001 - public name from the original API
+    """Stop every running service gracefully; the process then exits with *exit_code*."""
+    from tomodachi.logging import get_logger
+    from tomodachi.runtime import current_runtime
+
+    runtime = current_runtime()
+    code = exit_code if exit_code is not None else (runtime.exit_code if runtime else 0)
+    get_logger("tomodachi.exit").warning(f"tomodachi.exit [{code}] was called", exit_code=code)
+    if runtime is not None:
+        runtime.request_stop("tomodachi.exit", code)

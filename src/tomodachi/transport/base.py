@@ -1,0 +1,117 @@
+"""The Transport protocol every transport implements, built-in or custom.
+
+A transport owns one kind of entrypoint for one service instance: the container creates one
+instance per service and per :meth:`Transport.instance_key`, adds the service's handlers of
+that kind in definition order, then drives the lifecycle::
+
+    setup()    validate the declarations and options; declare nothing remote yet
+    start()    bind / connect / declare / consume; after it returns, the transport is serving
+    started()  called after the user's ``_started_service`` (release consumers, schedulers)
+    stop()     stop intake, drain in-flight work within the grace period, cancel the rest
+    close()    release clients and connections
+
+Writing a transport of your own takes a subclass and a decorator::
+
+    class TickTransport(tomodachi.Transport):
+        async def start(self) -> None:
+            for handler in self.handlers:
+                self.tasks.spawn(self._loop(handler))
+
+    def tick(seconds: float):
+        return TickTransport.decorator(seconds)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from tomodachi._tasks import TaskTracker
+from tomodachi.entrypoint import Entrypoint, declare
+
+if TYPE_CHECKING:
+    from tomodachi.runtime import Runtime
+    from tomodachi.service import Service
+
+__all__ = ["Handler", "Transport"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True, slots=True)
+class Handler:
+    """One declared entrypoint bound to a service instance."""
+
+    name: str
+    """The attribute name of the handler on the service class."""
+    func: Callable[..., Any]
+    """The bound method (or callable) to invoke."""
+    entrypoint: Entrypoint
+
+    @property
+    def args(self) -> tuple[Any, ...]:
+        return self.entrypoint.args
+
+    @property
+    def kwargs(self) -> Any:
+        return self.entrypoint.kwargs
+
+
+class Transport:
+    """Base class of transports. Subclasses override :meth:`start` and usually :meth:`stop`."""
+
+    #: Short name used in log lines and error messages (defaults to the class name).
+    kind: ClassVar[str] = ""
+
+    def __init__(self, service: Service, runtime: Runtime) -> None:
+        self.service = service
+        self.runtime = runtime
+        self.handlers: list[Handler] = []
+        #: Tasks owned by this transport; drained by the default :meth:`stop`.
+        self.tasks = TaskTracker()
+
+    # -- declaration -------------------------------------------------------------------
+    @classmethod
+    def decorator(cls, *args: Any, **kwargs: Any) -> Callable[[F], F]:
+        """Declare an entrypoint of this transport on a method (see :func:`tomodachi.declare`)."""
+        return declare(cls, *args, **kwargs)
+
+    @classmethod
+    def instance_key(cls, service: Service, entrypoint: Entrypoint) -> Hashable:
+        """Entrypoints with equal keys share one transport instance per service."""
+        return cls
+
+    @classmethod
+    def display_name(cls) -> str:
+        return cls.kind or cls.__name__
+
+    def add_handler(self, handler: Handler) -> None:
+        self.handlers.append(handler)
+
+    # -- lifecycle ----------------------------------------------------------------------
+    async def setup(self) -> None:
+        """Validate declarations and options; raise ``ConfigurationError`` on bad input."""
+
+    async def start(self) -> None:
+        """Start serving (bind, connect, consume). Raise ``ServiceStartError`` on failure."""
+
+    async def started(self) -> None:
+        """Called once the service's ``_started_service`` hook has returned."""
+
+    async def stop(self) -> None:
+        """Stop intake and drain in-flight work within the grace period."""
+        await self.tasks.drain(self.grace_period)
+
+    async def close(self) -> None:
+        """Release clients and connections. Called after :meth:`stop`, also after failures."""
+
+    @property
+    def ready(self) -> bool:
+        """Whether the transport is currently serving (used for readiness)."""
+        return True
+
+    @property
+    def grace_period(self) -> float:
+        """Seconds in-flight work may take to finish after a stop request."""
+        return float(self.service.options.http.termination_grace_period_seconds)
