@@ -118,6 +118,8 @@ def run(app: str | list[str] | None = None, *args: str, **kwargs: Any) -> None:
         flag = "--" + key.replace("_", "-")
         if value is True or value is None:
             argv.append(flag)
+        elif isinstance(value, (list, tuple)):  # config=["a.json", "b.json"]
+            argv.extend([flag, *(str(item) for item in value)])
         elif value is not False:
             argv.extend([flag, str(value)])
     cli_entrypoint(argv)

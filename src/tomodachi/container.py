@@ -89,7 +89,9 @@ class ServiceContainer:
             try:
                 instance = cls()
             except Exception as exc:
-                get_logger("tomodachi.init").error("failed to initialize instance", service_class=cls.__name__)
+                get_logger("tomodachi.init").error(
+                    "failed to initialize instance", service_class=cls.__name__
+                )
                 raise StartupError(
                     f"{self._where()}failed to initialize {cls.__name__}: {describe_exception(exc)}"
                 ) from exc
@@ -112,7 +114,14 @@ class ServiceContainer:
 
         instance.options = coerce_options(getattr(instance, "options", None)).copy()
         if self.config:
-            _merge_config(instance, self.config)
+            try:
+                _merge_config(instance, self.config)
+            except ConfigurationError as exc:
+                raise StartupError(f"{self._where()}{exc} (from the --config files)") from exc
+            except Exception as exc:
+                raise StartupError(
+                    f"{self._where()}cannot apply the --config files: {describe_exception(exc)}"
+                ) from exc
         try:
             instance.options.validate()
         except ConfigurationError as exc:
@@ -152,7 +161,9 @@ class ServiceContainer:
             reset_context_logger(token)
 
     async def _hooks(self, name: str) -> None:
-        results = await asyncio.gather(*(self._run_hook(i, name) for i in self.instances), return_exceptions=True)
+        results = await asyncio.gather(
+            *(self._run_hook(i, name) for i in self.instances), return_exceptions=True
+        )
         for instance, result in zip(self.instances, results, strict=True):
             if isinstance(result, BaseException):
                 if isinstance(result, asyncio.CancelledError):
@@ -173,7 +184,9 @@ class ServiceContainer:
         await self._hooks("_start_service")
 
         all_transports = [t for i in self.instances for t in self.transports[id(i)]]
-        results = await asyncio.gather(*(self._start_transport(t) for t in all_transports), return_exceptions=True)
+        results = await asyncio.gather(
+            *(self._start_transport(t) for t in all_transports), return_exceptions=True
+        )
         for transport, result in zip(all_transports, results, strict=True):
             if isinstance(result, asyncio.CancelledError):
                 raise result
@@ -234,10 +247,14 @@ class ServiceContainer:
         try:
             await transport.stop()
         except Exception as exc:
-            self._log.error("error stopping transport", transport=transport.display_name(), error=describe_exception(exc))
+            self._log.error(
+                "error stopping transport", transport=transport.display_name(), error=describe_exception(exc)
+            )
 
     async def _close_transport(self, transport: Transport) -> None:
         try:
             await transport.close()
         except Exception as exc:
-            self._log.error("error closing transport", transport=transport.display_name(), error=describe_exception(exc))
+            self._log.error(
+                "error closing transport", transport=transport.display_name(), error=describe_exception(exc)
+            )

@@ -8,11 +8,11 @@ original library (which raised plain ``ValueError``) keeps working.
 from __future__ import annotations
 
 __all__ = [
-    "describe_exception",
     "ConfigurationError",
     "InvalidOptionError",
     "ServiceStartError",
     "TomodachiError",
+    "describe_exception",
 ]
 
 

@@ -46,9 +46,10 @@ def import_service_file(path: str) -> ModuleType:
     if not name.isidentifier() and "." not in name:
         name = "".join(c if c.isalnum() else "_" for c in name)
     if top in sys.stdlib_module_names or top == "tomodachi":
+        shadowed = "tomodachi" if top == "tomodachi" else "standard library"
         raise ServiceFileError(
-            f"{path}: the module name {top!r} shadows the {'standard library' if top != 'tomodachi' else 'tomodachi'} "
-            "module of that name; rename the file or its package"
+            f"{path}: the module name {top!r} shadows the {shadowed} module of that name; "
+            "rename the file or its package"
         )
     if root not in sys.path:
         sys.path.insert(0, root)

@@ -92,12 +92,15 @@ async def run_services(
             await container.stop()
         return 1
 
-    start = asyncio.gather(*(c.start() for c in containers))
+    start: asyncio.Future[list[None]] = asyncio.gather(*(c.start() for c in containers))
     stop_wait = loop.create_task(runtime.stop_requested.wait())
-    await asyncio.wait({start, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
-    if start.done() and start.exception() is not None:
-        exc = start.exception()
-        log.error(str(exc) if isinstance(exc, StartupError) else f"failed to start services: {exc!r}")
+    waiters: list[asyncio.Future[Any]] = [start, stop_wait]
+    await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    failure = start.exception() if start.done() and not start.cancelled() else None
+    if failure is not None:
+        log.error(
+            str(failure) if isinstance(failure, StartupError) else f"failed to start services: {failure!r}"
+        )
         runtime.request_stop("start-up failure", 1)
     elif not start.done():
         start.cancel()

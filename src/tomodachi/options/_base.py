@@ -11,10 +11,10 @@ import copy as _copy
 from collections.abc import ItemsView, Iterator, KeysView, Mapping, ValuesView
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Self, TypeVar, cast
 
-from tomodachi.errors import ConfigurationError, InvalidOptionError
+from tomodachi.errors import InvalidOptionError
 
 from ._legacy import LEGACY_KEYS, LEGACY_PREFIXES
-from ._validators import Check
+from ._validators import Check, invalid
 
 T = TypeVar("T")
 S = TypeVar("S", bound="OptionsInterface")
@@ -96,7 +96,7 @@ class OptionsInterface(metaclass=_SectionMeta):
     _root: OptionsInterface | None  # the Options this section belongs to, if any
     _deferred: list[tuple[str, Any]] | None  # values for other sections, set before attached
 
-    def __init__(self, values: Mapping[str, Any] | None = None, /, **kwargs: Any) -> None:
+    def __init__(self, values: Mapping[str, Any] | OptionsInterface | None = None, /, **kwargs: Any) -> None:
         object.__setattr__(self, "_root", None)
         object.__setattr__(self, "_deferred", None)
         for name, field in self._fields.items():
@@ -106,7 +106,7 @@ class OptionsInterface(metaclass=_SectionMeta):
                 object.__setattr__(self, name, sub)
             else:
                 object.__setattr__(self, name, field.make_default())
-        self.update(values or {}, **kwargs)
+        self._update({**(values or {}), **kwargs})
 
     # -- key resolution ---------------------------------------------------------------------------
 
@@ -165,10 +165,10 @@ class OptionsInterface(metaclass=_SectionMeta):
             value._attach(self._top())
             object.__setattr__(self, head, value)
         elif isinstance(value, Mapping):
-            getattr(self, head).update(value)
+            getattr(self, head).copy()._update(value)  # a trial run, so that a bad value changes nothing
+            getattr(self, head)._update(value)
         else:
-            expected = f"a dict or an {field.section.__qualname__} instance"
-            raise ConfigurationError(f"Invalid value for option '{full}': {value!r} (expected {expected})")
+            raise invalid(full, value, f"a dict or an {field.section.__qualname__} instance")
 
     def _set_full(self, target: str, value: Any) -> None:
         if not self._prefix:
@@ -247,9 +247,20 @@ class OptionsInterface(metaclass=_SectionMeta):
                 raise
             return default
 
-    def update(self, values: Mapping[str, Any] | None = None, /, **kwargs: Any) -> None:
-        """Set several keys at once; keys may be dotted, nested dicts, or legacy keys."""
-        for key, value in {**(values or {}), **kwargs}.items():
+    def update(self, values: Mapping[str, Any] | OptionsInterface | None = None, /, **kwargs: Any) -> None:
+        """Set several keys at once; keys may be dotted, nested dicts, or legacy keys.
+
+        All or nothing: the values are first tried on a copy, so an invalid key or value raises
+        and leaves these options unchanged.
+        """
+        items = {**(values or {}), **kwargs}
+        top = self._root if self._prefix and self._root is not None else self
+        trial = top.copy()
+        (trial._get(self._prefix) if top is not self else trial)._update(items)
+        self._update(items)
+
+    def _update(self, items: Mapping[str, Any]) -> None:
+        for key, value in items.items():
             self._set(key, value)
 
     def asdict(self) -> dict[str, Any]:

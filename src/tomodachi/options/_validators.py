@@ -20,8 +20,14 @@ _GIB = 1024**3
 _UNITS = {"": 1, "K": _KIB, "M": _KIB**2, "G": _GIB}
 
 
+def show(value: object) -> str:
+    """The value for a one-line message: its repr, or its type if the repr is long or multi-line."""
+    text = repr(value)
+    return text if len(text) <= 100 and "\n" not in text else f"<{type(value).__qualname__} object>"
+
+
 def invalid(key: str, value: object, expected: str) -> ConfigurationError:
-    return ConfigurationError(f"Invalid value for option '{key}': {value!r} (expected {expected})")
+    return ConfigurationError(f"Invalid value for option '{key}': {show(value)} (expected {expected})")
 
 
 def _is_int(value: object) -> bool:

@@ -120,7 +120,8 @@ def coerce_options(value: object, *, stacklevel: int = 2) -> Options:
     """The ``Options`` for a service's ``options`` attribute.
 
     An ``Options`` is returned as it is, ``None`` becomes ``Options()``, and a dict (deprecated) is
-    converted with a ``DeprecationWarning`` pointing ``stacklevel`` frames up from the caller.
+    converted with a ``DeprecationWarning``. ``stacklevel=1`` attributes the warning to the caller of
+    this function, 2 (the default) to the caller's caller, and so on.
     """
     if isinstance(value, Options):
         return value

@@ -1,0 +1,21 @@
+"""The tomodachi side: the same endpoint as a tomodachi service."""
+
+import os
+
+import tomodachi
+
+
+class HelloService(tomodachi.Service):
+    name = "hello"
+    options = tomodachi.Options(
+        http={
+            "host": "127.0.0.1",
+            "port": int(os.environ["BENCH_PORT"]),
+            "access_log": os.environ.get("BENCH_ACCESS_LOG") == "1",
+            "keepalive_timeout": int(os.environ.get("BENCH_KEEPALIVE", "75")),
+        }
+    )
+
+    @tomodachi.http("GET", r"/hello")
+    async def hello(self, request):
+        return "Hello, World!"

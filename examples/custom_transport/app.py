@@ -1,0 +1,64 @@
+"""A transport of your own: call handlers on a fixed tick.
+
+Built on the same public API as tomodachi's own transports: subclass ``tomodachi.Transport``,
+implement the lifecycle methods you need, and declare entrypoints with ``Transport.decorator``.
+
+    tomodachi run examples/custom_transport/app.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import tomodachi
+from tomodachi.injection import compile_handler
+
+
+class TickTransport(tomodachi.Transport):
+    """Calls each ``@tick(seconds)`` handler every *seconds*, passing ``tick`` (a counter)."""
+
+    kind = "tick"
+
+    async def setup(self) -> None:
+        self._calls = []
+        for handler in self.handlers:
+            (seconds,) = handler.args
+            if not isinstance(seconds, (int, float)) or seconds <= 0:
+                raise tomodachi.ConfigurationError(f"@tick({seconds!r}) on {handler.name}: expected seconds > 0")
+            # Compiled once: each call then only fills the keywords the handler asks for.
+            self._calls.append((seconds, handler.name, compile_handler(handler.func)))
+
+    async def started(self) -> None:
+        # Begin ticking only once the service's _started_service hook has returned.
+        for seconds, name, call in self._calls:
+            self.tasks.spawn(self._run(seconds, call), name=f"tick:{name}")
+
+    async def _run(self, seconds: float, call: Any) -> None:
+        count = 0
+        while True:
+            await asyncio.sleep(seconds)
+            count += 1
+            try:
+                await call({"tick": count})
+            except Exception:
+                tomodachi.get_logger("tick").exception("tick handler failed")
+
+    async def stop(self) -> None:
+        # Ticks are not in-flight work worth waiting for: cancel the loops at once.
+        await self.tasks.drain(0)
+
+
+def tick(seconds: float) -> Any:
+    """Declare a handler called every *seconds* seconds."""
+    return TickTransport.decorator(seconds)
+
+
+class Service(tomodachi.Service):
+    name = "ticker"
+
+    @tick(0.5)
+    async def on_tick(self, tick: int) -> None:
+        tomodachi.get_logger().info("tick", tick=tick)
+        if tick == 4:
+            tomodachi.exit(0)

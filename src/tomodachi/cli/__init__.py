@@ -1,0 +1,154 @@
+"""The ``tomodachi`` command line: ``tomodachi run [options] <service.py ...>``.
+
+``cli_entrypoint`` is the console-script target (and what ``python -m tomodachi`` and
+``tomodachi.run()`` call). It parses the arguments into a :class:`tomodachi.runner.RunConfig`,
+hands it to the runner and exits with the runner's exit code:
+
+* 0 after SIGINT/SIGTERM, N after ``tomodachi.exit(N)``;
+* 1 when a service file cannot be imported or a service fails to initialise or start;
+* 2 for a usage error (message on stderr, with a hint to ``--help``);
+* 130 when a second SIGINT forces the exit.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from tomodachi.cli._parse import HELP_FLAGS, RunArguments, UsageError, is_run_flag, parse_run_arguments
+from tomodachi.cli._text import dependency_versions, usage_error_text, usage_text, version_text
+from tomodachi.errors import ConfigurationError
+
+__all__ = ["RUN_COMMANDS", "UsageError", "cli_entrypoint", "main"]
+
+#: ``run`` and its synonyms.
+RUN_COMMANDS = ("run", "start", "go")
+_VERSION_FLAGS = ("-v", "-V", "--version")
+_DEPENDENCY_FLAGS = ("--dependency-versions", "--dependencies", "--deps")
+_INTERRUPTED = 130
+
+
+def cli_entrypoint(argv: Sequence[str] | None = None) -> NoReturn:
+    """Run the ``tomodachi`` command with *argv* (default ``sys.argv[1:]``) and exit."""
+    sys.exit(main(sys.argv[1:] if argv is None else argv))
+
+
+def main(argv: Sequence[str]) -> int:
+    """Run the ``tomodachi`` command with *argv*; return the exit code."""
+    args = list(argv)
+    try:
+        return _dispatch(args)
+    except UsageError as exc:
+        sys.stderr.write(usage_error_text(exc.message, exc.details, invalid_command=exc.invalid_command))
+        return 2
+    except KeyboardInterrupt:  # ctrl+c before the runner owned the signals
+        return _INTERRUPTED
+
+
+def _dispatch(args: list[str]) -> int:
+    if not args:
+        _print(usage_text())
+        return 0
+    head = args[0]
+    if head in RUN_COMMANDS:
+        return _run_command(args, args[1:])
+    if head.startswith("-") and head != "-":
+        return _leading_options(args)
+    details = _suggestion(args) or (
+        f"unknown command {head!r}: the command is 'run' (or its synonyms 'start' and 'go').",
+    )
+    raise UsageError(
+        "the command 'run' must be specified before any service files or options.",
+        *details,
+        invalid_command=True,
+    )
+
+
+def _leading_options(args: list[str]) -> int:
+    """``tomodachi --version`` and friends: options that come before (instead of) a command."""
+    for arg in args:
+        if arg in RUN_COMMANDS or not arg.startswith("-"):
+            break
+        if arg in HELP_FLAGS:
+            _print(usage_text())
+            return 0
+        if arg in _VERSION_FLAGS:
+            _print(version_text() + "\n")
+            return 0
+        if arg in _DEPENDENCY_FLAGS:
+            _print("".join(f"{line}\n" for line in dependency_versions()))
+            return 0
+        if is_run_flag(arg):
+            raise UsageError(
+                "the command 'run' must be specified before any options.",
+                *_suggestion(args),
+                invalid_command=True,
+            )
+        name = arg.split("=", 1)[0] if arg.startswith("--") else arg
+        raise UsageError(f"option {name} not recognized.", invalid_command=True)
+    raise UsageError(
+        "the command 'run' must be specified before any service files or options.",
+        *_suggestion(args),
+        invalid_command=True,
+    )
+
+
+def _suggestion(args: list[str]) -> tuple[str, ...]:
+    """When a service file was given, show the command the user probably meant."""
+    if not any(arg.endswith(".py") for arg in args):
+        return ()
+    rest = [arg for arg in args if arg not in RUN_COMMANDS]
+    return ("maybe you intended to run something like this?", f"$ tomodachi run {shlex.join(rest)}")
+
+
+def _run_command(argv: list[str], args: list[str]) -> int:
+    if not args:
+        _print(usage_text())
+        return 0
+    # Service files and --custom-logger modules are usually relative to the working directory,
+    # also when `tomodachi` runs as a console script (whose sys.path[0] is the script's bin/).
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
+    parsed = parse_run_arguments(args)
+    if parsed.show_help:
+        _print(usage_text())
+        return 0
+    if not parsed.files:
+        raise UsageError("no service file has been provided as argument.")
+    return _run(parsed, command=f"tomodachi {shlex.join(argv)}")
+
+
+def _run(parsed: RunArguments, *, command: str) -> int:
+    from tomodachi.runner import RunConfig, run
+
+    def on_start(loop_name: str) -> None:
+        if parsed.production:
+            return
+        from tomodachi.banner import render_banner, use_color
+
+        _print(render_banner(parsed.files, loop_name, command=command, color=use_color(sys.stdout)))
+
+    config = RunConfig(
+        files=parsed.files,
+        production=parsed.production,
+        loop=parsed.loop,
+        log_level=parsed.log_level,
+        logger=parsed.logger,
+        custom_logger=parsed.custom_logger,
+        config=parsed.config,
+        on_start=on_start,
+    )
+    try:
+        return run(config)
+    except ConfigurationError as exc:
+        # Raised while configuring logging or the loop, before any service ran.
+        raise UsageError(str(exc)) from exc
+
+
+def _print(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()

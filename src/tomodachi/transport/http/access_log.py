@@ -1,0 +1,168 @@
+"""The HTTP access log: one line per request from logger ``tomodachi.http.response``.
+
+The line has an empty message and these keys, in this order::
+
+    status_code, remote_ip, [auth_user,] request_method, request_path, [request_query_string,]
+    http_version, response_content_length, [request_content_length,] user_agent,
+    handler_elapsed_time, request_time                  (times formatted like "0.00135s")
+
+It is written through aiohttp's public access-logger hook (``AbstractAccessLogger``), after the
+response was sent, so ``response_content_length`` is the sent ``Content-Length`` (None when streamed) and
+``request_time`` covers writing the response. A request whose client went away before the
+response was written is logged with status 499 (``replaced_status_code`` holds the status the
+handler produced).
+
+``http.access_log`` may be ``True`` (log lines), ``False`` (nothing) or a file path: then every
+line is ALSO appended to that file as one JSON object per line. Nothing is computed when the
+access log is off: the handler records its timing only when :attr:`AccessLog.enabled` is true.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import IO, Any
+
+from aiohttp import BasicAuth, web
+from aiohttp.abc import AbstractAccessLogger
+
+from tomodachi.logging import get_logger, is_enabled_for
+from tomodachi.transport.http._keys import ROUTE_INFO_KEY
+from tomodachi.transport.http.real_ip import get_forwarded_remote_ip
+
+__all__ = ["ROUTE_INFO_KEY", "AccessLog", "AccessLogger", "RouteLogInfo"]
+
+
+_INFO = 20
+
+
+class RouteLogInfo:
+    """What the access log needs to know about the endpoint that answered."""
+
+    __slots__ = ("handler", "ignore_all", "ignore_statuses")
+
+    def __init__(
+        self, handler: str, ignore_logging: bool | list[int] | tuple[int, ...] | frozenset[int] = False
+    ) -> None:
+        self.handler = handler
+        self.ignore_all = ignore_logging is True
+        self.ignore_statuses: frozenset[int] = (
+            frozenset(int(s) for s in ignore_logging)
+            if isinstance(ignore_logging, (list, tuple, set, frozenset))
+            else frozenset()
+        )
+
+    def ignores(self, status: int) -> bool:
+        return self.ignore_all or status in self.ignore_statuses
+
+
+class AccessLog:
+    """The access-log configuration of one HTTP transport (also the JSON-lines file, if any)."""
+
+    def __init__(self, path: str | None = None) -> None:
+        self.logger = get_logger("tomodachi.http.response")
+        self.path = path
+        self._file: IO[str] | None = None
+        self._renderer: Any = None
+
+    def open(self, base_dir: str | None = None) -> None:
+        if self.path and self._file is None:
+            from tomodachi.logging.renderers import JSONRenderer
+
+            path = self.path
+            if base_dir and not os.path.isabs(path):
+                path = os.path.join(base_dir, path)
+            self._file = open(path, "a", encoding="utf-8", buffering=1)
+            self._renderer = JSONRenderer()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    @property
+    def enabled(self) -> bool:
+        """Whether a line would be written anywhere (checked before any work is done)."""
+        return self._file is not None or is_enabled_for(_INFO)
+
+    def emit(self, fields: dict[str, Any]) -> None:
+        if is_enabled_for(_INFO):
+            self.logger.info("", **fields)
+        if self._file is not None:
+            line = self._renderer.render("tomodachi.http.response", _INFO, {"event": "", **fields})
+            try:
+                self._file.write(line + "\n")
+            except (OSError, ValueError) as exc:  # a full disk must not take the service down
+                logging.getLogger("tomodachi.http").warning("cannot write access log file: %s", exc)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.5f}s"
+
+
+class AccessLogger(AbstractAccessLogger):
+    """aiohttp access-logger hook; aiohttp passes our :class:`AccessLog` as its ``logger``."""
+
+    __slots__ = ()
+
+    @property
+    def enabled(self) -> bool:
+        config = self.logger
+        return config.enabled if isinstance(config, AccessLog) else False
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        config = self.logger
+        if not isinstance(config, AccessLog):
+            return
+        info = request.get(ROUTE_INFO_KEY)
+        status = response.status
+        route: RouteLogInfo | None = None
+        elapsed: float | None = None
+        if info is not None:
+            route, elapsed = info
+            if route is not None and route.ignores(status):
+                return
+        fields = build_fields(request, response, time, elapsed)
+        config.emit(fields)
+
+
+def build_fields(
+    request: web.BaseRequest, response: web.StreamResponse, request_time: float, handler_elapsed: float | None
+) -> dict[str, Any]:
+    """The access-log fields of one request, in their documented order."""
+    status = response.status
+    fields: dict[str, Any] = {}
+    if request.transport is None and not response.prepared:
+        fields["status_code"] = 499
+        fields["replaced_status_code"] = status
+    else:
+        fields["status_code"] = status
+    fields["remote_ip"] = get_forwarded_remote_ip(request)
+    headers = request.headers
+    authorization = headers.get("Authorization")
+    if authorization and authorization[:6].lower() == "basic ":
+        try:
+            fields["auth_user"] = BasicAuth.decode(authorization).login
+        except ValueError:
+            pass
+    fields["request_method"] = request.method
+    fields["request_path"] = request.path
+    query = request.query_string
+    if query:
+        fields["request_query_string"] = query
+    version = request.version
+    fields["http_version"] = f"HTTP/{version.major}.{version.minor}"
+    fields["response_content_length"] = response.content_length
+    content_length = request.content_length
+    if content_length is not None:
+        fields["request_content_length"] = content_length
+    fields["user_agent"] = headers.get("User-Agent", "")
+    fields["handler_elapsed_time"] = _seconds(handler_elapsed) if handler_elapsed is not None else None
+    fields["request_time"] = _seconds(request_time)
+    return fields
+
+
+def now() -> float:
+    """The clock used for handler timing (monotonic, like the loop's)."""
+    return time.perf_counter()

@@ -1,0 +1,56 @@
+"""The HTTP decorators. They only declare: nothing is validated or bound until the service starts.
+
+``url`` (and ``base_url``) are regular expressions matched against the whole request path
+(normalised to ``^...$``). Named groups (``(?P<id>[^/]+)``) are passed to the handler as keyword
+arguments. Invalid values are reported when the service is set up, naming the handler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from tomodachi.transport.http.config import KIND_ERROR, KIND_HTTP, KIND_STATIC, KIND_WEBSOCKET
+from tomodachi.transport.http.transport import HttpTransport
+
+__all__ = ["http", "http_error", "http_static", "websocket", "ws"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def http(
+    method: str | list[str] | tuple[str, ...],
+    url: str,
+    *,
+    ignore_logging: bool | list[int] | tuple[int, ...] = False,
+    pre_handler_func: Callable[..., Any] | None = None,
+) -> Callable[[F], F]:
+    """Route requests with *method* (or any of a list of methods) on the regex *url* to the handler.
+
+    ``GET`` routes also answer ``HEAD``. ``ignore_logging=True`` leaves the requests out of the
+    access log; a list of status codes leaves out only responses with those statuses.
+    ``pre_handler_func(service, request)`` is called (and awaited) before the handler.
+    """
+    return HttpTransport.decorator(
+        KIND_HTTP, method, url, ignore_logging=ignore_logging, pre_handler_func=pre_handler_func
+    )
+
+
+def http_error(status_code: int) -> Callable[[F], F]:
+    """Answer errors with *status_code* (e.g. 404 for unknown URLs, 500 for handler errors)."""
+    return HttpTransport.decorator(KIND_ERROR, status_code)
+
+
+def http_static(
+    path: str, base_url: str, *, ignore_logging: bool | list[int] | tuple[int, ...] = False
+) -> Callable[[F], F]:
+    """Serve the files of directory *path* below the regex *base_url* (see :mod:`.static`)."""
+    return HttpTransport.decorator(KIND_STATIC, path, base_url, ignore_logging=ignore_logging)
+
+
+def websocket(url: str) -> Callable[[F], F]:
+    """Accept websocket connections on the regex *url* (see :mod:`.websocket`)."""
+    return HttpTransport.decorator(KIND_WEBSOCKET, url)
+
+
+ws = websocket

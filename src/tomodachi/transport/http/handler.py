@@ -1,0 +1,271 @@
+"""Endpoints: what runs for a matched route, and how errors become responses.
+
+Everything a request needs is compiled at setup: the keyword plan of the handler and its
+middleware chain (:mod:`tomodachi.injection`), the bound context logger, the access-log info.
+A request then builds one small ``values`` dict and makes one call.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from aiohttp import web
+
+from tomodachi.injection import Invoke, compile_handler, compile_middleware_chain
+from tomodachi.logging import Logger, get_logger, reset_context_logger, set_context_logger
+from tomodachi.transport.http.access_log import ROUTE_INFO_KEY, AccessLog, RouteLogInfo, now
+from tomodachi.transport.http.real_ip import RESOLVER_KEY, RealIpResolver
+from tomodachi.transport.http.responses import (
+    HttpException,
+    ResponseDefaults,
+    bare_response,
+    exception_response,
+    resolve_response_sync,
+)
+
+if TYPE_CHECKING:
+    from tomodachi.service import Service
+
+__all__ = ["Endpoint", "ErrorHandlers", "HttpEndpoint", "HttpState"]
+
+#: aiohttp's own default for ``BaseRequest.client_max_size``; no clone is needed for it.
+_AIOHTTP_CLIENT_MAX_SIZE = 1024**2
+
+
+class Endpoint(Protocol):
+    """What the router maps a route to."""
+
+    async def __call__(
+        self, request: web.BaseRequest, groups: Mapping[str, str | None]
+    ) -> web.StreamResponse: ...
+
+
+class HttpState:
+    """Per-transport facts every endpoint of the transport shares (computed at setup)."""
+
+    def __init__(
+        self,
+        service: Service,
+        defaults: ResponseDefaults,
+        *,
+        client_max_size: int,
+        access_log: AccessLog | None,
+        real_ip: RealIpResolver | None,
+        server_header: str,
+    ) -> None:
+        self.service = service
+        self.defaults = defaults
+        self.client_max_size = client_max_size
+        self.access_log = access_log
+        self.real_ip = real_ip
+        self.server_header = server_header
+        self.errors = ErrorHandlers(self)
+        self.websockets: set[web.WebSocketResponse] = set()
+        self.log = get_logger("tomodachi.http")
+
+    def access_enabled(self) -> bool:
+        access = self.access_log
+        return access is not None and access.enabled
+
+    def finish(self, response: web.StreamResponse) -> web.StreamResponse:
+        """Add the ``Server`` header to a response we did not build (pass-through, exceptions)."""
+        if not response.prepared:
+            response.headers.setdefault("Server", self.server_header)
+        return response
+
+    def log_uncaught(self, handler: str, exc: BaseException) -> None:
+        self.log.error("uncaught exception in handler", handler=handler, exc_info=exc)
+
+
+def handler_logger(name: str, kind: str) -> Logger:
+    """The context logger of one handler (``tomodachi.get_logger()`` inside it)."""
+    return get_logger("tomodachi.http.handler").bind(handler=name, type=kind)
+
+
+def groups_with_defaults(func: Callable[..., Any], groups: Sequence[str]) -> frozenset[str]:
+    """Named groups that must not be passed as ``None`` (the handler has a default for them)."""
+    try:
+        params = inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return frozenset()
+    return frozenset(g for g in groups if g not in params or params[g].default is not inspect.Parameter.empty)
+
+
+def group_values(groups: Mapping[str, str | None], drop_none: frozenset[str]) -> dict[str, Any]:
+    """Groups to inject; a group that did not take part in the match keeps the handler's default."""
+    if None in groups.values():
+        return {k: v for k, v in groups.items() if v is not None or k not in drop_none}
+    return dict(groups)
+
+
+class HttpEndpoint:
+    """An ``@http`` handler compiled for the router."""
+
+    __slots__ = ("drop_none", "invoke", "log_info", "logger", "name", "pre_handler", "state")
+
+    def __init__(
+        self,
+        state: HttpState,
+        name: str,
+        func: Callable[..., Any],
+        group_names: Sequence[str],
+        middlewares: Sequence[Callable[..., Any]],
+        *,
+        ignore_logging: bool | list[int] | tuple[int, ...] = False,
+        pre_handler_func: Callable[..., Any] | None = None,
+    ) -> None:
+        self.state = state
+        self.name = name
+        call = compile_handler(func, first="request", first_unless_named=tuple(group_names))
+        self.invoke: Invoke = compile_middleware_chain(middlewares, call, 2)
+        self.logger = handler_logger(name, "tomodachi.http")
+        self.log_info = RouteLogInfo(name, ignore_logging)
+        self.drop_none = groups_with_defaults(func, group_names)
+        self.pre_handler = pre_handler_func
+
+    async def __call__(
+        self, request: web.BaseRequest, groups: Mapping[str, str | None]
+    ) -> web.StreamResponse:
+        state = self.state
+        original = request
+        if state.real_ip is not None:
+            request[RESOLVER_KEY] = state.real_ip  # before clone(): the clone copies the mapping
+        if request.body_exists:
+            limit = state.client_max_size
+            length = request.content_length
+            if length is not None and length > limit:
+                # Refuse without reading the body; the connection is not reused.
+                response = await state.errors.respond(request, 413)
+                response.force_close()
+                return response
+            if limit != _AIOHTTP_CLIENT_MAX_SIZE:
+                request = request.clone(client_max_size=limit)
+        timed = state.access_enabled()
+        started = now() if timed else 0.0
+        token = set_context_logger(self.logger)
+        try:
+            values = (
+                {"request": request, **group_values(groups, self.drop_none)}
+                if groups
+                else {"request": request}
+            )
+            if self.pre_handler is not None:
+                outcome = self.pre_handler(state.service, request)
+                if inspect.isawaitable(outcome):
+                    await outcome
+            result = await self.invoke((state.service, request), values)
+            response = resolve_response_sync(result, defaults=state.defaults)
+            if response is result:
+                state.finish(response)
+        except (web.HTTPException, HttpException) as exc:
+            response = await state.errors.for_exception(request, exc)
+        except Exception as exc:
+            state.log_uncaught(self.name, exc)
+            response = await state.errors.respond(request, 500)
+        finally:
+            reset_context_logger(token)
+        if timed:
+            original[ROUTE_INFO_KEY] = (self.log_info, now() - started)
+        return response
+
+
+class ErrorEndpoint:
+    """An ``@http_error(status_code)`` handler."""
+
+    __slots__ = ("invoke", "logger", "name", "state", "status")
+
+    def __init__(
+        self,
+        state: HttpState,
+        name: str,
+        func: Callable[..., Any],
+        status: int,
+        middlewares: Sequence[Callable[..., Any]],
+    ) -> None:
+        self.state = state
+        self.name = name
+        self.status = status
+        call = compile_handler(func, first="request", first_unless_named=("status_code",))
+        self.invoke: Invoke = compile_middleware_chain(middlewares, call, 2)
+        self.logger = handler_logger(name, "tomodachi.http_error")
+
+    async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
+        token = set_context_logger(self.logger)
+        try:
+            result = await self.invoke(
+                (self.state.service, request), {"request": request, "status_code": self.status}
+            )
+            response = resolve_response_sync(result, defaults=self.state.defaults, status=self.status)
+        finally:
+            reset_context_logger(token)
+        if response is result:
+            self.state.finish(response)
+        return response
+
+
+class ErrorHandlers:
+    """Responses for errors: the service's ``@http_error`` handlers, else plain responses."""
+
+    def __init__(self, state: HttpState) -> None:
+        self.state = state
+        self.handlers: dict[int, ErrorEndpoint] = {}
+
+    async def respond(
+        self, request: web.BaseRequest, status: int, headers: Mapping[str, str] | None = None
+    ) -> web.StreamResponse:
+        """The response for *status* (404, 405, 413, 500, ...); never raises."""
+        endpoint = self.handlers.get(status)
+        if endpoint is not None:
+            response = await self._call(endpoint, request)
+            if response is not None:
+                if headers and not response.prepared:
+                    for key, value in headers.items():
+                        response.headers.setdefault(key, value)
+                return response
+        return bare_response(status, self.state.defaults, headers)
+
+    async def for_exception(
+        self, request: web.BaseRequest, exc: web.HTTPException | HttpException
+    ) -> web.StreamResponse:
+        """The response for a raised ``HTTPException`` / ``HttpException``.
+
+        A custom error handler answers for error statuses unless the exception carries its own
+        body (``HttpException(body=...)``); aiohttp exceptions keep their own text otherwise.
+        """
+        status = int(exc.status)
+        if status >= 400 and (isinstance(exc, web.HTTPException) or exc.body is None):
+            endpoint = self.handlers.get(status)
+            if endpoint is not None:
+                response = await self._call(endpoint, request)
+                if response is not None:
+                    if isinstance(exc, web.HTTPException) and not response.prepared:
+                        for key, value in exc.headers.items():  # keep Allow, Location, ...
+                            if key.lower() not in ("content-type", "content-length"):
+                                response.headers.setdefault(key, value)
+                    return response
+        try:
+            return self.state.finish(exception_response(exc, self.state.defaults))
+        except Exception as error:  # e.g. an HttpException body that cannot be encoded
+            self.state.log_uncaught("<error response>", error)
+            return bare_response(500, self.state.defaults)
+
+    async def _call(self, endpoint: ErrorEndpoint, request: web.BaseRequest) -> web.StreamResponse | None:
+        try:
+            return await endpoint(request)
+        except (web.HTTPException, HttpException) as exc:
+            try:
+                return self.state.finish(exception_response(exc, self.state.defaults))
+            except Exception as error:
+                self.state.log_uncaught(endpoint.name, error)
+                return bare_response(500, self.state.defaults)
+        except Exception as exc:
+            self.state.log_uncaught(endpoint.name, exc)
+            fallback = self.handlers.get(500)
+            if fallback is not None and fallback is not endpoint:
+                try:
+                    return await fallback(request)
+                except Exception as error:
+                    self.state.log_uncaught(fallback.name, error)
+            return bare_response(500, self.state.defaults)

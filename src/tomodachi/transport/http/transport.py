@@ -1,0 +1,284 @@
+"""The HTTP transport: one aiohttp low-level server per service, with its lifecycle.
+
+``setup`` validates every declaration and compiles the router; ``start`` binds the socket
+(``aiohttp.web.Server`` + ``ServerRunner`` + ``TCPSite``); ``stop`` drains gracefully:
+
+1. the listening socket closes (new connections are refused);
+2. idle keep-alive connections close at once; a request that still arrives on an open
+   connection gets 503 with ``Connection: close``; in-flight responses carry ``Connection: close``;
+3. websockets get a close frame (1001, going away);
+4. in-flight requests may finish until ``http.termination_grace_period_seconds``; what still runs
+   then is cancelled, with one warning naming how many requests were cancelled;
+5. the runner is cleaned up.
+
+The stop returns as soon as the last in-flight request has finished (no fixed sleeps).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from tomodachi.errors import ServiceStartError
+from tomodachi.logging import get_logger
+from tomodachi.transport.base import Transport
+from tomodachi.transport.http.access_log import ROUTE_INFO_KEY, AccessLog, AccessLogger, now
+from tomodachi.transport.http.config import HttpConfig, build_routes
+from tomodachi.transport.http.handler import Endpoint, HttpState
+from tomodachi.transport.http.real_ip import RealIpResolver
+from tomodachi.transport.http.responses import ResponseDefaults, bare_response
+from tomodachi.transport.http.routes import Router
+
+__all__ = ["HttpTransport"]
+
+_IS_LINUX = sys.platform.startswith("linux")
+
+
+def _display_host(host: str | None) -> str:
+    return "localhost" if host in (None, "", "0.0.0.0", "127.0.0.1", "::") else str(host)
+
+
+class HttpTransport(Transport):
+    """Serves a service's ``@http``, ``@http_error``, ``@http_static`` and ``@websocket`` handlers."""
+
+    kind = "http"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.port: int | None = None
+        self.config: HttpConfig | None = None
+        self._router: Router[Endpoint] = Router()
+        self._state: HttpState | None = None
+        self._runner: web.ServerRunner | None = None
+        self._listening = False
+        self._stopping = False
+        self._inflight: set[asyncio.Task[Any]] = set()
+        self._drained = asyncio.Event()
+        # keep-alive rotation (only used with max_keepalive_requests / max_keepalive_time)
+        self._connections: dict[Any, list[float]] = {}
+        self._prune_at = 1024
+        self._finalize: Callable[[web.BaseRequest, web.StreamResponse], None] | None = None
+
+    # -- setup ---------------------------------------------------------------------------
+    async def setup(self) -> None:
+        config = HttpConfig.from_options(self.service.options)
+        self.config = config
+        access = AccessLog(config.access_log_path) if config.access_log else None
+        real_ip = RealIpResolver(config.real_ip_from, config.real_ip_header) if config.real_ip_from else None
+        state = HttpState(
+            self.service,
+            ResponseDefaults(config.content_type, config.charset, {"Server": config.server_header}),
+            client_max_size=config.client_max_size,
+            access_log=access,
+            real_ip=real_ip if real_ip else None,
+            server_header=config.server_header,
+        )
+        self._state = state
+        middlewares = list(getattr(self.service, "http_middleware", None) or [])
+        build_routes(
+            self.handlers, state, self._router, middlewares, self.service.context.get("_service_file_path")
+        )
+        if config.keepalive_timeout <= 0:
+            self._finalize = self._finalize_close
+        elif config.max_keepalive_requests or config.max_keepalive_time:
+            self._finalize = self._finalize_rotate
+
+    # -- start ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        config, state = self.config, self._state
+        if config is None or state is None:
+            raise ServiceStartError("the http transport was started without setup()")
+        if state.access_log is not None:
+            try:
+                state.access_log.open()
+            except OSError as exc:
+                raise ServiceStartError(
+                    f"unable to open the http access log file {config.access_log_path!r} ({exc})"
+                ) from exc
+        log = get_logger("tomodachi.http")
+        reuse_port: bool | None = None
+        if config.reuse_port:
+            if _IS_LINUX:
+                reuse_port = True
+            else:
+                log.warning("the 'http.reuse_port' option is only supported on Linux: it is ignored")
+        server = web.Server(
+            self._handle,
+            access_log_class=AccessLogger,
+            access_log=state.access_log,
+            keepalive_timeout=max(float(config.keepalive_timeout), 0.0),
+        )
+        # aiohttp's own shutdown timeout only backs up ours (see stop()).
+        runner = web.ServerRunner(server, shutdown_timeout=float(self.grace_period) + 1.0)
+        await runner.setup()
+        host = config.host or None
+        requested = config.port or 0
+        site = web.TCPSite(runner, host, requested, reuse_port=reuse_port)
+        try:
+            await site.start()
+        except (OSError, OverflowError, ValueError) as exc:
+            await runner.cleanup()
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            message = f"unable to bind service [http] to http://{_display_host(host)}:{requested}/ ({reason})"
+            log.error(message, listen_host=host or "0.0.0.0", listen_port=requested)
+            raise ServiceStartError(message) from exc
+        self._runner = runner
+        self._listening = True
+        addresses = runner.addresses
+        self.port = int(addresses[0][1]) if addresses else requested
+        self.service.context["_http_port"] = self.port
+        shown = _display_host(host)
+        log.info(
+            "accepting http requests",
+            listen_url=f"http://{shown}:{self.port}/",
+            listen_host=shown,
+            listen_port=self.port,
+        )
+
+    @property
+    def ready(self) -> bool:
+        """True while the server is listening (False before start and once stop began)."""
+        return self._listening and not self._stopping
+
+    # -- per request ---------------------------------------------------------------------
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        if self._stopping:
+            return self._unavailable()
+        task = asyncio.current_task()
+        inflight = self._inflight
+        if task is not None:
+            inflight.add(task)
+        try:
+            endpoint, groups, allowed = self._router.resolve(request.method, request.path)
+            if endpoint is not None:
+                response = await endpoint(request, groups)
+            else:
+                response = await self._not_routed(request, allowed)
+            finalize = self._finalize
+            if finalize is not None:
+                finalize(request, response)
+            if self._stopping:
+                response.force_close()
+            return response
+        finally:
+            if task is not None:
+                inflight.discard(task)
+                if self._stopping and not inflight:
+                    self._drained.set()
+
+    async def _not_routed(self, request: web.BaseRequest, allowed: frozenset[str]) -> web.StreamResponse:
+        state = self._state
+        assert state is not None
+        timed = state.access_enabled()
+        started = now() if timed else 0.0
+        if allowed:
+            response = await state.errors.respond(request, 405, {"Allow": ", ".join(sorted(allowed))})
+        else:
+            response = await state.errors.respond(request, 404)
+        if timed:
+            request[ROUTE_INFO_KEY] = (None, now() - started)
+        return response
+
+    def _unavailable(self) -> web.StreamResponse:
+        state = self._state
+        response = bare_response(503, state.defaults if state else None)
+        response.force_close()
+        return response
+
+    def _finalize_close(self, request: web.BaseRequest, response: web.StreamResponse) -> None:
+        response.force_close()
+
+    def _finalize_rotate(self, request: web.BaseRequest, response: web.StreamResponse) -> None:
+        """Close a keep-alive connection after N requests / N seconds (``Connection: close``)."""
+        config = self.config
+        assert config is not None
+        connection = request.protocol
+        current = asyncio.get_running_loop().time()
+        entry = self._connections.get(connection)
+        if entry is None:
+            if len(self._connections) >= self._prune_at:
+                self._prune_connections()
+            entry = self._connections[connection] = [0.0, current]
+        entry[0] += 1
+        if (config.max_keepalive_requests and entry[0] >= config.max_keepalive_requests) or (
+            config.max_keepalive_time and current - entry[1] >= config.max_keepalive_time
+        ):
+            response.force_close()
+            self._connections.pop(connection, None)
+
+    def _prune_connections(self) -> None:
+        self._connections = {
+            c: e for c, e in self._connections.items() if getattr(c, "transport", None) is not None
+        }
+        self._prune_at = max(1024, 2 * len(self._connections))
+
+    # -- stop ----------------------------------------------------------------------------
+    async def stop(self) -> None:
+        runner = self._runner
+        if runner is None or self._stopping:
+            return
+        self._stopping = True
+        if not self._inflight:
+            self._drained.set()
+        # 1. No new connections.
+        for site in list(runner.sites):
+            await site.stop()
+        self._listening = False
+        # 2-3. The runner's cleanup closes idle keep-alive connections at once and lets busy
+        # ones finish their current request; websockets are told we are going away.
+        state = self._state
+        if state is not None:
+            for websocket in list(state.websockets):
+                self.tasks.spawn(_close_websocket(websocket), name="tomodachi.http.websocket-close")
+        cleanup = asyncio.ensure_future(runner.cleanup())
+        try:
+            # 4. Drain within the grace period, then cancel what is left.
+            if not self._drained.is_set():
+                try:
+                    await asyncio.wait_for(self._drained.wait(), timeout=self.grace_period)
+                except TimeoutError:
+                    await self._cancel_inflight()
+            await cleanup
+        finally:
+            if not cleanup.done():
+                cleanup.cancel()
+            self._runner = None
+            await self.tasks.drain(1.0)
+
+    async def _cancel_inflight(self) -> None:
+        pending = list(self._inflight)
+        if not pending:
+            return
+        get_logger("tomodachi.http").warning(
+            "cancelled http requests still running at the end of the grace period",
+            cancelled_requests=len(pending),
+            termination_grace_period_seconds=self.grace_period,
+        )
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending, timeout=1.0)
+
+    async def close(self) -> None:
+        runner, self._runner = self._runner, None
+        if runner is not None:  # start failed half-way or stop() was skipped
+            self._stopping = True
+            await runner.cleanup()
+        self._listening = False
+        if self._state is not None and self._state.access_log is not None:
+            self._state.access_log.close()
+
+    # -- introspection -------------------------------------------------------------------
+    def routes(self) -> list[tuple[str, str]]:
+        """``(method, pattern)`` pairs served by this transport."""
+        return self._router.routes()
+
+
+async def _close_websocket(websocket: web.WebSocketResponse) -> None:
+    try:
+        await websocket.close(code=1001, message=b"server shutdown")
+    except Exception:  # the peer may already be gone
+        pass
