@@ -152,7 +152,7 @@ class ServiceContainer:
         hook = _user_hook(instance, name)
         if hook is None:
             return
-        token = set_context_logger(get_logger("tomodachi.lifecycle.handler").bind(handler=name))
+        token = set_context_logger(get_logger("tomodachi.lifecycle.handler").new(handler=name))
         try:
             result = hook()
             if asyncio.iscoroutine(result) or isinstance(result, Awaitable):

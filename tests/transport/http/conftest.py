@@ -31,10 +31,12 @@ class Running:
 
 
 @contextlib.asynccontextmanager
-async def serve(*classes: type[tomodachi.Service], stop: bool = True) -> AsyncIterator[Running]:
+async def serve_classes(
+    *classes: type[tomodachi.Service], stop: bool = True, source: str = ""
+) -> AsyncIterator[Running]:
     runtime = Runtime()
     runtime.activate()
-    container = ServiceContainer(classes, runtime)
+    container = ServiceContainer(classes, runtime, source=source)
     try:
         await container.setup()
         await container.start()
@@ -42,6 +44,12 @@ async def serve(*classes: type[tomodachi.Service], stop: bool = True) -> AsyncIt
     finally:
         if stop:
             await container.stop()
+
+
+@pytest.fixture
+def serve() -> Callable[..., contextlib.AbstractAsyncContextManager[Running]]:
+    """``async with serve(ServiceClass) as running:`` runs the class in a real container."""
+    return serve_classes
 
 
 @pytest.fixture

@@ -18,8 +18,6 @@ from tomodachi.transport.http import (
     resolve_response_sync,
 )
 
-from conftest import serve
-
 HERE = Path(__file__).resolve()
 
 
@@ -128,7 +126,7 @@ class ReturnsService(tomodachi.Service):
 
 
 @pytest.fixture
-async def running() -> Any:
+async def running(serve: Any) -> Any:
     async with serve(ReturnsService) as r:
         yield r
 

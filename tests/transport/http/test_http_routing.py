@@ -12,8 +12,6 @@ import tomodachi
 from tomodachi.container import StartupError
 from tomodachi.transport.http.routes import Router, normalise_url
 
-from conftest import serve
-
 
 class RoutesService(tomodachi.Service):
     name = "routes"
@@ -120,7 +118,7 @@ async def get(client: aiohttp.ClientSession, url: str, method: str = "GET") -> t
 
 
 @pytest.fixture
-async def routes() -> Any:
+async def routes(serve: Any) -> Any:
     async with serve(RoutesService) as r:
         yield r
 
@@ -144,7 +142,9 @@ async def routes() -> Any:
         ("/user/abc/post/abc", "catch-all"),
     ],
 )
-async def test_routes_and_injection(routes: Any, client: aiohttp.ClientSession, path: str, expected: str) -> None:
+async def test_routes_and_injection(
+    routes: Any, client: aiohttp.ClientSession, path: str, expected: str
+) -> None:
     status, body, _ = await get(client, routes.url + path)
     assert (status, body) == (200, expected)
 
@@ -165,7 +165,7 @@ async def test_head_is_answered_by_get_routes(routes: Any, client: aiohttp.Clien
         assert await response.read() == b""
 
 
-async def test_unknown_path_is_404_without_error_handler() -> None:
+async def test_unknown_path_is_404_without_error_handler(serve: Any) -> None:
     class Small(tomodachi.Service):
         name = "small"
         options = tomodachi.Options(http={"port": 0})
@@ -181,7 +181,7 @@ async def test_unknown_path_is_404_without_error_handler() -> None:
 
 
 async def test_uncaught_exception_is_500_without_traceback_and_logged_once(
-    json_logs: Any, client: aiohttp.ClientSession
+    serve: Any, json_logs: Any, client: aiohttp.ClientSession
 ) -> None:
     async with serve(RoutesService) as r:
         status, body, _ = await get(client, r.url + "/crash")
@@ -200,7 +200,7 @@ async def test_raised_aiohttp_exceptions(routes: Any, client: aiohttp.ClientSess
     assert (await get(client, routes.url + "/raise-404-with-text"))[:2] == (404, "special")
 
 
-async def test_error_handlers(client: aiohttp.ClientSession, json_logs: Any) -> None:
+async def test_error_handlers(serve: Any, client: aiohttp.ClientSession, json_logs: Any) -> None:
     async with serve(ErrorHandlersService) as r:
         assert (await get(client, r.url + "/ok"))[:2] == (200, "ok")
         assert (await get(client, r.url + "/unknown"))[:2] == (404, "custom 404 for /unknown")
@@ -215,7 +215,9 @@ async def test_error_handlers(client: aiohttp.ClientSession, json_logs: Any) -> 
     assert [e["handler"] for e in errors] == ["crash", "error_403"]
 
 
-async def test_failing_error_handlers_fall_back_to_a_bare_response(client: aiohttp.ClientSession) -> None:
+async def test_failing_error_handlers_fall_back_to_a_bare_response(
+    serve: Any, client: aiohttp.ClientSession
+) -> None:
     class Fragile(tomodachi.Service):
         name = "fragile"
         options = tomodachi.Options(http={"port": 0})
@@ -250,7 +252,9 @@ async def test_failing_error_handlers_fall_back_to_a_bare_response(client: aioht
         (tomodachi.http("GET", r"/x", ignore_logging="yes"), "invalid ignore_logging"),
     ],
 )
-async def test_invalid_declarations_fail_setup_naming_handler(decorator: Any, fragment: str) -> None:
+async def test_invalid_declarations_fail_setup_naming_handler(
+    serve: Any, decorator: Any, fragment: str
+) -> None:
     class Invalid(tomodachi.Service):
         name = "invalid"
         options = tomodachi.Options(http={"port": 0})
@@ -268,7 +272,7 @@ async def test_invalid_declarations_fail_setup_naming_handler(decorator: Any, fr
     assert "\n" not in message
 
 
-async def test_duplicate_route_fails_setup() -> None:
+async def test_duplicate_route_fails_setup(serve: Any) -> None:
     class Duplicate(tomodachi.Service):
         name = "duplicate"
         options = tomodachi.Options(http={"port": 0})

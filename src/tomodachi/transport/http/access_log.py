@@ -19,12 +19,14 @@ access log is off: the handler records its timing only when :attr:`AccessLog.ena
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import os
 import time
 from typing import IO, Any
 
-from aiohttp import BasicAuth, web
+from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from tomodachi.logging import get_logger, is_enabled_for
@@ -97,6 +99,16 @@ class AccessLog:
                 logging.getLogger("tomodachi.http").warning("cannot write access log file: %s", exc)
 
 
+def basic_auth_user(authorization: str) -> str | None:
+    """The user name of a ``Basic`` ``Authorization`` header (None when malformed)."""
+    try:
+        decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        return None
+    user, sep, _ = decoded.partition(":")
+    return user if sep else None
+
+
 def _seconds(value: float) -> str:
     return f"{value:.5f}s"
 
@@ -142,10 +154,9 @@ def build_fields(
     headers = request.headers
     authorization = headers.get("Authorization")
     if authorization and authorization[:6].lower() == "basic ":
-        try:
-            fields["auth_user"] = BasicAuth.decode(authorization).login
-        except ValueError:
-            pass
+        user = basic_auth_user(authorization)
+        if user is not None:
+            fields["auth_user"] = user
     fields["request_method"] = request.method
     fields["request_path"] = request.path
     query = request.query_string

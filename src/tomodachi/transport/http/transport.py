@@ -79,13 +79,21 @@ class HttpTransport(Transport):
         )
         self._state = state
         middlewares = list(getattr(self.service, "http_middleware", None) or [])
-        build_routes(
-            self.handlers, state, self._router, middlewares, self.service.context.get("_service_file_path")
-        )
+        build_routes(self.handlers, state, self._router, middlewares, self._service_file())
         if config.keepalive_timeout <= 0:
             self._finalize = self._finalize_close
         elif config.max_keepalive_requests or config.max_keepalive_time:
             self._finalize = self._finalize_rotate
+
+    def _service_file(self) -> str | None:
+        """The service file (relative static paths start there): the container's record of it,
+        else the file of the module that defines the service class."""
+        context = getattr(self.service, "context", None)
+        path = context.get("_service_file_path") if isinstance(context, dict) else None
+        if path:
+            return str(path)
+        module = sys.modules.get(type(self.service).__module__)
+        return getattr(module, "__file__", None)
 
     # -- start ---------------------------------------------------------------------------
     async def start(self) -> None:
