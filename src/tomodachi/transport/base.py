@@ -79,8 +79,8 @@ class Transport:
 
     @classmethod
     def instance_key(cls, service: Service, entrypoint: Entrypoint) -> Hashable:
-        """Entrypoints with equal keys share one transport instance per service."""
-        return cls
+        """Entrypoints with equal keys share one transport instance per service (default: all)."""
+        return None
 
     @classmethod
     def display_name(cls) -> str:

@@ -56,7 +56,8 @@ class HttpTransport(Transport):
         self._runner: web.ServerRunner | None = None
         self._listening = False
         self._stopping = False
-        self._inflight: set[asyncio.Task[Any]] = set()
+        # In-flight requests: the task aiohttp runs each one in, and its request.
+        self._inflight: dict[asyncio.Task[Any], web.BaseRequest] = {}
         self._drained = asyncio.Event()
         # keep-alive rotation (only used with max_keepalive_requests / max_keepalive_time)
         self._connections: dict[Any, list[float]] = {}
@@ -120,8 +121,9 @@ class HttpTransport(Transport):
             access_log=state.access_log,
             keepalive_timeout=max(float(config.keepalive_timeout), 0.0),
         )
-        # aiohttp's own shutdown timeout only backs up ours (see stop()).
-        runner = web.ServerRunner(server, shutdown_timeout=float(self.grace_period) + 1.0)
+        # Used by the runner's cleanup at the end of stop(), when our handlers are done: it bounds
+        # the writing of responses still on their way (e.g. a large FileResponse).
+        runner = web.ServerRunner(server, shutdown_timeout=max(float(self.grace_period), 0.1))
         await runner.setup()
         host = config.host or None
         requested = config.port or 0
@@ -159,7 +161,7 @@ class HttpTransport(Transport):
         task = asyncio.current_task()
         inflight = self._inflight
         if task is not None:
-            inflight.add(task)
+            inflight[task] = request
         try:
             endpoint, groups, allowed = self._router.resolve(request.method, request.path)
             if endpoint is not None:
@@ -174,7 +176,7 @@ class HttpTransport(Transport):
             return response
         finally:
             if task is not None:
-                inflight.discard(task)
+                inflight.pop(task, None)
                 if self._stopping and not inflight:
                     self._drained.set()
 
@@ -236,13 +238,20 @@ class HttpTransport(Transport):
         for site in list(runner.sites):
             await site.stop()
         self._listening = False
-        # 2-3. The runner's cleanup closes idle keep-alive connections at once and lets busy
-        # ones finish their current request; websockets are told we are going away.
+        # 2. Idle keep-alive connections close now; busy ones after their current response.
+        server = runner.server
+        if server is not None:
+            busy = {request.protocol for request in self._inflight.values()}
+            for connection in server.connections:
+                if connection in busy:
+                    connection.close()
+                else:
+                    connection.force_close()
+        # 3. Websockets: "going away".
         state = self._state
         if state is not None:
             for websocket in list(state.websockets):
                 self.tasks.spawn(_close_websocket(websocket), name="tomodachi.http.websocket-close")
-        cleanup = asyncio.ensure_future(runner.cleanup())
         try:
             # 4. Drain within the grace period, then cancel what is left.
             if not self._drained.is_set():
@@ -250,11 +259,10 @@ class HttpTransport(Transport):
                     await asyncio.wait_for(self._drained.wait(), timeout=self.grace_period)
                 except TimeoutError:
                     await self._cancel_inflight()
-            await cleanup
         finally:
-            if not cleanup.done():
-                cleanup.cancel()
+            # 5. Nothing runs any more: the runner's cleanup only closes what is left.
             self._runner = None
+            await runner.cleanup()
             await self.tasks.drain(1.0)
 
     async def _cancel_inflight(self) -> None:

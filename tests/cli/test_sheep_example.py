@@ -1,0 +1,70 @@
+"""The user story of the README: the sleepy-sheep example through the real CLI and signals.
+
+``examples/sheep/app.py`` runs unchanged; a ``-c`` config file only moves it to a random
+port so the test never collides with anything listening on 9700.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import signal
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+SHEEP = str(Path(__file__).resolve().parents[2] / "examples" / "sheep" / "app.py")
+
+
+def _port(line: str) -> int:
+    match = re.search(r"listen_port=(\d+)", line)
+    assert match, line
+    return int(match.group(1))
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+async def test_sleeping_posts_finish_after_the_stop_signal_and_exit_is_0(
+    spawn: Any, tmp_path: Path, signum: int
+) -> None:
+    config = tmp_path / "port.json"
+    config.write_text(json.dumps({"options": {"http": {"port": 0}}}))
+    process = spawn("run", "--production", SHEEP, "-c", str(config))
+    port = _port(await asyncio.to_thread(process.wait_for_stderr, "accepting http requests"))
+    base = f"http://127.0.0.1:{port}"
+
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{base}/sheep") as response:
+            assert response.status == 200
+            assert await response.text() == "0"
+
+        async def post() -> tuple[int, str]:
+            async with session.post(f"{base}/sheep") as response:
+                return response.status, await response.text()
+
+        posts = [asyncio.create_task(post()) for _ in range(20)]
+        # Each POST sleeps up to a second; stop while (most of) them are still sleeping.
+        await asyncio.sleep(0.1)
+        process.send(signum)
+        results = await asyncio.gather(*posts)
+
+    assert [status for status, _ in results] == [200] * 20
+    assert sorted(int(body) for _, body in results) == list(range(1, 21))
+    assert await asyncio.to_thread(process.wait) == 0
+    stderr = process.stderr
+    assert "Traceback" not in stderr
+    assert stderr.index("stopping service") < stderr.index("terminated service")
+
+
+async def test_requests_are_refused_once_the_service_stopped(spawn: Any, tmp_path: Path) -> None:
+    config = tmp_path / "port.json"
+    config.write_text(json.dumps({"options": {"http": {"port": 0}}}))
+    process = spawn("run", "--production", SHEEP, "-c", str(config))
+    port = _port(await asyncio.to_thread(process.wait_for_stderr, "accepting http requests"))
+    process.send(signal.SIGTERM)
+    assert await asyncio.to_thread(process.wait) == 0
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.ClientConnectionError):
+            await session.get(f"http://127.0.0.1:{port}/sheep")
