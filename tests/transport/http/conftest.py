@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -50,6 +51,21 @@ async def serve_classes(
 def serve() -> Callable[..., contextlib.AbstractAsyncContextManager[Running]]:
     """``async with serve(ServiceClass) as running:`` runs the class in a real container."""
     return serve_classes
+
+
+async def _wait_until(predicate: Callable[[], bool], within: float = 2.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.002)
+
+
+@pytest.fixture
+def wait_until() -> Callable[..., Any]:
+    """``await wait_until(lambda: condition, within=2.0)``: poll with a deadline."""
+    return _wait_until
 
 
 @pytest.fixture

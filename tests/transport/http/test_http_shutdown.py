@@ -37,16 +37,7 @@ class StuckService(SlowService):
     options = tomodachi.Options(http={"port": 0, "termination_grace_period_seconds": 0.2})
 
 
-async def wait_until(predicate: Any, timeout: float = 2.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.002)
-
-
-async def test_in_flight_request_finishes_while_intake_stops(serve: Any) -> None:
+async def test_in_flight_request_finishes_while_intake_stops(serve: Any, wait_until: Any) -> None:
     loop = asyncio.get_running_loop()
     async with serve(SlowService, stop=False) as r:
         service = r.service

@@ -53,7 +53,9 @@ class WebSocketService(tomodachi.Service):
         return receive
 
 
-async def test_websocket_echo_text_and_binary(serve: Any, client: aiohttp.ClientSession) -> None:
+async def test_websocket_echo_text_and_binary(
+    serve: Any, client: aiohttp.ClientSession, wait_until: Any
+) -> None:
     events.clear()
     async with serve(WebSocketService) as r:
         async with client.ws_connect(r.url + "/echo") as ws:
@@ -61,9 +63,7 @@ async def test_websocket_echo_text_and_binary(serve: Any, client: aiohttp.Client
             assert await ws.receive_str() == "echo:hello"
             await ws.send_bytes(b"\x00\x01")
             assert await ws.receive_bytes() == b"bin:\x00\x01"
-        deadline = asyncio.get_running_loop().time() + 2
-        while ("closed", "/echo") not in events and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.005)
+        await wait_until(lambda: ("closed", "/echo") in events)
         assert events == [("open", "/echo"), ("closed", "/echo")]
 
 

@@ -145,7 +145,7 @@ def build_fields(
     """The access-log fields of one request, in their documented order."""
     status = response.status
     fields: dict[str, Any] = {}
-    if request.transport is None and not response.prepared:
+    if request.transport is None:  # the client went away before the response was written
         fields["status_code"] = 499
         fields["replaced_status_code"] = status
     else:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 
-from tomodachi.injection import Invoke, compile_handler, compile_middleware_chain
+from tomodachi.injection import HandlerCall, Invoke, compile_handler, compile_middleware_chain
 from tomodachi.logging import Logger, get_logger, reset_context_logger, set_context_logger
 from tomodachi.transport.http.access_log import ROUTE_INFO_KEY, AccessLog, RouteLogInfo, now
 from tomodachi.transport.http.real_ip import RESOLVER_KEY, RealIpResolver
@@ -103,7 +103,7 @@ def group_values(groups: Mapping[str, str | None], drop_none: frozenset[str]) ->
 class HttpEndpoint:
     """An ``@http`` handler compiled for the router."""
 
-    __slots__ = ("drop_none", "invoke", "log_info", "logger", "name", "pre_handler", "state")
+    __slots__ = ("call", "drop_none", "invoke", "log_info", "logger", "name", "pre_handler", "state")
 
     def __init__(
         self,
@@ -119,7 +119,9 @@ class HttpEndpoint:
         self.state = state
         self.name = name
         call = compile_handler(func, first="request", first_unless_named=tuple(group_names))
-        self.invoke: Invoke = compile_middleware_chain(middlewares, call, 2)
+        self.call: HandlerCall = call
+        # Without middlewares the handler is called directly (one coroutine less per request).
+        self.invoke: Invoke | None = compile_middleware_chain(middlewares, call, 2) if middlewares else None
         self.logger = handler_logger(name, "tomodachi.http")
         self.log_info = RouteLogInfo(name, ignore_logging)
         self.drop_none = groups_with_defaults(func, group_names)
@@ -155,7 +157,11 @@ class HttpEndpoint:
                 outcome = self.pre_handler(state.service, request)
                 if inspect.isawaitable(outcome):
                     await outcome
-            result = await self.invoke((state.service, request), values)
+            invoke = self.invoke
+            if invoke is None:
+                result = await self.call(values)
+            else:
+                result = await invoke((state.service, request), values)
             response = resolve_response_sync(result, defaults=state.defaults)
             if response is result:
                 state.finish(response)

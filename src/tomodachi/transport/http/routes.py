@@ -19,6 +19,7 @@ E = TypeVar("E")
 
 _SPECIAL = frozenset("\\.^$*+?{}[]|()")
 _NO_GROUPS: Mapping[str, str | None] = {}
+_NONE_ALLOWED: frozenset[str] = frozenset()
 
 
 def normalise_url(url: str) -> str:
@@ -83,7 +84,7 @@ class Router(Generic[E]):
         if table is not None:
             endpoint = table.get(method)
             if endpoint is not None:
-                return endpoint, _NO_GROUPS, frozenset()
+                return endpoint, _NO_GROUPS, _NONE_ALLOWED
             allowed = set(table)
         else:
             allowed = set()
@@ -92,7 +93,7 @@ class Router(Generic[E]):
             if match is not None:
                 endpoint = table.get(method)
                 if endpoint is not None:
-                    return endpoint, match.groupdict(), frozenset()
+                    return endpoint, match.groupdict(), _NONE_ALLOWED
                 allowed.update(table)
         return None, _NO_GROUPS, frozenset(allowed)
 

@@ -270,7 +270,7 @@ class HttpTransport(Transport):
         if not pending:
             return
         get_logger("tomodachi.http").warning(
-            "cancelled http requests still running at the end of the grace period",
+            f"cancelled {len(pending)} http request(s) still running at the end of the grace period",
             cancelled_requests=len(pending),
             termination_grace_period_seconds=self.grace_period,
         )
