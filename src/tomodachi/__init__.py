@@ -31,6 +31,16 @@ if TYPE_CHECKING:
         websocket,
         ws,
     )
+    from tomodachi.transport.schedule import (
+        daily,
+        every_second,
+        heartbeat,
+        hourly,
+        minutely,
+        monthly,
+        schedule,
+        scheduler,
+    )
 
 __author__ = "tomodachi contributors"
 __email__ = ""
@@ -53,6 +63,14 @@ _LAZY: dict[str, str] = {
     "get_http_response_status": "tomodachi.transport.http",
     "get_http_response_status_sync": "tomodachi.transport.http",
     "get_forwarded_remote_ip": "tomodachi.transport.http",
+    "schedule": "tomodachi.transport.schedule",
+    "scheduler": "tomodachi.transport.schedule",
+    "heartbeat": "tomodachi.transport.schedule",
+    "every_second": "tomodachi.transport.schedule",
+    "minutely": "tomodachi.transport.schedule",
+    "hourly": "tomodachi.transport.schedule",
+    "daily": "tomodachi.transport.schedule",
+    "monthly": "tomodachi.transport.schedule",
 }
 
 __all__ = [
@@ -70,8 +88,10 @@ __all__ = [
     "__build_time__",
     "__version__",
     "__version_info__",
+    "daily",
     "declare",
     "decorator",
+    "every_second",
     "exit",
     "get_forwarded_remote_ip",
     "get_http_response_status",
@@ -79,10 +99,16 @@ __all__ = [
     "get_logger",
     "get_service",
     "get_services",
+    "heartbeat",
+    "hourly",
     "http",
     "http_error",
     "http_static",
+    "minutely",
+    "monthly",
     "run",
+    "schedule",
+    "scheduler",
     "service",
     "websocket",
     "ws",

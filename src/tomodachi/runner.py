@@ -17,7 +17,7 @@ from typing import Any
 
 from tomodachi.container import ServiceContainer, StartupError
 from tomodachi.importer import ServiceFileError, import_service_file, service_classes
-from tomodachi.logging import get_logger
+from tomodachi.logging import configure_structlog, get_logger
 from tomodachi.runtime import Runtime
 
 __all__ = ["FORCED_EXIT_CODE", "RunConfig", "run", "run_services"]
@@ -83,6 +83,8 @@ async def run_services(
         for path in files:
             module = import_service_file(path)
             containers.append(ServiceContainer(service_classes(module), runtime, source=path, config=config))
+        if "structlog" in sys.modules:  # service code uses structlog: render it like tomodachi
+            configure_structlog(override=False)
         for container in containers:
             await container.setup()
     except (ServiceFileError, StartupError) as exc:

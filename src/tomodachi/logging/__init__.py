@@ -17,6 +17,9 @@ In the console and JSON modes tomodachi loggers write to the stream directly; th
 through stdlib handlers (so ``caplog`` does not see them, ``capsys``/``capfd`` do). In the
 ``python`` mode they are handed to the stdlib logger of the same name.
 
+``configure_structlog()`` makes ``structlog.get_logger(...)`` loggers write through the same output
+(``tomodachi run`` calls it when the service files imported structlog).
+
 Importing this package does not import structlog, orjson or aiohttp.
 """
 
@@ -28,6 +31,7 @@ from tomodachi.logging.levels import CRITICAL, DEBUG, ERROR, INFO, NOTSET, WARNI
 from tomodachi.logging.logger import Logger, LoggerProtocol, get_logger, getLogger, is_enabled_for
 from tomodachi.logging.processors import mask_secrets
 from tomodachi.logging.renderers import ConsoleRenderer, JSONRenderer
+from tomodachi.logging.structlog_bridge import configure_structlog
 
 __all__ = [
     "CRITICAL",
@@ -43,6 +47,7 @@ __all__ = [
     "Logger",
     "LoggerProtocol",
     "configure",
+    "configure_structlog",
     "getLogger",
     "get_logger",
     "is_enabled_for",

@@ -257,17 +257,22 @@ class _FieldError(Exception):
 def _build(expression: str, fields: list[str]) -> CronSchedule:
     minute, hour, day, month, weekday = fields[:5]
     year = fields[5] if len(fields) == 6 else "*"
+    # Parsed in field order, so that an error names the first bad field.
+    minutes = _parse_field(minute, 0)
+    hours = _parse_field(hour, 1)
     days, last_day, last_workday, nearest = _parse_day_field(day)
+    months = _parse_field(month, 3)
     weekdays, last_weekdays, nth = _parse_weekday_field(weekday)
+    years = _parse_field(year, 5)
     return CronSchedule(
         expression=expression,
         seconds=(0,),
-        minutes=_sorted(_parse_field(minute, 0)),
-        hours=_sorted(_parse_field(hour, 1)),
+        minutes=_sorted(minutes),
+        hours=_sorted(hours),
         days=frozenset(days),
-        months=_sorted(_parse_field(month, 3)),
+        months=_sorted(months),
         weekdays=frozenset(weekdays),
-        years=_sorted(_parse_field(year, 5)),
+        years=_sorted(years),
         last_day=last_day,
         last_weekday_of_month=last_workday,
         nearest_weekdays=frozenset(nearest),
@@ -313,6 +318,8 @@ def _parse_item(item: str, index: int) -> set[int]:
     elif "-" in base:
         first, _, last = base.partition("-")
         start, end = _value(first, index), _value(last, index)
+        if index == 4 and end == 0 and start > 0:  # "fri-sun": Sunday ends a week as 7
+            end = 7
         if start > end:
             raise _FieldError(f"invalid range {base!r} in the {name} field: it runs backwards")
     else:

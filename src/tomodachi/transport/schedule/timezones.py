@@ -44,7 +44,9 @@ def resolve_timezone(value: str | tzinfo | None) -> tzinfo:
     if isinstance(value, tzinfo):
         return value
     if not isinstance(value, str):
-        raise TimezoneError(f"invalid timezone {value!r}: expected a name such as 'Europe/Stockholm' or '+01:00'")
+        raise TimezoneError(
+            f"invalid timezone {value!r}: expected a name such as 'Europe/Stockholm' or '+01:00'"
+        )
     text = value.strip()
     lowered = text.lower()
     if not text:
@@ -58,7 +60,10 @@ def resolve_timezone(value: str | tzinfo | None) -> tzinfo:
         return offset
     zone = _zoneinfo(text)
     if zone is None:
-        raise TimezoneError(f"unknown timezone {value!r}: expected an IANA name such as 'Europe/Stockholm' or an offset such as '+01:00'")
+        raise TimezoneError(
+            f"unknown timezone {value!r}: expected an IANA name such as 'Europe/Stockholm' "
+            "or an offset such as '+01:00'"
+        )
     return zone
 
 

@@ -24,7 +24,13 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Protocol
 
-from tomodachi.transport.schedule.cron import CronError, CronSchedule, next_fire, parse_cron, wall_clock_schedule
+from tomodachi.transport.schedule.cron import (
+    CronError,
+    CronSchedule,
+    next_fire,
+    parse_cron,
+    wall_clock_schedule,
+)
 from tomodachi.transport.schedule.timezones import resolve_timezone
 
 __all__ = [
@@ -98,11 +104,32 @@ def _aliases() -> dict[str, str | int]:
             table[name] = value
 
     add(1, "every second", "1s", "1 s", "1second", "1 second", "second", "secondly", "once per second")
-    add("* * * * *", "every minute", "1m", "1 m", "1minute", "1 minute", "minute", "minutely", "once per minute")
+    add(
+        "* * * * *",
+        "every minute",
+        "1m",
+        "1 m",
+        "1minute",
+        "1 minute",
+        "minute",
+        "minutely",
+        "once per minute",
+    )
     add("0 * * * *", "every hour", "1h", "1 h", "1hour", "1 hour", "hour", "hourly", "once per hour")
     add("0 0 * * *", "every day", "1d", "1 d", "1day", "1 day", "day", "daily", "once per day", "nightly")
     add("0 0 1 * *", "every month", "1month", "1 month", "month", "monthly", "once per month")
-    add("0 0 1 1 *", "every year", "1y", "1 y", "1year", "1 year", "year", "yearly", "once per year", "annually")
+    add(
+        "0 0 1 1 *",
+        "every year",
+        "1y",
+        "1 y",
+        "1year",
+        "1 year",
+        "year",
+        "yearly",
+        "once per year",
+        "annually",
+    )
     weekdays = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
     for number, day in enumerate(weekdays):
         short = day[:3]
@@ -234,11 +261,11 @@ def make_trigger(
     except ValueError as exc:
         raise TriggerError(str(exc)) from None
     if interval is None and timestamp is None:
-        raise TriggerError("no interval or timestamp given: use @schedule(interval=...) or @schedule(timestamp=...)")
-    if interval is not None and timestamp is not None:
         raise TriggerError(
-            f"both interval={interval!r} and timestamp={timestamp!r} given: use one of them"
+            "no interval or timestamp given: use @schedule(interval=...) or @schedule(timestamp=...)"
         )
+    if interval is not None and timestamp is not None:
+        raise TriggerError(f"both interval={interval!r} and timestamp={timestamp!r} given: use one of them")
     if timestamp is not None:
         return parse_timestamp(timestamp, zone)
     return parse_interval(interval, zone)

@@ -1,0 +1,223 @@
+"""The scheduler: one transport per service calls its scheduled functions on time.
+
+How it runs:
+
+- At setup every ``@schedule`` declaration becomes a trigger (:mod:`.triggers`); a bad
+  interval, cron expression, timestamp or timezone stops the start-up with one line naming
+  the handler and the value.
+- :meth:`ScheduleTransport.started` (after the service's ``_started_service`` returned) starts
+  one task that keeps a heap of due times and sleeps until the earliest one with a single loop
+  timer. No polling: an idle scheduler costs nothing, and a due function starts within about
+  a millisecond.
+- Each invocation runs in its own task, so a slow function never delays the others. By
+  default a function does not overlap itself: if it is still running when it is due again,
+  that run is skipped with a warning (``max_concurrent=N`` allows N runs at once).
+- Due times are computed from the trigger, not from the previous run, so they never drift.
+  If the event loop was blocked past several due times, the function runs once, late, and
+  the schedule continues with the next due time after now.
+- An exception in a function is logged (with its name) and the schedule continues.
+- On stop, no new invocations start; running ones may finish within the service's
+  ``http.termination_grace_period_seconds``, then are cancelled with one logged warning.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import inspect
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from tomodachi.errors import ConfigurationError
+from tomodachi.injection import HandlerCall, compile_handler
+from tomodachi.logging import Logger, get_logger, reset_context_logger, set_context_logger
+from tomodachi.transport.base import Handler, Transport
+from tomodachi.transport.schedule.clock import Clock, get_clock
+from tomodachi.transport.schedule.triggers import CronTrigger, IntervalTrigger, TriggerError, make_trigger
+
+__all__ = ["INJECTED_KEYWORDS", "ScheduleTransport"]
+
+#: The keywords a scheduled function may declare (by name, positionally or not).
+INJECTED_KEYWORDS = ("invocation_time", "interval", "scheduled_time")
+
+_TASK_PREFIX = "tomodachi.schedule:"
+
+
+@dataclass(eq=False)
+class _Entry:
+    """One scheduled function of the service and its run-time state."""
+
+    name: str
+    call: HandlerCall
+    trigger: IntervalTrigger | CronTrigger
+    interval: Any
+    immediately: bool
+    max_concurrent: int
+    logger: Logger
+    running: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ScheduleTransport(Transport):
+    """Runs the ``@schedule`` / ``@heartbeat`` / ``@hourly``... functions of one service."""
+
+    kind = "schedule"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.clock: Clock = get_clock(self.runtime)
+        self._entries: list[_Entry] = []
+        self._loop_task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._log = get_logger("tomodachi.schedule")
+
+    # -- setup ---------------------------------------------------------------------------
+    async def setup(self) -> None:
+        self.clock = get_clock(self.runtime)
+        self._entries = [self._entry(handler) for handler in self.handlers]
+
+    def _entry(self, handler: Handler) -> _Entry:
+        options: Mapping[str, Any] = handler.kwargs
+        where = f"scheduled function {handler.name!r}"
+        try:
+            trigger = make_trigger(options.get("interval"), options.get("timestamp"), options.get("timezone"))
+        except TriggerError as exc:
+            raise ConfigurationError(f"{where}: {exc}") from None
+        max_concurrent = options.get("max_concurrent", 1)
+        if isinstance(max_concurrent, bool) or not isinstance(max_concurrent, int) or max_concurrent < 1:
+            raise ConfigurationError(
+                f"{where}: invalid max_concurrent {max_concurrent!r}: expected an int >= 1"
+            )
+        immediately = options.get("immediately", False)
+        if not isinstance(immediately, bool):
+            raise ConfigurationError(f"{where}: invalid immediately {immediately!r}: expected True or False")
+        _check_signature(handler, where)
+        return _Entry(
+            name=handler.name,
+            call=compile_handler(handler.func),
+            trigger=trigger,
+            interval=options.get("interval"),
+            immediately=immediately,
+            max_concurrent=max_concurrent,
+            logger=get_logger("tomodachi.schedule.handler").bind(
+                handler=handler.name, type="tomodachi.schedule"
+            ),
+        )
+
+    # -- running -------------------------------------------------------------------------
+    async def started(self) -> None:
+        if self._stopping or not self._entries:
+            return
+        self._loop_task = self.tasks.spawn(self._run(), name="tomodachi.schedule.loop")
+
+    @property
+    def ready(self) -> bool:
+        return self._loop_task is not None and not self._loop_task.done()
+
+    async def _run(self) -> None:
+        clock = self.clock
+        start = clock.now()
+        heap: list[tuple[datetime, int, _Entry]] = []
+        for index, entry in enumerate(self._entries):
+            if isinstance(entry.trigger, IntervalTrigger):
+                entry.trigger = entry.trigger.anchored(start)
+            if entry.immediately:
+                self._fire(entry, start)
+            due = entry.trigger.next_after(start)
+            if due is None:
+                self._log.warning(
+                    "scheduled function will never run: its schedule has no future time", handler=entry.name
+                )
+                continue
+            heap.append((due, index, entry))
+        heapq.heapify(heap)
+        while heap:
+            due = heap[0][0]
+            if due > clock.now():
+                await clock.sleep_until(due)
+                continue
+            _, index, entry = heapq.heappop(heap)
+            self._fire(entry, due)
+            now = clock.now()
+            following = entry.trigger.next_after(due)
+            if following is not None and following <= now:
+                # The loop was blocked past more due times: they are not run one by one.
+                following = entry.trigger.next_after(now)
+                self._log.warning(
+                    "scheduled function ran late; due times missed while the loop was blocked are skipped",
+                    handler=entry.name,
+                    scheduled_time=_iso(due),
+                    late_seconds=round((now - due).total_seconds(), 3),
+                )
+            if following is None:
+                self._log.info("scheduled function has no further invocations", handler=entry.name)
+                continue
+            heapq.heappush(heap, (following, index, entry))
+
+    def _fire(self, entry: _Entry, due: datetime) -> None:
+        if self._stopping or self.runtime.stop_requested.is_set():
+            return
+        if len(entry.running) >= entry.max_concurrent:
+            self._log.warning(
+                "scheduled function is still running: skipped this invocation",
+                handler=entry.name,
+                scheduled_time=_iso(due),
+                running=len(entry.running),
+                max_concurrent=entry.max_concurrent,
+            )
+            return
+        task = self.tasks.spawn(self._invoke(entry, due), name=_TASK_PREFIX + entry.name)
+        entry.running.add(task)
+        task.add_done_callback(entry.running.discard)
+
+    async def _invoke(self, entry: _Entry, due: datetime) -> None:
+        values = {"invocation_time": _iso(due), "interval": entry.interval, "scheduled_time": due}
+        token = set_context_logger(entry.logger)
+        try:
+            await entry.call(values)
+        except Exception:
+            entry.logger.exception("uncaught exception in scheduled function")
+        finally:
+            reset_context_logger(token)
+
+    # -- stopping ------------------------------------------------------------------------
+    async def stop(self) -> None:
+        self._stopping = True
+        loop_task, self._loop_task = self._loop_task, None
+        if loop_task is not None:
+            loop_task.cancel()
+            await asyncio.gather(loop_task, return_exceptions=True)
+        cancelled = await self.tasks.drain(self.grace_period)
+        if cancelled:
+            handlers = sorted({name.removeprefix(_TASK_PREFIX) for name in cancelled})
+            self._log.warning(
+                "cancelled scheduled functions still running at the end of the grace period",
+                handlers=handlers,
+                cancelled_invocations=len(cancelled),
+                termination_grace_period_seconds=self.grace_period,
+            )
+
+    # -- introspection -------------------------------------------------------------------
+    def triggers(self) -> list[tuple[str, str]]:
+        """``(handler name, trigger description)`` of every scheduled function."""
+        return [(entry.name, str(entry.trigger)) for entry in self._entries]
+
+
+def _check_signature(handler: Handler, where: str) -> None:
+    try:
+        parameters = inspect.signature(handler.func).parameters.values()
+    except (TypeError, ValueError):  # pragma: no cover - builtins: nothing to check
+        return
+    for parameter in parameters:
+        if parameter.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+            continue
+        if parameter.default is inspect.Parameter.empty and parameter.name not in INJECTED_KEYWORDS:
+            raise ConfigurationError(
+                f"{where}: required parameter {parameter.name!r} cannot be filled: scheduled functions "
+                f"receive only {', '.join(INJECTED_KEYWORDS)}"
+            )
