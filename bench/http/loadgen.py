@@ -36,7 +36,11 @@ class Client(asyncio.Protocol):
                 return
             head = self.buffer[:head_end].lower()
             start = head.find(b"content-length:")
-            length = int(head[start + 15 : head.find(b"\r\n", start) if head.find(b"\r\n", start) > 0 else None]) if start >= 0 else 0
+            length = (
+                int(head[start + 15 : head.find(b"\r\n", start) if head.find(b"\r\n", start) > 0 else None])
+                if start >= 0
+                else 0
+            )
             total = head_end + 4 + length
             if len(self.buffer) < total:
                 return
@@ -59,7 +63,11 @@ async def worker(port: int, deadline: float, close: bool, counter: list[int]) ->
     request = REQUEST_CLOSE if close else REQUEST_KEEPALIVE
     while time.monotonic() < deadline:
         done: asyncio.Future[None] = loop.create_future()
-        transport, _ = await loop.create_connection(lambda: Client(request, counter, done), "127.0.0.1", port)
+        transport, _ = await loop.create_connection(
+            lambda done=done: Client(request, counter, done),  # type: ignore[misc]
+            "127.0.0.1",
+            port,
+        )
         try:
             await asyncio.wait_for(asyncio.shield(done), max(0.0, deadline - time.monotonic()))
         except TimeoutError:

@@ -61,7 +61,16 @@ def env_for(port: int, access_log: bool, keepalive: int, loop: str) -> dict[str,
 def server_cmd(kind: str, port: int, loop: str) -> list[str]:
     if kind == "aiohttp":
         return [PY, os.path.join(HERE, "hello_aiohttp.py"), str(port)]
-    return [PY, "-m", "tomodachi", "run", "--production", "--loop", loop, os.path.join(HERE, "hello_tomodachi.py")]
+    return [
+        PY,
+        "-m",
+        "tomodachi",
+        "run",
+        "--production",
+        "--loop",
+        loop,
+        os.path.join(HERE, "hello_tomodachi.py"),
+    ]
 
 
 def wait_answer(port: int, deadline: float, path: str = "/hello") -> float:
@@ -158,7 +167,9 @@ def graceful_stop() -> tuple[float, int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
@@ -170,7 +181,12 @@ def main() -> None:
     scenarios = [
         ("keep-alive, access log off", (False, 75, False), (False, 75, False), 0.9),
         ("keep-alive, access log on", (True, 75, False), (True, 75, False), 0.8),
-        ("original defaults (no keep-alive, log on) vs aiohttp keep-alive", (True, 0, True), (False, 75, False), None),
+        (
+            "original defaults (no keep-alive, log on) vs aiohttp keep-alive",
+            (True, 0, True),
+            (False, 75, False),
+            None,
+        ),
     ]
     for title, ours, theirs, target in scenarios:
         t_runs, a_runs = [], []
@@ -188,11 +204,12 @@ def main() -> None:
         a_start.append(startup("aiohttp", args))
     ts, as_ = statistics.median(t_start), statistics.median(a_start)
     print(
-        f"{'start-up to first answer (median)':<66} tomodachi {ts * 1000:7.0f} ms    aiohttp {as_ * 1000:7.0f} ms    "
-        f"ratio {ts / as_:5.2f}x  (target <= 1.1x)"
+        f"{'start-up to first answer (median)':<66} tomodachi {ts * 1000:7.0f} ms    "
+        f"aiohttp {as_ * 1000:7.0f} ms    ratio {ts / as_:5.2f}x  (target <= 1.1x)"
     )
     gap, ok = graceful_stop()
-    print(f"{'graceful stop: last of 20 sleeping POSTs answered -> exit':<66} {gap * 1000:7.0f} ms  ({ok}/20 answered 200; target < 300 ms)")
+    title = "graceful stop: last of 20 sleeping POSTs answered -> exit"
+    print(f"{title:<66} {gap * 1000:7.0f} ms  ({ok}/20 answered 200; target < 300 ms)")
 
 
 if __name__ == "__main__":

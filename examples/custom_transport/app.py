@@ -25,7 +25,9 @@ class TickTransport(tomodachi.Transport):
         for handler in self.handlers:
             (seconds,) = handler.args
             if not isinstance(seconds, (int, float)) or seconds <= 0:
-                raise tomodachi.ConfigurationError(f"@tick({seconds!r}) on {handler.name}: expected seconds > 0")
+                raise tomodachi.ConfigurationError(
+                    f"@tick({seconds!r}) on {handler.name}: expected seconds > 0"
+                )
             # Compiled once: each call then only fills the keywords the handler asks for.
             self._calls.append((seconds, handler.name, compile_handler(handler.func)))
 

@@ -32,7 +32,7 @@ class TaskTracker:
     def __len__(self) -> int:
         return len(self._tasks)
 
-    async def drain(self, timeout: float | None) -> list[str]:
+    async def drain(self, timeout: float | None) -> list[str]:  # noqa: ASYNC109 - a deadline, not a cancel scope
         """Wait up to *timeout* seconds for all tasks; cancel the rest; return their names."""
         if not self._tasks:
             return []

@@ -11,7 +11,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["HandlerCall", "compile_handler", "compile_middleware_chain", "Invoke"]
+__all__ = ["HandlerCall", "Invoke", "compile_handler", "compile_middleware_chain"]
 
 HandlerCall = Callable[[Mapping[str, Any]], Awaitable[Any]]
 Invoke = Callable[[tuple[Any, ...], Mapping[str, Any]], Awaitable[Any]]
@@ -61,17 +61,28 @@ def compile_handler(
       ``missing_as_none`` is set (messaging semantics).
     - Sync handlers are supported; their return value is used as is.
     """
-    params = [p for p in _signature(func).parameters.values() if p.kind is not inspect.Parameter.VAR_POSITIONAL]
+    params = [
+        p for p in _signature(func).parameters.values() if p.kind is not inspect.Parameter.VAR_POSITIONAL
+    ]
     varkw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
     params = [p for p in params if p.kind is not inspect.Parameter.VAR_KEYWORD]
 
     first_param: str | None = None
-    if first is not None and params and params[0].kind in _POSITIONAL and params[0].name not in first_unless_named:
+    if (
+        first is not None
+        and params
+        and params[0].kind in _POSITIONAL
+        and params[0].name not in first_unless_named
+    ):
         first_param = params[0].name
         params = params[1:]
     positional_only = tuple(p.name for p in params if p.kind is inspect.Parameter.POSITIONAL_ONLY)
     names = tuple(p.name for p in params if p.kind is not inspect.Parameter.POSITIONAL_ONLY)
-    none_names = frozenset(p.name for p in params if p.default is inspect.Parameter.empty) if missing_as_none else frozenset()
+    none_names = (
+        frozenset(p.name for p in params if p.default is inspect.Parameter.empty)
+        if missing_as_none
+        else frozenset()
+    )
     is_async = _is_async(func)
     first_key = first
 

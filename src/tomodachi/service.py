@@ -77,7 +77,9 @@ class Service:
 
     def log(self, *args: Any, **kwargs: Any) -> None:
         """Deprecated: use ``self.logger.info(...)`` or ``tomodachi.get_logger()``."""
-        warnings.warn("Service.log() is deprecated; use tomodachi.get_logger()", DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            "Service.log() is deprecated; use tomodachi.get_logger()", DeprecationWarning, stacklevel=2
+        )
         from tomodachi.logging import get_logger
 
         level = str(kwargs.pop("level", kwargs.pop("lvl", "info"))).lower()
@@ -111,10 +113,12 @@ def service(cls: type) -> type[Service]:
     )
     if isinstance(cls, type) and issubclass(cls, Service):
         return cls
-    return type(cls.__name__, (cls, Service), {"__module__": cls.__module__, "__qualname__": cls.__qualname__})
+    return type(
+        cls.__name__, (cls, Service), {"__module__": cls.__module__, "__qualname__": cls.__qualname__}
+    )
 
 
-def exit(exit_code: int | None = None) -> None:  # noqa: A001 - public name from the original API
+def exit(exit_code: int | None = None) -> None:
     """Stop every running service gracefully; the process then exits with *exit_code*."""
     from tomodachi.logging import get_logger
     from tomodachi.runtime import current_runtime

@@ -23,7 +23,15 @@ def _modules_after(code: str) -> set[str]:
 
 def test_import_tomodachi_imports_no_transport_and_no_broker_client() -> None:
     modules = _modules_after("import tomodachi")
-    heavy = {"aiohttp", "botocore", "aiobotocore", "aio_pika", "aiormq", "structlog", "tomodachi.transport.http"}
+    heavy = {
+        "aiohttp",
+        "botocore",
+        "aiobotocore",
+        "aio_pika",
+        "aiormq",
+        "structlog",
+        "tomodachi.transport.http",
+    }
     assert not heavy & modules
 
 

@@ -17,8 +17,8 @@ import pytest
 
 import tomodachi
 from tomodachi.container import ServiceContainer, StartupError
-from tomodachi.runtime import Runtime
 from tomodachi.runner import run_services
+from tomodachi.runtime import Runtime
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -129,7 +129,7 @@ async def test_exception_in_start_service_is_one_line_and_stops_cleanly() -> Non
         async def _stop_service(self) -> None:
             stopped.append("stop")
 
-    runtime, container = await _run(Broken)
+    _runtime, container = await _run(Broken)
     with pytest.raises(StartupError) as info:
         await container.start()
     message = str(info.value)
@@ -169,7 +169,7 @@ def test_deprecated_service_decorator_and_dict_options_still_work() -> None:
     assert any(issubclass(w.category, DeprecationWarning) for w in caught)
 
     async def main() -> None:
-        runtime, container = await _run(Legacy)
+        _runtime, container = await _run(Legacy)
         assert container.instances[0].options.http.port == 0
         await container.stop()
 

@@ -46,16 +46,20 @@ async def run_on_clock(
     clock = ManualClock(start)
     use_clock(runtime, clock)
     container = ServiceContainer(classes, runtime)
-    stopped = False
     try:
         await container.setup()
         await container.start()
         await clock.settle()
-        running = Running(container, runtime, clock)
-        yield running
+        yield Running(container, runtime, clock)
     finally:
-        if stop and not stopped:
+        if stop:
             await container.stop()
+
+
+@pytest.fixture
+def on_clock() -> Callable[..., contextlib.AbstractAsyncContextManager[Running]]:
+    """``async with on_clock(Service, start=...) as running``: see :func:`run_on_clock`."""
+    return run_on_clock
 
 
 @pytest.fixture

@@ -75,6 +75,8 @@ class ScheduleTransport(Transport):
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = False
         self._log = get_logger("tomodachi.schedule")
+        self._last_due: datetime | None = None
+        self._last_iso = ""
 
     # -- setup ---------------------------------------------------------------------------
     async def setup(self) -> None:
@@ -137,27 +139,33 @@ class ScheduleTransport(Transport):
             heap.append((due, index, entry))
         heapq.heapify(heap)
         while heap:
-            due = heap[0][0]
-            if due > clock.now():
-                await clock.sleep_until(due)
-                continue
-            _, index, entry = heapq.heappop(heap)
-            self._fire(entry, due)
             now = clock.now()
-            following = entry.trigger.next_after(due)
-            if following is not None and following <= now:
-                # The loop was blocked past more due times: they are not run one by one.
-                following = entry.trigger.next_after(now)
-                self._log.warning(
-                    "scheduled function ran late; due times missed while the loop was blocked are skipped",
-                    handler=entry.name,
-                    scheduled_time=_iso(due),
-                    late_seconds=round((now - due).total_seconds(), 3),
-                )
-            if following is None:
-                self._log.info("scheduled function has no further invocations", handler=entry.name)
+            if heap[0][0] > now:
+                await clock.sleep_until(heap[0][0])
                 continue
-            heapq.heappush(heap, (following, index, entry))
+            batch: list[tuple[datetime, int, _Entry]] = []
+            while heap and heap[0][0] <= now:
+                batch.append(heapq.heappop(heap))
+            for due, _, entry in batch:
+                self._fire(entry, due)
+            # Let the handlers start before the bookkeeping: it is not what they wait for.
+            await asyncio.sleep(0)
+            now = clock.now()
+            for due, index, entry in batch:
+                following = entry.trigger.next_after(due)
+                if following is not None and following <= now:
+                    # The loop was blocked past more due times: they are not run one by one.
+                    following = entry.trigger.next_after(now)
+                    self._log.warning(
+                        "scheduled function ran late; due times missed while the loop was blocked are skipped",
+                        handler=entry.name,
+                        scheduled_time=_iso(due),
+                        late_seconds=round((now - due).total_seconds(), 3),
+                    )
+                if following is None:
+                    self._log.info("scheduled function has no further invocations", handler=entry.name)
+                    continue
+                heapq.heappush(heap, (following, index, entry))
 
     def _fire(self, entry: _Entry, due: datetime) -> None:
         if self._stopping or self.runtime.stop_requested.is_set():
@@ -175,8 +183,14 @@ class ScheduleTransport(Transport):
         entry.running.add(task)
         task.add_done_callback(entry.running.discard)
 
+    def _iso(self, due: datetime) -> str:
+        # Functions due together share the string: formatting is a noticeable part of a start.
+        if due != self._last_due:
+            self._last_due, self._last_iso = due, _iso(due)
+        return self._last_iso
+
     async def _invoke(self, entry: _Entry, due: datetime) -> None:
-        values = {"invocation_time": _iso(due), "interval": entry.interval, "scheduled_time": due}
+        values = {"invocation_time": self._iso(due), "interval": entry.interval, "scheduled_time": due}
         token = set_context_logger(entry.logger)
         try:
             await entry.call(values)

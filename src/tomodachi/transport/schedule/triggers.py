@@ -78,7 +78,7 @@ class IntervalTrigger:
         return self.anchor + steps * self.interval
 
     def __str__(self) -> str:
-        return f"every {self.interval.total_seconds():g} seconds"
+        return f"every {self.interval.total_seconds():g}s"
 
 
 @dataclass(frozen=True)
