@@ -40,16 +40,25 @@ async def main() -> None:
         await asyncio.sleep(3600)
 
     tasks = [asyncio.ensure_future(beat() if MODE == "heartbeat" else idle()) for _ in range(FUNCTIONS)]
-    cpu, wall = time.process_time(), time.monotonic()
-    await asyncio.sleep(SECONDS + 0.5)
-    cpu, wall = time.process_time() - cpu, time.monotonic() - wall
+    if MODE == "heartbeat":
+        await asyncio.sleep(SECONDS + 0.5)
+        cpu = wall = 0.0
+    else:
+        await asyncio.sleep(1.0)
+        cpu, wall = time.process_time(), time.monotonic()
+        await asyncio.sleep(SECONDS)
+        cpu, wall = time.process_time() - cpu, time.monotonic() - wall
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     result = {"mode": MODE, "lateness": grid, "own_lateness": own, "cpu_seconds": cpu, "wall_seconds": wall}
     if OUT:
-        with open(OUT, "w", encoding="utf-8") as file:
-            json.dump(result, file)
+        _write(OUT, result)
+
+
+def _write(path: str, result: dict[str, object]) -> None:
+    with open(path, "w", encoding="utf-8") as file:
+        json.dump(result, file)
 
 
 if __name__ == "__main__":

@@ -57,7 +57,16 @@ def run(kind: str, mode: str, functions: int, seconds: float, loop: str) -> dict
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "result.json")
         if kind == "tomodachi":
-            cmd = [PY, "-m", "tomodachi", "run", "--production", "--loop", loop, os.path.join(HERE, "service.py")]
+            cmd = [
+                PY,
+                "-m",
+                "tomodachi",
+                "run",
+                "--production",
+                "--loop",
+                loop,
+                os.path.join(HERE, "service.py"),
+            ]
         else:
             cmd = [PY, os.path.join(HERE, "naive.py")]
         proc = subprocess.run(
@@ -86,7 +95,9 @@ def ms(value: float) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=20.0, help="heartbeat run length (default 20)")
     parser.add_argument("--idle-seconds", type=float, default=10.0, help="idle CPU window (default 10)")
     parser.add_argument("--functions", type=int, default=200, help="scheduled functions (default 200)")

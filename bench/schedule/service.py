@@ -40,10 +40,19 @@ def _hourly_handler() -> Any:
 
 
 async def _started(self: Any) -> None:
+    loop = asyncio.get_running_loop()
+    if MODE == "heartbeat":
+        # Half a second past the last due time, so that it is measured too.
+        loop.call_later(SECONDS + 0.5, _finish)
+    else:
+        # Idle: measure from one second after start-up (the scheduler's first computations).
+        loop.call_later(1.0, _begin)
+        loop.call_later(1.0 + SECONDS, _finish)
+
+
+def _begin() -> None:
     measured["cpu_start"] = time.process_time()
     measured["wall_start"] = time.monotonic()
-    # Half a second past the last due time, so that it is measured too.
-    asyncio.get_running_loop().call_later(SECONDS + 0.5, _finish)
 
 
 def _finish() -> None:
@@ -62,8 +71,12 @@ async def _stop(self: Any) -> None:
         "loop": type(asyncio.get_running_loop()).__module__,
     }
     if OUT:
-        with open(OUT, "w", encoding="utf-8") as file:
-            json.dump(result, file)
+        _write(OUT, result)
+
+
+def _write(path: str, result: dict[str, Any]) -> None:
+    with open(path, "w", encoding="utf-8") as file:
+        json.dump(result, file)
 
 
 make = _heartbeat_handler if MODE == "heartbeat" else _hourly_handler

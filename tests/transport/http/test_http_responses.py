@@ -116,6 +116,10 @@ class ReturnsService(tomodachi.Service):
     async def raise_http_exception(self, request: web.BaseRequest) -> Any:
         raise HttpException(status=409, body="taken")
 
+    @tomodachi.http("GET", r"/raise-http-exception-bare")
+    async def raise_http_exception_bare(self, request: web.BaseRequest) -> Any:
+        raise HttpException(status=409)
+
     @tomodachi.http("GET", r"/sync")
     def sync_handler(self, request: web.BaseRequest) -> str:
         return "sync works"
@@ -153,6 +157,7 @@ async def fetch(client: aiohttp.ClientSession, url: str, **kw: Any) -> tuple[int
         ("/sync", 200, b"sync works"),
         ("/raise-aiohttp", 400, b"bad input, friend"),
         ("/raise-http-exception", 409, b"taken"),
+        ("/raise-http-exception-bare", 409, b"409: Conflict"),
     ],
 )
 async def test_return_conventions(

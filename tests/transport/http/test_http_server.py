@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from base64 import b64encode
 from collections.abc import AsyncIterator
@@ -155,7 +156,7 @@ async def test_client_max_size_413_then_service_still_answers(
 
 async def test_large_bodies_within_the_default_limit(serve: Any, client: aiohttp.ClientSession) -> None:
     async with serve(make_service()) as r:
-        async with client.post(r.url + "/upload", data=b"y" * 3_000_000) as response:
+        async with client.post(r.url + "/upload", data=io.BytesIO(b"y" * 3_000_000)) as response:
             assert (response.status, await response.text()) == (200, "got 3000000 bytes")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import itertools
 import os
 import signal
 import subprocess
@@ -113,7 +114,7 @@ def test_heartbeat_service_through_the_cli(tmp_path: Path) -> None:
     assert events[2 : 2 + len(beats)] == beats and len(beats) >= 3
     # One invocation per second, on the grid (invocation_time is the due time, in UTC).
     times = [calendar.timegm(time.strptime(b.removeprefix("beat "), "%Y-%m-%dT%H:%M:%SZ")) for b in beats]
-    assert all(0 <= b - a <= 1 for a, b in zip(times, times[1:], strict=False))
+    assert all(0 <= b - a <= 1 for a, b in itertools.pairwise(times))
     assert times[-1] - times[0] >= len(times) - 2
     assert not any("Traceback" in line for line in errors)
 

@@ -197,7 +197,7 @@ async def test_one_shot_timestamps(on_clock: OnClock, logs: Logs) -> None:
     async with on_clock(Once) as running:
         await running.clock.advance(60)
     assert calls == [at(10)]
-    [never] = messages(logs, "will never run")
+    [never] = messages(logs, "has no future due time")
     assert never["handler"] == "past" and never["level"] == "warning"
 
 

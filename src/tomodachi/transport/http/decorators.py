@@ -2,7 +2,9 @@
 
 ``url`` (and ``base_url``) are regular expressions matched against the whole request path
 (normalised to ``^...$``). Named groups (``(?P<id>[^/]+)``) are passed to the handler as keyword
-arguments. Invalid values are reported when the service is set up, naming the handler.
+arguments (``request.match_info`` is not available: requests are ``aiohttp.web.BaseRequest``
+objects served by aiohttp's low-level server, without an ``Application`` router). Invalid values
+are reported when the service is set up, naming the handler.
 """
 
 from __future__ import annotations

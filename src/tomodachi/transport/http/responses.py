@@ -166,8 +166,10 @@ class HttpException(Exception):
         return self.status
 
     def get_aiohttp_response(self, defaults: ResponseDefaults | None = None) -> web.Response:
+        if self.body is None and not str(self):
+            return bare_response(self.status, defaults, self.headers)
         return build_response(
-            self.body if self.body is not None else str(self) or None,
+            self.body if self.body is not None else str(self),
             self.status,
             self.headers,
             defaults or _DEFAULTS,

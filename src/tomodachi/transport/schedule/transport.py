@@ -133,7 +133,8 @@ class ScheduleTransport(Transport):
             due = entry.trigger.next_after(start)
             if due is None:
                 self._log.warning(
-                    "scheduled function will never run: its schedule has no future time", handler=entry.name
+                    "scheduled function has no future due time: it will not be called again",
+                    handler=entry.name,
                 )
                 continue
             heap.append((due, index, entry))
@@ -152,20 +153,28 @@ class ScheduleTransport(Transport):
             await asyncio.sleep(0)
             now = clock.now()
             for due, index, entry in batch:
-                following = entry.trigger.next_after(due)
-                if following is not None and following <= now:
-                    # The loop was blocked past more due times: they are not run one by one.
-                    following = entry.trigger.next_after(now)
-                    self._log.warning(
-                        "scheduled function ran late; due times missed while the loop was blocked are skipped",
-                        handler=entry.name,
-                        scheduled_time=_iso(due),
-                        late_seconds=round((now - due).total_seconds(), 3),
-                    )
+                following = self._following(entry, due, now)
                 if following is None:
                     self._log.info("scheduled function has no further invocations", handler=entry.name)
                     continue
                 heapq.heappush(heap, (following, index, entry))
+
+    def _following(self, entry: _Entry, due: datetime, now: datetime) -> datetime | None:
+        """The due time after *due*; when that is already past, the first one after *now*."""
+        try:
+            following = entry.trigger.next_after(due)
+            if following is None or following > now:
+                return following
+            # The loop was blocked past more due times: they are not run one by one.
+            self._log.warning(
+                "scheduled function ran late; due times missed while the loop was blocked are skipped",
+                handler=entry.name,
+                scheduled_time=_iso(due),
+                late_seconds=round((now - due).total_seconds(), 3),
+            )
+            return entry.trigger.next_after(now)
+        except (OverflowError, ValueError):  # past the end of the calendar (year 9999)
+            return None
 
     def _fire(self, entry: _Entry, due: datetime) -> None:
         if self._stopping or self.runtime.stop_requested.is_set():

@@ -183,7 +183,10 @@ def _interval_seconds(seconds: float, raw: object) -> IntervalTrigger:
         raise TriggerError(f"invalid interval {raw!r}: expected a positive number of seconds")
     if seconds < 0.001:
         raise TriggerError(f"invalid interval {raw!r}: the shortest interval is 1 millisecond")
-    return IntervalTrigger(timedelta(seconds=seconds))
+    try:
+        return IntervalTrigger(timedelta(seconds=seconds))
+    except OverflowError:
+        raise TriggerError(f"invalid interval {raw!r}: too long") from None
 
 
 def parse_interval(value: object, timezone: tzinfo) -> IntervalTrigger | CronTrigger:
