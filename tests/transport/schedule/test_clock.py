@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tomodachi.runtime import Runtime
-from tomodachi.transport.schedule import clock as clock_module
 from tomodachi.transport.schedule.clock import (
     SYSTEM_CLOCK,
     Clock,
@@ -88,7 +87,7 @@ async def test_system_clock_never_returns_early(monkeypatch: pytest.MonkeyPatch)
         calls.append(delay)
         await real_sleep(delay / 2)
 
-    monkeypatch.setattr(clock_module.asyncio, "sleep", early_sleep)
+    monkeypatch.setattr(asyncio, "sleep", early_sleep)
     clock = SystemClock()
     target = clock.now() + timedelta(milliseconds=40)
     await clock.sleep_until(target)
@@ -104,7 +103,7 @@ async def test_system_clock_splits_long_sleeps(monkeypatch: pytest.MonkeyPatch) 
         delays.append(delay)
         await real_sleep(delay)
 
-    monkeypatch.setattr(clock_module.asyncio, "sleep", recording_sleep)
+    monkeypatch.setattr(asyncio, "sleep", recording_sleep)
     clock = SystemClock()
     clock.max_sleep = 0.01
     await clock.sleep_until(clock.now() + timedelta(milliseconds=35))

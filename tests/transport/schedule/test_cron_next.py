@@ -255,7 +255,7 @@ def test_next_fire_agrees_with_the_oracle_around_dst_changes(
 def fires(expression: str | CronSchedule, zone: str, start: datetime, until: datetime) -> list[str]:
     schedule = parse_cron(expression) if isinstance(expression, str) else expression
     tz = ZoneInfo(zone)
-    out = []
+    out: list[str] = []
     t: datetime | None = start
     while True:
         assert t is not None

@@ -86,15 +86,10 @@ async def test_heartbeat_runs_on_time_every_second(on_clock: OnClock) -> None:
 
         @tomodachi.heartbeat
         async def beat(self, scheduled_time: datetime, invocation_time: str, interval: Any) -> None:
-            seen.append((tomodachi_clock().now(), scheduled_time, invocation_time, interval))
+            seen.append((running.clock.now(), scheduled_time, invocation_time, interval))
 
     async with on_clock(Beat) as running:
-        clock = running.clock
-
-        def tomodachi_clock() -> ManualClock:
-            return clock
-
-        await clock.advance(10)
+        await running.clock.advance(10)
         assert running.transport.ready
     assert [s[1] for s in seen] == [at(i) for i in range(1, 11)]
     assert all(now == due for now, due, _, _ in seen)  # no lateness on a manual clock
@@ -443,7 +438,7 @@ async def test_transport_introspection_and_decorated_methods_stay_callable(on_cl
             return f"called with {interval}"
 
     async with on_clock(Plain) as running:
-        assert await running.service.both() == "called with None"  # type: ignore[attr-defined]
+        assert await running.service.both() == "called with None"
         assert running.transport.triggers() == [
             ("both", "every 1s"),
             ("both", "cron '*/5 * * * *' (UTC)"),

@@ -18,7 +18,7 @@ def _key(name: str) -> Any:
     return factory(name, object) if factory is not None else name
 
 
-#: ``(RouteLogInfo | None, handler elapsed seconds | None)`` for the access log.
+#: ``(RouteLogInfo | None, handler elapsed seconds | None, perf_counter start | None)`` for the access log.
 ROUTE_INFO_KEY: Any = _key("tomodachi.http.route_info")
 #: The transport's ``RealIpResolver`` (only when ``http.real_ip_from`` is set).
 REAL_IP_RESOLVER_KEY: Any = _key("tomodachi.http.real_ip_resolver")

@@ -132,9 +132,12 @@ class AccessLogger(AbstractAccessLogger):
         route: RouteLogInfo | None = None
         elapsed: float | None = None
         if info is not None:
-            route, elapsed = info
+            route, elapsed, started = info
             if route is not None and route.ignores(status):
                 return
+            if started is not None:
+                # aiohttp's figure follows the loop clock (1 ms steps under uvloop); ours is finer.
+                time = now() - started
         fields = build_fields(request, response, time, elapsed)
         config.emit(fields)
 

@@ -81,7 +81,8 @@ class HttpState:
 
 def handler_logger(name: str, kind: str) -> Logger:
     """The context logger of one handler (``tomodachi.get_logger()`` inside it)."""
-    return get_logger("tomodachi.http.handler").bind(handler=name, type=kind)
+    # new(), not bind(): bind() would also register this handler's context as the name's default.
+    return get_logger("tomodachi.http.handler").new(handler=name, type=kind)
 
 
 def groups_with_defaults(func: Callable[..., Any], groups: Sequence[str]) -> frozenset[str]:
@@ -173,7 +174,7 @@ class HttpEndpoint:
         finally:
             reset_context_logger(token)
         if timed:
-            original[ROUTE_INFO_KEY] = (self.log_info, now() - started)
+            original[ROUTE_INFO_KEY] = (self.log_info, now() - started, started)
         return response
 
 

@@ -88,7 +88,7 @@ class StaticEndpoint:
         self, request: web.BaseRequest, groups: Mapping[str, str | None]
     ) -> web.StreamResponse:
         if self.state.access_enabled():
-            request[ROUTE_INFO_KEY] = (self.log_info, None)
+            request[ROUTE_INFO_KEY] = (self.log_info, None, None)
         path = self.locate(groups.get("filename"))
         if path is None:
             return await self.state.errors.respond(request, 404)

@@ -190,7 +190,7 @@ class HttpTransport(Transport):
         else:
             response = await state.errors.respond(request, 404)
         if timed:
-            request[ROUTE_INFO_KEY] = (None, now() - started)
+            request[ROUTE_INFO_KEY] = (None, now() - started, started)
         return response
 
     def _unavailable(self) -> web.StreamResponse:

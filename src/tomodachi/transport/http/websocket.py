@@ -124,5 +124,5 @@ class WebSocketEndpoint:
             finally:
                 reset_context_logger(token)
                 if state.access_enabled():
-                    request[ROUTE_INFO_KEY] = (self.log_info, now() - started)
+                    request[ROUTE_INFO_KEY] = (self.log_info, now() - started, started)
         return websocket
