@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 import tomodachi
 import tomodachi.logging as tlog
@@ -18,6 +20,11 @@ from tomodachi.runtime import Runtime
 from tomodachi.transport.schedule import ManualClock, ScheduleTransport, use_clock
 
 START = datetime(2024, 1, 1, 0, 0, 0, tzinfo=UTC)
+
+# Property tests: no example database in the work tree; HYPOTHESIS_PROFILE=stress for a long run.
+settings.register_profile("schedule", max_examples=250, database=None)
+settings.register_profile("stress", max_examples=5000, database=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "schedule"))
 
 
 class Running:

@@ -46,13 +46,17 @@ def _weekday(d: date) -> int:
     return (d.weekday() + 1) % 7  # cron numbering, Sunday = 0
 
 
+def _closest(days: list[int], n: int) -> int:
+    return min(days, key=lambda x: abs(x - n))
+
+
 def oracle_day(s: CronSchedule, d: date) -> bool:
     if d.month not in s.months or d.year not in s.years:
         return False
     ndays = calendar.monthrange(d.year, d.month)[1]
     month_days = [date(d.year, d.month, x) for x in range(1, ndays + 1)]
     workdays = [x.day for x in month_days if x.weekday() < 5]
-    nearest = {min(workdays, key=lambda x, n=n: abs(x - n)) for n in s.nearest_weekdays if n <= ndays}
+    nearest = {_closest(workdays, n) for n in s.nearest_weekdays if n <= ndays}
     dom = (
         d.day in s.days
         or (s.last_day and d.day == ndays)
@@ -170,19 +174,18 @@ expressions = st.builds(
 def moments(draw: st.DrawFn, zone: str) -> datetime:
     """An instant 2000-2037, often within a day or two before a DST change."""
     near = transitions(zone)
-    if near and draw(st.booleans()):
+    use_near: bool = draw(st.booleans())
+    if near and use_near:
         base = draw(st.sampled_from(near))
         return base + timedelta(seconds=draw(st.integers(-2 * 86400, 2 * 86400)))
     if draw(st.booleans()):  # near the end of a month (L, W, #5)
         year, month = draw(st.integers(2000, 2037)), draw(st.integers(1, 12))
         day = calendar.monthrange(year, month)[1] - draw(st.integers(0, 3))
         return datetime(year, month, day, tzinfo=UTC) + timedelta(seconds=draw(st.integers(0, 86399)))
-    return draw(
-        st.datetimes(datetime(2000, 1, 1), datetime(2037, 12, 31), timezones=st.just(UTC))  # type: ignore[arg-type]
-    )
+    return draw(st.datetimes(datetime(2000, 1, 1), datetime(2037, 12, 31), timezones=st.just(UTC)))
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data(), expressions, st.sampled_from(ZONES))
 def test_next_fire_agrees_with_the_minute_by_minute_oracle(
     data: st.DataObject, expression: str, zone: str
@@ -202,7 +205,7 @@ def test_next_fire_agrees_with_the_minute_by_minute_oracle(
         assert actual is None or actual > after + WINDOW, (expression, zone, after, actual)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(deadline=None)
 @given(expressions, st.sampled_from(ZONES), st.data())
 def test_consecutive_fires_are_increasing_and_match(expression: str, zone: str, data: st.DataObject) -> None:
     try:
@@ -233,7 +236,7 @@ dst_expressions = st.builds(
 DST_ZONES = [zone for zone in ZONES if zone not in ("UTC", "Asia/Kolkata")]
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data(), dst_expressions, st.sampled_from(DST_ZONES))
 def test_next_fire_agrees_with_the_oracle_around_dst_changes(
     data: st.DataObject, expression: str, zone: str

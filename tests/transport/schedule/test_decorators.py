@@ -132,6 +132,6 @@ def test_schedule_without_arguments_is_a_type_error() -> None:
     with pytest.raises(TypeError, match=r"@schedule needs arguments"):
 
         class Svc(tomodachi.Service):
-            @tomodachi.schedule  # type: ignore[arg-type, misc]
-            async def job(self) -> None:
+            @tomodachi.schedule  # type: ignore[arg-type]
+            async def job(self) -> None:  # type: ignore[misc]
                 pass
