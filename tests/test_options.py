@@ -11,7 +11,7 @@ from tomodachi.options import DEFAULT, Options, OptionsInterface, coerce_options
 DEFAULTS: dict[str, Any] = {
     "http.port": 9700,
     "http.host": "0.0.0.0",
-    "http.reuse_port": sys.platform.startswith("linux"),
+    "http.reuse_port": False,
     "http.content_type": "text/plain; charset=utf-8",
     "http.charset": "utf-8",
     "http.client_max_size": 104857600,

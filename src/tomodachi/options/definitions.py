@@ -2,7 +2,8 @@
 
 Every key has a typed attribute with a default; see ``docs`` / the module tests for the full list.
 Our defaults differ from the original library in two places: ``http.keepalive_timeout`` is 75 (keep-
-alive is on; 0 turns it off and sends ``Connection: close``) and ``http.reuse_port`` is on on Linux.
+alive is on; 0 turns it off and sends ``Connection: close``) and ``http.reuse_port`` is off, so a
+port already in use is reported instead of silently shared by two processes (opt in to share).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class Options(OptionsInterface):
 
         port: int | None = _opt(9700, v.check_port_or_none)
         host: str | None = _opt("0.0.0.0", v.check_str_or_none)
-        reuse_port: bool = _opt(_IS_LINUX, v.check_bool)
+        reuse_port: bool = _opt(False, v.check_bool)
         content_type: str = _opt("text/plain; charset=utf-8", v.check_str)
         charset: str = _opt("utf-8", v.check_str)
         client_max_size: int = _opt(100 * 1024 * 1024, v.check_client_max_size)

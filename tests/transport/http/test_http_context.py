@@ -86,7 +86,7 @@ async def test_two_services_share_a_port_with_reuse_port(serve: Any, client: aio
 
     class One(tomodachi.Service):
         name = "one"
-        options = tomodachi.Options(http={"port": port, "host": "127.0.0.1"})
+        options = tomodachi.Options(http={"port": port, "host": "127.0.0.1", "reuse_port": True})
 
         @tomodachi.http("GET", r"/who")
         async def who(self) -> str:

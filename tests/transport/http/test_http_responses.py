@@ -120,6 +120,11 @@ class ReturnsService(tomodachi.Service):
     async def raise_http_exception_bare(self, request: web.BaseRequest) -> Any:
         raise HttpException(status=409)
 
+    @tomodachi.http("GET", r"/raise-http-exception-message")
+    async def raise_http_exception_message(self, request: web.BaseRequest) -> Any:
+        # The message is for the logs; it must never reach the client.
+        raise HttpException("db password rejected for user admin", log_level="ERROR")
+
     @tomodachi.http("GET", r"/sync")
     def sync_handler(self, request: web.BaseRequest) -> str:
         return "sync works"
@@ -158,6 +163,7 @@ async def fetch(client: aiohttp.ClientSession, url: str, **kw: Any) -> tuple[int
         ("/raise-aiohttp", 400, b"bad input, friend"),
         ("/raise-http-exception", 409, b"taken"),
         ("/raise-http-exception-bare", 409, b"409: Conflict"),
+        ("/raise-http-exception-message", 500, b"500: Internal Server Error"),
     ],
 )
 async def test_return_conventions(

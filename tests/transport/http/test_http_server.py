@@ -85,7 +85,8 @@ async def test_accepting_log_line(serve: Any, json_logs: Any) -> None:
 async def test_port_in_use_is_a_start_error(serve: Any, json_logs: Any) -> None:
     async with serve(make_service()) as first:
         with pytest.raises(StartupError) as info:
-            async with serve(make_service(port=first.port, reuse_port=False)):
+            # reuse_port is off by default: a second copy on the same port is an error.
+            async with serve(make_service(port=first.port)):
                 pass
         message = str(info.value)
         assert f"unable to bind service [http] to http://localhost:{first.port}/" in message

@@ -167,6 +167,8 @@ class HttpEndpoint:
             if response is result:
                 state.finish(response)
         except (web.HTTPException, HttpException) as exc:
+            if isinstance(exc, HttpException) and exc.status >= 500:
+                state.log_uncaught(self.name, exc)
             response = await state.errors.for_exception(request, exc)
         except Exception as exc:
             state.log_uncaught(self.name, exc)

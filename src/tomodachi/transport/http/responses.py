@@ -140,7 +140,9 @@ class HttpException(Exception):
     """Raise to answer with *status* and *body*: ``raise HttpException(status=409, body="taken")``.
 
     Without a *body*, an ``@http_error(status)`` handler answers if the service has one, else a
-    plain response with the status's reason phrase.
+    plain response with the status's reason phrase. Positional arguments are the exception's
+    message for the logs only - they never reach the client (so ``raise HttpException("db
+    password rejected")`` cannot leak). ``log_level`` is accepted for compatibility.
     """
 
     def __init__(
@@ -152,8 +154,10 @@ class HttpException(Exception):
         reason: str | None = None,
         content_type: str | None = None,
         charset: str | None = None,
+        log_level: str | int = "INFO",
     ) -> None:
         super().__init__(*args)
+        self.log_level = log_level
         self.status = int(status)
         self.body = body
         self.headers = headers
@@ -166,10 +170,10 @@ class HttpException(Exception):
         return self.status
 
     def get_aiohttp_response(self, defaults: ResponseDefaults | None = None) -> web.Response:
-        if self.body is None and not str(self):
+        if self.body is None:
             return bare_response(self.status, defaults, self.headers)
         return build_response(
-            self.body if self.body is not None else str(self),
+            self.body,
             self.status,
             self.headers,
             defaults or _DEFAULTS,

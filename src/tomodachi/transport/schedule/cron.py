@@ -130,7 +130,7 @@ class CronSchedule:
     """The day-of-month field starts with ``*`` or ``?`` (see the module docs on OR/AND)."""
     weekday_star: bool = True
     _month_days: dict[tuple[int, int], tuple[int, ...]] = field(
-        default_factory=dict, compare=False, repr=False, hash=False
+        default_factory=dict, init=False, compare=False, repr=False, hash=False
     )
 
     @property
