@@ -39,9 +39,6 @@ class Running:
             t for t in container.transports[id(self.service)] if isinstance(t, ScheduleTransport)
         )
 
-    async def stop(self) -> None:
-        await self.container.stop()
-
 
 @contextlib.asynccontextmanager
 async def run_on_clock(
