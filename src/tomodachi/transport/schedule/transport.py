@@ -106,7 +106,7 @@ class ScheduleTransport(Transport):
             interval=options.get("interval"),
             immediately=immediately,
             max_concurrent=max_concurrent,
-            logger=get_logger("tomodachi.schedule.handler").bind(
+            logger=get_logger("tomodachi.schedule.handler").new(
                 handler=handler.name, type="tomodachi.schedule"
             ),
         )
