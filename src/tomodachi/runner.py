@@ -12,32 +12,17 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from tomodachi.container import ServiceContainer, StartupError
 from tomodachi.importer import ServiceFileError, import_service_file, service_classes
 from tomodachi.logging import configure_structlog, get_logger
+from tomodachi.run_config import RunConfig
 from tomodachi.runtime import Runtime
 
 __all__ = ["FORCED_EXIT_CODE", "RunConfig", "run", "run_services"]
 
 FORCED_EXIT_CODE = 130
-
-
-@dataclass
-class RunConfig:
-    """Everything ``tomodachi run`` was asked to do (from flags, environment or ``tomodachi.run``)."""
-
-    files: list[str]
-    production: bool = False
-    loop: str = "auto"
-    log_level: str = "info"
-    logger: str = "console"
-    custom_logger: str | None = None
-    config: dict[str, Any] = field(default_factory=dict)
-    #: Called with the resolved loop name once logging is set up (prints the banner).
-    on_start: Callable[[str], None] | None = None
 
 
 def _loop_factory(name: str) -> tuple[Callable[[], asyncio.AbstractEventLoop] | None, str]:

@@ -123,7 +123,7 @@ def _run_command(argv: list[str], args: list[str]) -> int:
 
 
 def _run(parsed: RunArguments, *, command: str) -> int:
-    from tomodachi.runner import RunConfig, run
+    from tomodachi.runner import run
 
     def on_start(loop_name: str) -> None:
         if parsed.production:
@@ -132,18 +132,9 @@ def _run(parsed: RunArguments, *, command: str) -> int:
 
         _print(render_banner(parsed.files, loop_name, command=command, color=use_color(sys.stdout)))
 
-    config = RunConfig(
-        files=parsed.files,
-        production=parsed.production,
-        loop=parsed.loop,
-        log_level=parsed.log_level,
-        logger=parsed.logger,
-        custom_logger=parsed.custom_logger,
-        config=parsed.config,
-        on_start=on_start,
-    )
+    parsed.on_start = on_start
     try:
-        return run(config)
+        return run(parsed)
     except ConfigurationError as exc:
         # Raised while configuring logging or the loop, before any service ran.
         raise UsageError(str(exc)) from exc

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tomodachi.errors import ConfigurationError
+from tomodachi.run_config import RunConfig
 
 __all__ = [
     "HELP_FLAGS",
@@ -92,16 +93,9 @@ def is_run_flag(arg: str) -> bool:
 
 
 @dataclass
-class RunArguments:
+class RunArguments(RunConfig):
     """What ``tomodachi run ...`` asked for, validated and normalised."""
 
-    files: list[str]
-    production: bool = False
-    loop: str = "auto"
-    log_level: str = "info"
-    logger: str = "console"
-    custom_logger: str | None = None
-    config: dict[str, Any] = field(default_factory=dict)
     config_files: list[str] = field(default_factory=list)
     show_help: bool = False
 
