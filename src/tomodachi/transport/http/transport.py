@@ -238,14 +238,16 @@ class HttpTransport(Transport):
         for site in list(runner.sites):
             await site.stop()
         self._listening = False
-        # 2. Idle keep-alive connections close now; busy ones after their current response.
+        # 2. Busy connections close after their current response. Idle keep-alive connections
+        #    stay open while others drain, so a request arriving on one is answered 503 (with
+        #    Connection: close) rather than lost in a reset; with nothing to drain they close now.
         server = runner.server
         if server is not None:
             busy = {request.protocol for request in self._inflight.values()}
             for connection in server.connections:
                 if connection in busy:
                     connection.close()
-                else:
+                elif not self._inflight:
                     connection.force_close()
         # 3. Websockets: "going away".
         state = self._state
