@@ -36,8 +36,7 @@ def _merge_config(instance: Service, config: Mapping[str, Any]) -> None:
     """Apply a ``-c`` config dict: dicts and lists merge into the attribute, options merge key by key."""
     for key, value in config.items():
         if key == "options" and isinstance(value, Mapping):
-            for option_key, option_value in _flatten(value):
-                instance.options[option_key] = option_value
+            instance.options.update(value)  # nested or dotted keys; all-or-nothing
             continue
         current = getattr(instance, key, None)
         if isinstance(current, dict) and isinstance(value, Mapping):
@@ -46,15 +45,6 @@ def _merge_config(instance: Service, config: Mapping[str, Any]) -> None:
             setattr(instance, key, [*current, *value])
         else:
             setattr(instance, key, value)
-
-
-def _flatten(value: Mapping[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
-    for key, item in value.items():
-        full = f"{prefix}{key}"
-        if isinstance(item, Mapping) and full not in ("http.real_ip_from",):
-            yield from _flatten(item, f"{full}.")
-        else:
-            yield full, item
 
 
 class ServiceContainer:

@@ -38,6 +38,20 @@ def _module_name(filename: str) -> tuple[str, str]:
     return ".".join(parts), directory
 
 
+def _exec_file(name: str, filename: str, path: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, filename)
+    if spec is None or spec.loader is None:
+        raise ServiceFileError(f"{path}: cannot be imported as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module
+
+
 def import_service_file(path: str) -> ModuleType:
     """Import the service file *path* (``.py`` optional) and return its module."""
     filename = _resolve(path)
@@ -57,29 +71,12 @@ def import_service_file(path: str) -> ModuleType:
         existing = sys.modules.get(name)
         if existing is not None and os.path.abspath(getattr(existing, "__file__", "") or "") == filename:
             return existing
-        if "." in name or existing is None:
-            if "." not in name:
-                spec = importlib.util.spec_from_file_location(name, filename)
-                if spec is None or spec.loader is None:
-                    raise ServiceFileError(f"{path}: cannot be imported as a Python module")
-                module = importlib.util.module_from_spec(spec)
-                sys.modules[name] = module
-                try:
-                    spec.loader.exec_module(module)
-                except BaseException:
-                    sys.modules.pop(name, None)
-                    raise
-                return module
+        if "." in name:  # inside a package: a regular import keeps relative imports working
             return importlib.import_module(name)
-        # Another module of the same name is loaded (two service files named app.py): load apart.
-        unique = f"{name}__tomodachi_{abs(hash(filename)):x}"
-        spec = importlib.util.spec_from_file_location(unique, filename)
-        if spec is None or spec.loader is None:
-            raise ServiceFileError(f"{path}: cannot be imported as a Python module")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[unique] = module
-        spec.loader.exec_module(module)
-        return module
+        if existing is not None:
+            # Another module of the same name is loaded (two service files named app.py): load apart.
+            name = f"{name}__tomodachi_{abs(hash(filename)):x}"
+        return _exec_file(name, filename, path)
     except ServiceFileError:
         raise
     except SyntaxError as exc:

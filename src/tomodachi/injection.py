@@ -44,6 +44,38 @@ async def _await_if_needed(result: Any) -> Any:
     return result
 
 
+class _CallPlan:
+    """Which values a function takes, worked out once from its signature."""
+
+    __slots__ = ("first_param", "names", "none_names", "positional_only", "varkw")
+
+    def __init__(
+        self,
+        func: Callable[..., Any],
+        first: str | None,
+        first_unless_named: Sequence[str],
+        missing_as_none: bool,
+    ) -> None:
+        params = [
+            p for p in _signature(func).parameters.values() if p.kind is not inspect.Parameter.VAR_POSITIONAL
+        ]
+        self.varkw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+        params = [p for p in params if p.kind is not inspect.Parameter.VAR_KEYWORD]
+        self.first_param: str | None = None
+        if (
+            first is not None
+            and params
+            and params[0].kind in _POSITIONAL
+            and params[0].name not in first_unless_named
+        ):
+            self.first_param = params[0].name
+            params = params[1:]
+        self.positional_only = tuple(p.name for p in params if p.kind is inspect.Parameter.POSITIONAL_ONLY)
+        self.names = tuple(p.name for p in params if p.kind is not inspect.Parameter.POSITIONAL_ONLY)
+        required = (p.name for p in params if p.default is inspect.Parameter.empty)
+        self.none_names = frozenset(required) if missing_as_none else frozenset()
+
+
 def compile_handler(
     func: Callable[..., Any],
     *,
@@ -61,33 +93,18 @@ def compile_handler(
       ``missing_as_none`` is set (messaging semantics).
     - Sync handlers are supported; their return value is used as is.
     """
-    params = [
-        p for p in _signature(func).parameters.values() if p.kind is not inspect.Parameter.VAR_POSITIONAL
-    ]
-    varkw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
-    params = [p for p in params if p.kind is not inspect.Parameter.VAR_KEYWORD]
-
-    first_param: str | None = None
-    if (
-        first is not None
-        and params
-        and params[0].kind in _POSITIONAL
-        and params[0].name not in first_unless_named
-    ):
-        first_param = params[0].name
-        params = params[1:]
-    positional_only = tuple(p.name for p in params if p.kind is inspect.Parameter.POSITIONAL_ONLY)
-    names = tuple(p.name for p in params if p.kind is not inspect.Parameter.POSITIONAL_ONLY)
-    none_names = (
-        frozenset(p.name for p in params if p.default is inspect.Parameter.empty)
-        if missing_as_none
-        else frozenset()
+    plan = _CallPlan(func, first, first_unless_named, missing_as_none)
+    first_param, positional_only, names, none_names, varkw = (
+        plan.first_param,
+        plan.positional_only,
+        plan.names,
+        plan.none_names,
+        plan.varkw,
     )
     is_async = _is_async(func)
-    first_key = first
 
     def build(values: Mapping[str, Any]) -> tuple[list[Any], dict[str, Any]]:
-        args: list[Any] = [values.get(first_key)] if first_param is not None and first_key is not None else []
+        args: list[Any] = [values.get(first)] if first_param is not None and first is not None else []
         for name in positional_only:
             args.append(values.get(name))
         if varkw:

@@ -41,13 +41,15 @@ class Service:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         options = cls.__dict__.get("options")
+        from tomodachi.options import Options
+
         if isinstance(options, dict):
             warnings.warn(
                 f"{cls.__qualname__}.options as a dict is deprecated; use tomodachi.Options(...)",
                 DeprecationWarning,
                 stacklevel=2,
             )
-        elif options is not None and type(options).__name__ != "Options":
+        elif options is not None and not isinstance(options, Options):
             raise ConfigurationError(
                 f"Invalid value for 'options' attribute of {cls.__qualname__}: expected tomodachi.Options "
                 f"or a dict, got {type(options).__name__}"
@@ -62,10 +64,10 @@ class Service:
                 )
 
     def __setattr__(self, key: str, value: Any) -> None:
-        if key == "options" and not _is_options(value):
+        if key == "options":
             from tomodachi.options import coerce_options
 
-            value = coerce_options(value)
+            value = coerce_options(value)  # returns an Options as is
         object.__setattr__(self, key, value)
 
     @property
@@ -98,10 +100,6 @@ class Service:
 
     def log_setup(self, *args: Any, **kwargs: Any) -> None:
         """Deprecated, does nothing (kept so old services run unchanged)."""
-
-
-def _is_options(value: object) -> bool:
-    return type(value).__name__ == "Options" and type(value).__module__.startswith("tomodachi.options")
 
 
 def service(cls: type) -> type[Service]:

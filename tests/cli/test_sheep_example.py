@@ -35,7 +35,18 @@ async def test_sleeping_posts_finish_after_the_stop_signal_and_exit_is_0(
     port = _port(await asyncio.to_thread(process.wait_for_stderr, "accepting http requests"))
     base = f"http://127.0.0.1:{port}"
 
-    async with aiohttp.ClientSession() as session:
+    sent = 0
+    all_sent = asyncio.Event()
+
+    async def on_headers_sent(*_: Any) -> None:
+        nonlocal sent
+        sent += 1
+        if sent == 21:  # the GET below and the 20 POSTs
+            all_sent.set()
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_headers_sent.append(on_headers_sent)
+    async with aiohttp.ClientSession(trace_configs=[trace]) as session:
         async with session.get(f"{base}/sheep") as response:
             assert response.status == 200
             assert await response.text() == "0"
@@ -45,8 +56,8 @@ async def test_sleeping_posts_finish_after_the_stop_signal_and_exit_is_0(
                 return response.status, await response.text()
 
         posts = [asyncio.create_task(post()) for _ in range(20)]
-        # Each POST sleeps up to a second; stop while (most of) them are still sleeping.
-        await asyncio.sleep(0.1)
+        # Each POST sleeps up to a second: stop once all were sent, while most still sleep.
+        await asyncio.wait_for(all_sent.wait(), 10)
         process.send(signum)
         results = await asyncio.gather(*posts)
 

@@ -187,6 +187,12 @@ _EVENT_WIDTH = 30
 _LEVEL_WIDTH = 9
 
 
+def _with_traceback(line: str, exc_info: Any) -> str:
+    """*line*, followed by the formatted traceback when *exc_info* names an exception."""
+    exc = resolve_exc_info(exc_info) if exc_info is not None else None
+    return f"{line}\n{format_exception(exc)}" if exc is not None else line
+
+
 def _console_value(value: Any) -> str:
     if type(value) is str:
         if value and " " not in value and value.isprintable():
@@ -241,12 +247,7 @@ class ConsoleRenderer:
                     append(f"{key}={value!r}")
             elif value is not ...:
                 append(f"{key}={value!r}")
-        line = " ".join(parts)
-        if exc_info is not None:
-            exc = resolve_exc_info(exc_info)
-            if exc is not None:
-                line = f"{line}\n{format_exception(exc)}"
-        return line
+        return _with_traceback(" ".join(parts), exc_info)
 
     def _render_colors(
         self, timestamp: str, label: str, event: str, name: str, event_dict: dict[str, Any], exc_info: Any
@@ -257,12 +258,7 @@ class ConsoleRenderer:
         for key, value in event_dict.items():
             if value is not ...:
                 parts.append(f"{_KEY_STYLE}{key}{_RESET}={_VALUE_STYLE}{_console_value(value)}{_RESET}")
-        line = " ".join(parts)
-        if exc_info is not None:
-            exc = resolve_exc_info(exc_info)
-            if exc is not None:
-                line = f"{line}\n{format_exception(exc)}"
-        return line
+        return _with_traceback(" ".join(parts), exc_info)
 
     def __call__(self, logger: Any, method_name: str, event_dict: dict[str, Any]) -> str:
         name, level = _structlog_args(logger, method_name, event_dict)

@@ -133,6 +133,81 @@ def _add(router: Router[Endpoint], name: str, methods: Iterable[str], url: str, 
         raise ConfigurationError(f"{exc} (handler {name!r})") from None
 
 
+_Middlewares = Sequence[Callable[..., Any]]
+
+
+def _http_route(
+    handler: Handler, state: HttpState, router: Router[Endpoint], middlewares: _Middlewares, _: str | None
+) -> None:
+    name, (_kind, method, url), kwargs = handler.name, handler.args, handler.kwargs
+    methods = _methods(name, method)
+    pattern = _url(name, url)
+    pre = kwargs.get("pre_handler_func")
+    if pre is not None and not callable(pre):
+        raise ConfigurationError(
+            f"invalid pre_handler_func {pre!r} for handler {name!r}: expected a callable"
+        )
+    endpoint = HttpEndpoint(
+        state,
+        name,
+        handler.func,
+        list(pattern.groupindex),
+        middlewares,
+        ignore_logging=_ignore_logging(name, kwargs.get("ignore_logging", False)),
+        pre_handler_func=pre,
+    )
+    _add(router, name, methods, url, endpoint)
+
+
+def _error_route(
+    handler: Handler, state: HttpState, router: Router[Endpoint], middlewares: _Middlewares, _: str | None
+) -> None:
+    name = handler.name
+    status = _status(name, handler.args[1])
+    if status in state.errors.handlers:
+        raise ConfigurationError(f"duplicate http_error handler for status {status} (handler {name!r})")
+    state.errors.handlers[status] = ErrorEndpoint(state, name, handler.func, status, middlewares)
+
+
+def _static_route(
+    handler: Handler,
+    state: HttpState,
+    router: Router[Endpoint],
+    middlewares: _Middlewares,
+    service_file: str | None,
+) -> None:
+    name, (_kind, path, base_url), kwargs = handler.name, handler.args, handler.kwargs
+    if not isinstance(path, str):
+        raise ConfigurationError(f"invalid path {path!r} for http_static handler {name!r}: expected a str")
+    url = static_url_pattern(base_url) if isinstance(base_url, str) else base_url
+    pattern = _url(name, url, "base_url")
+    if "filename" not in pattern.groupindex:  # pragma: no cover - static_url_pattern adds it
+        raise ConfigurationError(f"invalid base_url {base_url!r} for handler {name!r}: no filename group")
+    endpoint = StaticEndpoint(
+        state,
+        name,
+        static_root(path, service_file),
+        ignore_logging=_ignore_logging(name, kwargs.get("ignore_logging", False)),
+    )
+    _add(router, name, ("GET",), url, endpoint)
+
+
+def _websocket_route(
+    handler: Handler, state: HttpState, router: Router[Endpoint], middlewares: _Middlewares, _: str | None
+) -> None:
+    name, url = handler.name, handler.args[1]
+    pattern = _url(name, url)
+    _add(router, name, ("GET",), url, WebSocketEndpoint(state, name, handler.func, list(pattern.groupindex)))
+
+
+_ROUTE_BUILDERS: dict[str, Callable[..., None]] = {
+    KIND_HTTP: _http_route,
+    KIND_ERROR: _error_route,
+    KIND_STATIC: _static_route,
+    KIND_WEBSOCKET: _websocket_route,
+}
+
+
 def build_routes(
     handlers: Sequence[Handler],
     state: HttpState,
@@ -142,61 +217,7 @@ def build_routes(
 ) -> None:
     """Validate the declarations of *handlers* and register their endpoints."""
     for handler in handlers:
-        args, kwargs = handler.args, dict(handler.kwargs)
-        kind = args[0] if args else None
-        name = handler.name
-        if kind == KIND_HTTP:
-            method, url = args[1], args[2]
-            methods = _methods(name, method)
-            pattern = _url(name, url)
-            pre = kwargs.get("pre_handler_func")
-            if pre is not None and not callable(pre):
-                raise ConfigurationError(
-                    f"invalid pre_handler_func {pre!r} for handler {name!r}: expected a callable"
-                )
-            http_endpoint = HttpEndpoint(
-                state,
-                name,
-                handler.func,
-                list(pattern.groupindex),
-                middlewares,
-                ignore_logging=_ignore_logging(name, kwargs.get("ignore_logging", False)),
-                pre_handler_func=pre,
-            )
-            _add(router, name, methods, url, http_endpoint)
-        elif kind == KIND_ERROR:
-            status = _status(name, args[1])
-            if status in state.errors.handlers:
-                raise ConfigurationError(
-                    f"duplicate http_error handler for status {status} (handler {name!r})"
-                )
-            state.errors.handlers[status] = ErrorEndpoint(state, name, handler.func, status, middlewares)
-        elif kind == KIND_STATIC:
-            path, base_url = args[1], args[2]
-            if not isinstance(path, str):
-                raise ConfigurationError(
-                    f"invalid path {path!r} for http_static handler {name!r}: expected a str"
-                )
-            url = static_url_pattern(base_url) if isinstance(base_url, str) else base_url
-            pattern = _url(name, url, "base_url")
-            if "filename" not in pattern.groupindex:  # pragma: no cover - static_url_pattern adds it
-                raise ConfigurationError(
-                    f"invalid base_url {base_url!r} for handler {name!r}: no filename group"
-                )
-            root = static_root(path, service_file)
-            static_endpoint = StaticEndpoint(
-                state, name, root, ignore_logging=_ignore_logging(name, kwargs.get("ignore_logging", False))
-            )
-            _add(router, name, ("GET",), url, static_endpoint)
-        elif kind == KIND_WEBSOCKET:
-            url = args[1]
-            pattern = _url(name, url)
-            _add(
-                router,
-                name,
-                ("GET",),
-                url,
-                WebSocketEndpoint(state, name, handler.func, list(pattern.groupindex)),
-            )
-        else:
-            raise ConfigurationError(f"unknown http declaration {args!r} on handler {name!r}")
+        builder = _ROUTE_BUILDERS.get(handler.args[0] if handler.args else "")
+        if builder is None:
+            raise ConfigurationError(f"unknown http declaration {handler.args!r} on handler {handler.name!r}")
+        builder(handler, state, router, middlewares, service_file)
