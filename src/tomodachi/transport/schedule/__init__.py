@@ -11,7 +11,7 @@ for tests) and :mod:`.transport` (the scheduler).
 
 from __future__ import annotations
 
-from tomodachi.transport.schedule.clock import (
+from tomodachi.clock import (
     SYSTEM_CLOCK,
     Clock,
     ManualClock,
