@@ -33,6 +33,8 @@ DEFAULTS: dict[str, Any] = {
     "aws_sns_sqs.sqs_kms_data_key_reuse_period": None,
     "aws_sns_sqs.queue_policy": None,
     "aws_sns_sqs.wildcard_queue_policy": None,
+    "aws_sns_sqs.broker": "aws",
+    "aws_sns_sqs.manage_topology": True,
     "aws_endpoint_urls.sns": None,
     "aws_endpoint_urls.sqs": None,
     "aws_endpoint_urls.sts": None,
@@ -49,6 +51,9 @@ DEFAULTS: dict[str, Any] = {
     "amqp.queue_ttl": 86400,
     "amqp.qos.queue_prefetch_count": 100,
     "amqp.qos.global_prefetch_count": 400,
+    "amqp.broker": "rabbitmq",
+    "amqp.dead_letter_exchange": None,
+    "amqp.max_redeliveries": None,
     "watcher.ignored_dirs": [],
     "watcher.watched_file_endings": [],
 }

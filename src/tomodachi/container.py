@@ -129,7 +129,11 @@ class ServiceContainer:
             key = (entrypoint.transport, entrypoint.transport.instance_key(instance, entrypoint))
             transport = transports.get(key)
             if transport is None:
-                transport = transports[key] = entrypoint.transport(instance, self.runtime)
+                try:
+                    implementation = entrypoint.transport.implementation(instance, self.runtime)
+                except TomodachiError as exc:
+                    raise StartupError(f"{self._where()}{instance.name}: {exc}") from exc
+                transport = transports[key] = implementation(instance, self.runtime)
             transport.add_handler(Handler(attribute, getattr(instance, attribute), entrypoint))
         self.transports[id(instance)] = list(transports.values())
         if not transports and not any(_user_hook(instance, h) for h in LIFECYCLE_HOOKS[:2]):

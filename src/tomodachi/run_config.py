@@ -20,5 +20,7 @@ class RunConfig:
     logger: str = "console"
     custom_logger: str | None = None
     config: dict[str, Any] = field(default_factory=dict)
+    #: ``"memory"``: run every message transport on the in-process broker (``--message-broker``).
+    message_broker: str | None = None
     #: Called with the resolved loop name once logging is set up (prints the banner).
     on_start: Callable[[str], None] | None = None

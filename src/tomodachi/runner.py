@@ -46,7 +46,9 @@ def run(config: RunConfig) -> int:
     if config.on_start is not None:
         config.on_start(loop_name)
     with asyncio.Runner(loop_factory=factory) as runner:
-        return runner.run(run_services(config.files, config=config.config))
+        runtime = Runtime()
+        runtime.message_broker = config.message_broker
+        return runner.run(run_services(config.files, config=config.config, runtime=runtime))
 
 
 async def run_services(
@@ -77,6 +79,7 @@ async def run_services(
         runtime.exit_code = 1
         for container in containers:
             await container.stop()
+        await runtime.aclose()
         return 1
 
     start: asyncio.Future[list[None]] = asyncio.gather(*(c.start() for c in containers))
@@ -96,6 +99,7 @@ async def run_services(
         await stop_wait
     stop_wait.cancel()
     await asyncio.gather(*(c.stop() for c in containers))
+    await runtime.aclose()
     return runtime.exit_code
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -30,6 +31,10 @@ class Runtime:
         #: Resources shared by transports of every service in the run (e.g. an in-memory broker,
         #: or one broker connection per set of options), keyed by the transport that owns them.
         self.shared: dict[Any, Any] = {}
+        #: ``"memory"`` runs every message transport of the run on the in-process broker
+        #: (``--message-broker memory``, and ``tomodachi.testing``); ``None`` follows the options.
+        self.message_broker: str | None = None
+        self._closers: list[Callable[[], Awaitable[None]]] = []
 
     def activate(self) -> contextvars.Token[Runtime | None]:
         return _current.set(self)
@@ -40,6 +45,22 @@ class Runtime:
     def unregister(self, service: Service) -> None:
         if self.services.get(service.name) is service:
             del self.services[service.name]
+
+    def on_close(self, closer: Callable[[], Awaitable[None]]) -> None:
+        """Register *closer* to run once every service of the run has stopped (shared clients)."""
+        self._closers.append(closer)
+
+    async def aclose(self) -> None:
+        """Run the registered closers, last registered first; errors are logged, not raised."""
+        while self._closers:
+            closer = self._closers.pop()
+            try:
+                await closer()
+            except Exception as exc:
+                from tomodachi.errors import describe_exception
+                from tomodachi.logging import get_logger
+
+                get_logger("tomodachi.run").warning("error releasing a shared client", error=describe_exception(exc))
 
     def request_stop(self, reason: str, exit_code: int | None = None) -> None:
         if exit_code is not None:

@@ -50,6 +50,7 @@ _LOG_LEVELS = {
     "error": "error",
     "critical": "critical",
 }
+_MESSAGE_BROKERS = ("memory", "default")
 _LOGGERS = ("console", "json", "python", "disabled")
 _FALSE_WORDS = ("", "0", "no", "none", "false", "off")
 
@@ -61,6 +62,7 @@ _VALUE_FLAGS = {
     "--log-level": "log_level",
     "--logger": "logger",
     "--custom-logger": "custom_logger",
+    "--message-broker": "message_broker",
 }
 _ENV = {
     "production": "TOMODACHI_PRODUCTION",
@@ -68,6 +70,7 @@ _ENV = {
     "log_level": "TOMODACHI_LOG_LEVEL",
     "logger": "TOMODACHI_LOGGER",
     "custom_logger": "TOMODACHI_CUSTOM_LOGGER",
+    "message_broker": "TOMODACHI_MESSAGE_BROKER",
 }
 _CONFIG_FLAGS = ("-c", "--config")
 
@@ -295,6 +298,15 @@ def parse_run_arguments(args: Sequence[str], environ: Mapping[str, str] | None =
         result.logger = "custom"
     elif isinstance(logger, str):
         result.logger = logger
+
+    broker, source = _setting(raw, environ, "message_broker")
+    if isinstance(broker, str):
+        if broker.lower() not in _MESSAGE_BROKERS:
+            raise UsageError(
+                f"Invalid value for --message-broker option: {broker!r} not recognized "
+                f"(expected 'memory' or 'default'{_env_note(source)})"
+            )
+        result.message_broker = None if broker.lower() == "default" else broker.lower()
 
     if raw.config_files:
         result.config_files = raw.config_files

@@ -41,6 +41,12 @@ Options:
   --custom-logger <module.attr> Send log records to a custom logger factory (a module, a class or
                                 an object with new(), bind() or get_logger()); implies --logger
                                 custom. env: TOMODACHI_CUSTOM_LOGGER
+  --message-broker <memory|default>
+                                'memory' runs every @amqp and @aws_sns_sqs handler (and the publish
+                                functions) on the in-process broker: no RabbitMQ or AWS needed;
+                                services in one run exchange messages. 'default' follows the
+                                amqp.broker / aws_sns_sqs.broker options.
+                                env: TOMODACHI_MESSAGE_BROKER
   -c, --config <file.json ...>  JSON files, deep-merged in order (objects merged, lists joined,
                                 other values replaced). Each top-level key is set as an attribute
                                 of every service; the "options" key updates the service options.

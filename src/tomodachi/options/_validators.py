@@ -96,6 +96,18 @@ def number_check(*, positive: bool = False, optional: bool = False) -> Check:
     return check
 
 
+def choice_check(*choices: str) -> Check:
+    """Build a check for one of *choices* (compared case-insensitively, stored lower-case)."""
+    expected = "one of " + ", ".join(repr(c) for c in choices)
+
+    def check(key: str, value: Any) -> str:
+        if not isinstance(value, str) or value.lower() not in choices:
+            raise invalid(key, value, expected)
+        return value.lower()
+
+    return check
+
+
 def check_port_or_none(key: str, value: Any) -> int | None:
     if value is None:
         return None

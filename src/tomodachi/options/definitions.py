@@ -74,6 +74,10 @@ class Options(OptionsInterface):
         sqs_kms_data_key_reuse_period: int | None = _opt(None, v.int_check(0, optional=True))
         queue_policy: str | None = _opt(None, v.check_str_or_none)
         wildcard_queue_policy: str | None = _opt(None, v.check_str_or_none)
+        # Added by us: where messages go ("memory" runs on the in-process broker, no AWS needed),
+        # and whether the service creates its topology or only verifies that it exists.
+        broker: str = _opt("aws", v.choice_check("aws", "memory"))
+        manage_topology: bool = _opt(True, v.check_bool)
 
     class AWSEndpointURLs(OptionsInterface):
         _prefix = "aws_endpoint_urls"
@@ -103,6 +107,10 @@ class Options(OptionsInterface):
         heartbeat: int = _opt(60, v.int_check(0))
         queue_ttl: int | None = _opt(86400, v.int_check(0, optional=True))
         qos: QOS = _section(QOS)
+        # Added by us: the in-process broker instead of RabbitMQ, and dead-lettering.
+        broker: str = _opt("rabbitmq", v.choice_check("rabbitmq", "memory"))
+        dead_letter_exchange: str | None = _opt(None, v.check_str_or_none)
+        max_redeliveries: int | None = _opt(None, v.int_check(0, optional=True))
 
     class Watcher(OptionsInterface):
         _prefix = "watcher"

@@ -83,6 +83,15 @@ class Transport:
         return None
 
     @classmethod
+    def implementation(cls, service: Service, runtime: Runtime) -> type[Transport]:
+        """The class that serves this kind for *service* (a facade may pick a backend here).
+
+        ``@tomodachi.amqp`` declares ``AmqpTransport``; this hook lets it run on RabbitMQ or on
+        the in-memory broker depending on the service's options, without the decorator knowing.
+        """
+        return cls
+
+    @classmethod
     def display_name(cls) -> str:
         return cls.kind or cls.__name__
 

@@ -1,0 +1,157 @@
+"""The message pipeline every message transport shares.
+
+A transport receives a delivery, extracts the payload and its transport values (``topic``,
+``routing_key``, ``receipt_handle``, ...) and calls a :class:`MessageHandler`. The handler
+decodes the envelope, injects keywords, runs the ``message_middleware`` chain and the
+handler, and returns an :class:`Outcome` that tells the transport how to settle:
+
+- :attr:`Settle.ACK`: handled (also when a middleware returned without calling the handler);
+- :attr:`Settle.RETRY`: leave the message for redelivery (:class:`~tomodachi.RetryMessage`);
+- :attr:`Settle.DEAD_LETTER`: it can never succeed (undecodable, rejected, or the handler
+  failed): dead-letter it where a destination is configured, otherwise drop it. Either way it
+  was logged once, with its message id.
+
+Everything that depends on the handler's signature is worked out once, at construction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tomodachi.errors import describe_exception
+from tomodachi.injection import compile_handler, compile_middleware_chain
+from tomodachi.logging import get_logger, reset_context_logger, set_context_logger
+from tomodachi.messaging.errors import RejectMessage, RetryMessage
+
+if TYPE_CHECKING:
+    from tomodachi.transport.base import Handler
+
+__all__ = ["HANDLED", "MessageHandler", "Outcome", "Settle"]
+
+
+class Settle(enum.Enum):
+    """How a transport settles a message after the pipeline ran."""
+
+    ACK = "ack"
+    RETRY = "retry"
+    DEAD_LETTER = "dead_letter"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one delivery of a message."""
+
+    settle: Settle
+    reason: str
+    error: BaseException | None = None
+
+    @property
+    def handled(self) -> bool:
+        return self.settle is Settle.ACK
+
+
+HANDLED = Outcome(Settle.ACK, "handled")
+
+
+class MessageHandler:
+    """One message handler of a service, compiled for a transport.
+
+    - ``kind``: ``"amqp"`` or ``"aws_sns_sqs"`` (logger names: ``tomodachi.<kind>.handler``).
+    - ``positional_key``: the transport value a middleware receives after ``message``
+      (``"topic"`` or ``"routing_key"``).
+    - ``envelope``: the envelope object, or ``None`` for raw payloads (the handler's first
+      positional parameter then receives the payload, whatever its name).
+    - ``envelope_kwargs``: the decorator's extra keywords, passed to ``parse_message`` (with
+      ``message_attributes=`` when the transport has them), like the original.
+    - ``callback_kwargs``: when given, only these names are injected.
+    """
+
+    def __init__(
+        self,
+        service: Any,
+        handler: Handler,
+        *,
+        kind: str,
+        positional_key: str,
+        envelope: Any,
+        envelope_kwargs: Mapping[str, Any] | None = None,
+        callback_kwargs: Sequence[str] | None = None,
+        middleware: Sequence[Callable[..., Any]] | None = None,
+    ) -> None:
+        self.service = service
+        self.name = handler.name
+        self.kind = kind
+        self.envelope = envelope
+        self._positional_key = positional_key
+        self._envelope_kwargs = dict(envelope_kwargs or {})
+        self._parse = getattr(envelope, "parse_message", None) if envelope is not None else None
+        self._only = frozenset(callback_kwargs) if callback_kwargs is not None else None
+        call = compile_handler(
+            handler.func,
+            first="message" if envelope is None else None,
+            missing_as_none=True,
+        )
+        if middleware is None:
+            middleware = list(getattr(service, "message_middleware", None) or [])
+        self._invoke = compile_middleware_chain(middleware, call, 3)
+        self.logger = get_logger(f"tomodachi.{kind}.handler").new(handler=self.name)
+
+    async def decode(self, payload: str, values: Mapping[str, Any]) -> tuple[Any, str | None]:
+        """The parsed message and its message uuid (``None`` without an envelope)."""
+        if self._parse is None:
+            return payload, None
+        kwargs = self._envelope_kwargs
+        if kwargs and "message_attributes" in values:
+            kwargs = {**kwargs, "message_attributes": values["message_attributes"]}
+        result = self._parse(payload, **kwargs)
+        if inspect.isawaitable(result):
+            result = await result
+        message, message_uuid = result[0], result[1]
+        return message, message_uuid
+
+    async def __call__(self, payload: str, values: dict[str, Any], *, message_id: str) -> Outcome:
+        """Run the pipeline for one delivery; never raises (except ``CancelledError``)."""
+        try:
+            message, message_uuid = await self.decode(payload, values)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.logger.warning(
+                "undecodable message", message_id=message_id, error=describe_exception(exc), envelope=_name(self.envelope)
+            )
+            return Outcome(Settle.DEAD_LETTER, "undecodable", exc)
+
+        values["message"] = message
+        values["message_uuid"] = message_uuid
+        if isinstance(message, dict):
+            values.update(message)
+        if self._only is not None:
+            values = {k: v for k, v in values.items() if k in self._only}
+        positional = (self.service, message, values.get(self._positional_key))
+
+        token = set_context_logger(self.logger)
+        try:
+            await self._invoke(positional, values)
+        except asyncio.CancelledError:
+            raise
+        except RetryMessage as exc:
+            self.logger.info("message will be retried", message_id=message_id, reason=describe_exception(exc))
+            return Outcome(Settle.RETRY, "retry requested", exc)
+        except RejectMessage as exc:
+            self.logger.warning("message rejected", message_id=message_id, reason=describe_exception(exc))
+            return Outcome(Settle.DEAD_LETTER, "rejected", exc)
+        except Exception as exc:
+            self.logger.exception("uncaught exception in message handler", message_id=message_id)
+            return Outcome(Settle.DEAD_LETTER, "handler failed", exc)
+        finally:
+            reset_context_logger(token)
+        return HANDLED
+
+
+def _name(envelope: Any) -> str:
+    return getattr(envelope, "__name__", None) or type(envelope).__name__

@@ -1,0 +1,83 @@
+"""``tomodachi.amqp_publish``: publish to a topic exchange, on RabbitMQ or the in-memory broker."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from tomodachi.messaging.backend import runtime_of, uses_memory_broker
+from tomodachi.messaging.envelopes import DEFAULT, build_payload, resolve_envelope
+from tomodachi.transport.amqp.naming import encode_routing_key
+from tomodachi.transport.amqp.transport import default_exchange
+
+__all__ = ["amqp_publish", "publish"]
+
+
+async def amqp_publish(
+    service: Any,
+    data: Any,
+    routing_key: str = "",
+    exchange_name: str = "",
+    wait: bool = True,
+    *,
+    message_envelope: Any = DEFAULT,
+    message_protocol: Any = DEFAULT,
+    routing_key_prefix: Any = DEFAULT,
+    **kwargs: Any,
+) -> asyncio.Task[str] | None:
+    """Publish *data* with *routing_key* to the service's exchange (``amqp.exchange_name``).
+
+    The envelope (the service's ``message_envelope`` unless given) encodes *data*; without one,
+    *data* must be ``str``. With ``wait=False`` the publish runs in the background and its task
+    is returned. Raises :class:`~tomodachi.messaging.envelopes.PayloadError` for data the envelope
+    cannot encode, and ``AmqpPublishError`` when the broker stays unreachable.
+    """
+    coro = publish_message(
+        service,
+        data,
+        routing_key,
+        exchange_name,
+        message_envelope=message_envelope,
+        message_protocol=message_protocol,
+        routing_key_prefix=routing_key_prefix,
+        **kwargs,
+    )
+    if not wait:
+        return asyncio.ensure_future(coro)
+    await coro
+    return None
+
+
+async def publish_message(
+    service: Any,
+    data: Any,
+    routing_key: str = "",
+    exchange_name: str = "",
+    *,
+    message_envelope: Any = DEFAULT,
+    message_protocol: Any = DEFAULT,
+    routing_key_prefix: Any = DEFAULT,
+    **kwargs: Any,
+) -> str:
+    """Publish and return the AMQP ``message_id`` property given to the message."""
+    runtime = runtime_of(service)
+    envelope = resolve_envelope(service, message_envelope, message_protocol)
+    payload = await build_payload(service, envelope, routing_key, data, **kwargs)
+    prefix = service.options.amqp.routing_key_prefix if routing_key_prefix is DEFAULT else (routing_key_prefix or "")
+    exchange = default_exchange(service, exchange_name)
+    key = encode_routing_key(prefix + routing_key)
+    message_id = uuid.uuid4().hex
+    body = payload.encode("utf-8")
+    if uses_memory_broker(service, runtime, "amqp"):
+        from tomodachi.transport.memory.broker import MemoryBroker
+
+        MemoryBroker.of(runtime).publish_amqp(exchange, key, body, message_id=message_id)
+    else:
+        from tomodachi.transport.amqp.rabbitmq import publish as rabbitmq_publish
+
+        await rabbitmq_publish(service, runtime, exchange, key, body, message_id=message_id)
+    return message_id
+
+
+publish = amqp_publish

@@ -1,0 +1,280 @@
+"""``AWSSNSSQSTransport``: what every SNS+SQS backend shares (declarations, names, bodies, settling).
+
+``@tomodachi.aws_sns_sqs`` declares this class; :meth:`AWSSNSSQSTransport.implementation` picks
+the backend per service: AWS through aiobotocore (``tomodachi.transport.aws_sns_sqs.aws``), or
+the in-memory broker when ``aws_sns_sqs.broker`` is ``"memory"`` or the run was started with
+``--message-broker memory``.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tomodachi.errors import ConfigurationError
+from tomodachi.messaging.backend import uses_memory_broker
+from tomodachi.messaging.envelopes import DEFAULT, check_envelope, resolve_envelope
+from tomodachi.messaging.pipeline import MessageHandler, Outcome, Settle
+from tomodachi.transport.aws_sns_sqs.attributes import decode_attributes
+from tomodachi.transport.aws_sns_sqs.decorators import SnsSqsSubscription
+from tomodachi.transport.aws_sns_sqs.naming import (
+    decode_topic,
+    queue_name,
+    strip_prefix,
+    topic_name,
+    validate_queue_name,
+    validate_topic_name,
+)
+from tomodachi.transport.base import Handler, Transport
+
+if TYPE_CHECKING:
+    from tomodachi.runtime import Runtime
+    from tomodachi.service import Service
+
+__all__ = ["AWSSNSSQSTransport", "Action", "ReceivedMessage", "SqsConsumer"]
+
+
+@dataclass(slots=True)
+class SqsConsumer:
+    """One handler resolved against the service's options (names are final here)."""
+
+    handler: Handler
+    pipeline: MessageHandler
+    queue: str
+    """Queue name (prefixed), or an existing queue's ARN."""
+    topic: str | None
+    """The decorator's topic (unprefixed, unencoded), ``None`` for a queue-only handler."""
+    topic_name: str | None
+    """The encoded, prefixed SNS topic name (a pattern when :attr:`wildcard`)."""
+    wildcard: bool
+    fifo: bool
+    filter_policy: Any
+    """``DEFAULT`` (leave as is), ``None`` (no filter) or a dict."""
+    visibility_timeout: int | None
+    """``None``: leave the queue's setting."""
+    dead_letter_queue: Any
+    """``DEFAULT`` (leave), ``None`` (remove the redrive policy), or a prefixed name / ARN."""
+    max_receive_count: int | None
+    batch_size: int
+
+
+@dataclass(slots=True)
+class ReceivedMessage:
+    """An SQS message as every backend hands it to :meth:`AWSSNSSQSTransport.parse`."""
+
+    body: str
+    message_id: str
+    receipt_handle: str
+    attributes: Mapping[str, Any]
+    """SQS message attributes (botocore form)."""
+    receive_count: int | None = None
+    group_id: str | None = None
+    deduplication_id: str | None = None
+    queue_url: str = ""
+
+
+class Action(enum.Enum):
+    """What a backend does with a message after the pipeline."""
+
+    DELETE = "delete"
+    LEAVE = "leave"  # visible again after its visibility timeout; the redrive policy counts it
+    DEAD_LETTER = "dead_letter"  # send to the handler's dead-letter queue, then delete
+    DROP = "drop"  # no dead-letter queue: delete (logged)
+
+
+class AWSSNSSQSTransport(Transport):
+    """Base of the SNS+SQS backends; one instance serves every handler of a service."""
+
+    kind = "aws_sns_sqs"
+
+    def __init__(self, service: Service, runtime: Runtime) -> None:
+        super().__init__(service, runtime)
+        self.consumers: list[SqsConsumer] = []
+
+    @classmethod
+    def implementation(cls, service: Service, runtime: Runtime) -> type[Transport]:
+        if cls is not AWSSNSSQSTransport:
+            return cls
+        if uses_memory_broker(service, runtime, "aws_sns_sqs"):
+            from tomodachi.transport.memory.sns_sqs_transport import MemorySnsSqsTransport
+
+            return MemorySnsSqsTransport
+        try:
+            from tomodachi.transport.aws_sns_sqs.aws import AwsSnsSqsTransport
+        except ImportError as exc:
+            raise ConfigurationError(
+                f"@tomodachi.aws_sns_sqs needs aiobotocore ({exc}): install it with "
+                "'pip install \"tomodachi[aws]\"', or run on the in-memory broker (--message-broker memory)"
+            ) from None
+        return AwsSnsSqsTransport
+
+    # -- setup -----------------------------------------------------------------------------
+    async def setup(self) -> None:
+        for handler in self.handlers:
+            sub = handler.args[0]
+            if not isinstance(sub, SnsSqsSubscription):  # pragma: no cover - declared by aws_sns_sqs() only
+                raise ConfigurationError(f"{handler.name}: not declared with @tomodachi.aws_sns_sqs")
+            self.consumers.append(self._resolve(handler, sub))
+
+    def _resolve(self, handler: Handler, sub: SnsSqsSubscription) -> SqsConsumer:
+        options = self.service.options.aws_sns_sqs
+        where = f"@aws_sns_sqs handler {handler.name!r}"
+        if sub.topic is None and not sub.queue_name:
+            raise ConfigurationError(f"{where}: give a topic, a queue_name, or both")
+        if sub.queue_name and sub.competing is False:
+            raise ConfigurationError(f"{where}: a queue with a predefined queue name must be competing")
+        fifo = bool(sub.fifo)
+        if sub.queue_name and not sub.queue_name.startswith("arn:") and sub.queue_name.endswith(".fifo") != fifo:
+            raise ConfigurationError(
+                f"{where}: queue {sub.queue_name!r} is {'' if fifo else 'not '}FIFO by name, "
+                f"but the handler has fifo={fifo}"
+            )
+        envelope = resolve_envelope(self.service, sub.message_envelope, sub.message_protocol)
+        check_envelope(envelope, where, sub.envelope_kwargs)
+        dlq, max_receive = _dead_letter(where, sub, options.queue_name_prefix, fifo)
+        visibility = None if sub.visibility_timeout in (None, -1) else sub.visibility_timeout
+        if visibility is not None and (not isinstance(visibility, int) or not 0 <= visibility <= 43200):
+            raise ConfigurationError(f"{where}: visibility_timeout must be an integer from 0 to 43200")
+        filter_policy = sub.filter_policy
+        if isinstance(filter_policy, str):
+            try:
+                filter_policy = json.loads(filter_policy)
+            except ValueError:
+                raise ConfigurationError(f"{where}: filter_policy is not valid JSON") from None
+        if filter_policy is not DEFAULT and filter_policy is not None and not isinstance(filter_policy, Mapping):
+            raise ConfigurationError(f"{where}: filter_policy must be a dict, a JSON string or None")
+        batch = sub.max_number_of_consumed_messages
+        batch = 10 if not isinstance(batch, int) or not 1 <= batch <= 10 else batch
+        if fifo:
+            batch = 1
+        name = queue_name(
+            sub.topic,
+            handler.name,
+            str(self.service.uuid),
+            competing=sub.competing,
+            explicit_name=sub.queue_name,
+            prefix=options.queue_name_prefix,
+            topic_prefix=options.topic_prefix,
+            fifo=fifo,
+        )
+        if not name.startswith("arn:"):
+            validate_queue_name(name)
+        encoded_topic = None
+        wildcard = False
+        if sub.topic is not None:
+            encoded_topic = topic_name(sub.topic, options.topic_prefix, fifo=fifo)
+            wildcard = "*" in sub.topic or "#" in sub.topic
+            if not wildcard:
+                validate_topic_name(encoded_topic)
+        pipeline = MessageHandler(
+            self.service,
+            handler,
+            kind="aws_sns_sqs",
+            positional_key="topic",
+            envelope=envelope,
+            envelope_kwargs=sub.envelope_kwargs,
+            callback_kwargs=sub.callback_kwargs,
+        )
+        return SqsConsumer(
+            handler=handler,
+            pipeline=pipeline,
+            queue=name,
+            topic=sub.topic,
+            topic_name=encoded_topic,
+            wildcard=wildcard,
+            fifo=fifo,
+            filter_policy=filter_policy,
+            visibility_timeout=visibility,
+            dead_letter_queue=dlq,
+            max_receive_count=max_receive,
+            batch_size=batch,
+        )
+
+    # -- per message -----------------------------------------------------------------------
+    def parse(self, consumer: SqsConsumer, message: ReceivedMessage) -> tuple[str, dict[str, Any]]:
+        """The payload and transport keywords of one SQS message.
+
+        SNS notifications and ``sqs_send_message`` bodies (``{"Type": "Message", ...}``) are
+        unwrapped; any other body (raw delivery, foreign producers) is the payload itself.
+        """
+        body = message.body
+        wrapper: Any = None
+        if body[:1] == "{":
+            try:
+                wrapper = json.loads(body)
+            except ValueError:
+                wrapper = None
+        sqs_attributes = decode_attributes(message.attributes)
+        topic = ""
+        sns_message_id = ""
+        message_type = ""
+        timestamp = None
+        payload = body
+        attributes = sqs_attributes
+        if (
+            isinstance(wrapper, dict)
+            and wrapper.get("Type") in ("Notification", "Message")
+            and isinstance(wrapper.get("Message"), str)
+        ):
+            payload = wrapper["Message"]
+            message_type = wrapper["Type"]
+            timestamp = wrapper.get("Timestamp")
+            arn = wrapper.get("TopicArn")
+            if message_type == "Notification" and isinstance(arn, str) and arn:
+                topic = strip_prefix(decode_topic(arn.rsplit(":", 1)[-1]), self.service.options.aws_sns_sqs.topic_prefix)
+                sns_message_id = str(wrapper.get("MessageId") or "")
+            if not attributes and isinstance(wrapper.get("MessageAttributes"), Mapping):
+                attributes = decode_attributes(wrapper["MessageAttributes"])
+        values: dict[str, Any] = {
+            "topic": topic,
+            "receipt_handle": message.receipt_handle,
+            "queue_url": message.queue_url,
+            "message_attributes": attributes,
+            "approximate_receive_count": message.receive_count,
+            "sns_message_id": sns_message_id,
+            "sqs_message_id": message.message_id,
+            "message_type": message_type,
+            "raw_message_body": body,
+            "message_timestamp": timestamp,
+            "message_deduplication_id": message.deduplication_id,
+            "message_group_id": message.group_id,
+        }
+        return payload, values
+
+    def action(self, consumer: SqsConsumer, outcome: Outcome, message_id: str) -> Action:
+        if outcome.settle is Settle.ACK:
+            return Action.DELETE
+        if outcome.settle is Settle.RETRY:
+            return Action.LEAVE
+        if isinstance(consumer.dead_letter_queue, str):
+            return Action.DEAD_LETTER
+        consumer.pipeline.logger.error(
+            "message dropped (the handler has no dead_letter_queue_name)",
+            message_id=message_id,
+            reason=outcome.reason,
+        )
+        return Action.DROP
+
+
+def _dead_letter(where: str, sub: SnsSqsSubscription, prefix: str, fifo: bool) -> tuple[Any, int | None]:
+    name, count = sub.dead_letter_queue_name, sub.max_receive_count
+    count = None if count == -1 else count
+    if name is DEFAULT and count is None:
+        return DEFAULT, None
+    if name is None and count is None:
+        return None, None
+    if not isinstance(name, str) or not name or not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        raise ConfigurationError(
+            f"{where}: invalid values for the dead-letter queue: give dead_letter_queue_name (a name or ARN) "
+            "together with max_receive_count (an integer >= 1), or dead_letter_queue_name=None to remove it"
+        )
+    if name.startswith("arn:"):
+        return name, count
+    full = prefix + name
+    if fifo and not full.endswith(".fifo"):
+        full += ".fifo"
+    validate_queue_name(full)
+    return full, count

@@ -1,0 +1,488 @@
+"""One in-memory Amazon SQS queue, standard or FIFO, running on a :class:`~tomodachi.clock.Clock`.
+
+What it models (AWS semantics, no network):
+
+- ``delay_seconds``: a new message stays invisible until its delay is over;
+- receiving makes a message invisible for the visibility timeout and gives it a new receipt
+  handle; it comes back (with a higher receive count) unless deleted in time;
+- redrive: a message already received ``max_receive_count`` times is moved to the
+  dead-letter queue at its next receive instead of being delivered;
+- FIFO queues deliver each message group in order, and a group with a message in flight is
+  blocked until that message is deleted or visible again; a deduplication id seen in the
+  last five minutes is accepted, not enqueued, and answered with the original message id;
+- long polling waits on the clock for a message or the end of the wait, without polling.
+
+Internally every message is in one of four states; heaps keep the delay and visibility
+deadlines, so sends, receives and expiries cost O(log n).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import uuid
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from tomodachi.clock import Clock
+
+__all__ = ["DEDUPLICATION_WINDOW", "DedupWindow", "SqsMessage", "SqsQueue", "validate_message_attributes"]
+
+#: How long (seconds) a FIFO deduplication id is remembered.
+DEDUPLICATION_WINDOW = 300.0
+_DELAYED, _VISIBLE, _INFLIGHT, _DELETED = range(4)
+EventHook = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass(slots=True)
+class SqsMessage:
+    """A received message, as ``ReceiveMessage`` returns it."""
+
+    message_id: str
+    body: str
+    message_attributes: dict[str, dict[str, Any]]  #: botocore form {"name": {"DataType", "StringValue"}}
+    receipt_handle: str  #: new on every receive; delete and change visibility with the latest
+    receive_count: int  #: ApproximateReceiveCount, this receive included
+    group_id: str | None
+    deduplication_id: str | None
+    sent_timestamp: float  #: seconds since the epoch, from the queue's clock
+
+
+def validate_message_attributes(attributes: Mapping[str, Mapping[str, Any]]) -> None:
+    """Raise ``ValueError`` unless *attributes* are well-formed botocore message attributes."""
+    for name, attribute in attributes.items():
+        data_type = attribute.get("DataType") if isinstance(attribute, Mapping) else None
+        if not isinstance(data_type, str) or data_type.split(".", 1)[0] not in ("String", "Number", "Binary"):
+            raise ValueError(f"message attribute {name!r}: DataType must be String, Number or Binary[.custom]")
+        if data_type.startswith("Binary"):
+            if not isinstance(attribute.get("BinaryValue"), bytes | bytearray):
+                raise ValueError(f"message attribute {name!r}: a Binary attribute needs a bytes BinaryValue")
+        elif not isinstance(attribute.get("StringValue"), str):
+            raise ValueError(f"message attribute {name!r}: a {data_type} attribute needs a str StringValue")
+
+
+class DedupWindow:
+    """Deduplication ids seen in the last :data:`DEDUPLICATION_WINDOW` seconds of *clock* time."""
+
+    def __init__(self, clock: Clock, seconds: float = DEDUPLICATION_WINDOW) -> None:
+        self._clock = clock
+        self._window = timedelta(seconds=seconds)
+        self._seen: dict[str, str] = {}  # deduplication id -> message id
+        self._expiry: deque[tuple[datetime, str]] = deque()  # in the order ids were seen
+
+    def original(self, deduplication_id: str) -> str | None:
+        """The message id first sent with *deduplication_id*, if still within the window."""
+        now = self._clock.now()
+        while self._expiry and self._expiry[0][0] <= now:
+            del self._seen[self._expiry.popleft()[1]]
+        return self._seen.get(deduplication_id)
+
+    def remember(self, deduplication_id: str, message_id: str) -> None:
+        """Record that *deduplication_id* was sent now as *message_id*."""
+        self._seen[deduplication_id] = message_id
+        self._expiry.append((self._clock.now() + self._window, deduplication_id))
+
+
+@dataclass(slots=True, eq=False)
+class _Stored:
+    seq: int  # send order, the delivery order
+    message_id: str
+    body: str
+    attributes: dict[str, dict[str, Any]]
+    group_id: str | None
+    deduplication_id: str | None
+    sent_timestamp: float
+    state: int = _VISIBLE
+    receive_count: int = 0
+    receipt_handle: str | None = None
+    version: int = 0  # bumped when the visibility deadline changes: older heap entries are stale
+
+
+class _StandardBacklog:
+    """Visible messages of a standard queue, oldest first."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[int, _Stored]] = []  # deleted messages are skipped when popped
+
+    def add(self, message: _Stored) -> None:
+        pass  # nothing to track until the message is visible
+
+    def visible(self, message: _Stored, *, returned: bool) -> None:
+        heapq.heappush(self._heap, (message.seq, message))
+
+    def remove(self, message: _Stored) -> None:
+        pass
+
+    def take(self, limit: int, admit: Callable[[_Stored], bool]) -> list[_Stored]:
+        taken: list[_Stored] = []
+        while self._heap and len(taken) < limit:
+            _, message = heapq.heappop(self._heap)
+            if message.state == _VISIBLE and admit(message):
+                taken.append(message)
+        return taken
+
+    def clear(self) -> None:
+        self._heap.clear()
+
+
+class _Group:
+    __slots__ = ("inflight", "messages", "queued")
+
+    def __init__(self) -> None:
+        self.messages: deque[_Stored] = deque()  # every undeleted message of the group, in order
+        self.inflight = 0
+        self.queued = False  # has a valid entry in _FifoBacklog._available
+
+
+class _FifoBacklog:
+    """Message groups of a FIFO queue; a group is available when its head is visible and none
+    of its messages is in flight. Available groups are served oldest head first."""
+
+    def __init__(self) -> None:
+        self._groups: dict[str, _Group] = {}
+        self._available: list[tuple[int, str]] = []  # (seq of the group's head, group id)
+
+    def add(self, message: _Stored) -> None:
+        self._groups.setdefault(message.group_id or "", _Group()).messages.append(message)
+
+    def visible(self, message: _Stored, *, returned: bool) -> None:
+        group = self._groups[message.group_id or ""]
+        if returned:
+            group.inflight -= 1
+        self._consider(message.group_id or "", group)
+
+    def remove(self, message: _Stored) -> None:
+        gid = message.group_id or ""
+        group = self._groups[gid]
+        if message.state == _INFLIGHT:
+            group.inflight -= 1
+        if group.queued and group.messages[0] is message:
+            group.queued = False  # its heap entry names this head: stale from now on
+        group.messages.remove(message)
+        if group.messages:
+            self._consider(gid, group)
+        else:
+            del self._groups[gid]
+
+    def take(self, limit: int, admit: Callable[[_Stored], bool]) -> list[_Stored]:
+        taken: list[_Stored] = []
+        while self._available and len(taken) < limit:
+            head_seq, gid = heapq.heappop(self._available)
+            group = self._groups.get(gid)
+            if group is None or not group.queued or group.messages[0].seq != head_seq:
+                continue  # stale entry
+            group.queued = False
+            # Like SQS, one receive may return several consecutive messages of a group.
+            index = 0
+            while len(taken) < limit and index < len(group.messages):
+                message = group.messages[index]
+                if message.state != _VISIBLE:
+                    break
+                if admit(message):
+                    group.inflight += 1
+                    taken.append(message)
+                    index += 1
+                # else: admit moved it to the dead-letter queue (and removed it from the group)
+            if gid in self._groups:
+                self._consider(gid, group)
+        return taken
+
+    def clear(self) -> None:
+        self._groups.clear()
+        self._available.clear()
+
+    def _consider(self, gid: str, group: _Group) -> None:
+        if not group.queued and group.inflight == 0 and group.messages[0].state == _VISIBLE:
+            group.queued = True
+            heapq.heappush(self._available, (group.messages[0].seq, gid))
+
+
+class SqsQueue:
+    """One queue. :class:`~.sns_sqs_broker.SnsSqsBroker` owns these; tests may use one directly.
+
+    *emit*, if given, is called with ``("delivered", {"queue", "message_id"})`` when a message is
+    enqueued, ``("received", {"queue", "message_id", "receive_count"})`` and
+    ``("dead_lettered", {"queue", "dlq", "message_id", "receive_count"})``.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        clock: Clock,
+        fifo: bool = False,
+        visibility_timeout: float = 30,
+        delay_seconds: float = 0,
+        emit: EventHook | None = None,
+    ) -> None:
+        if not name or name.endswith(".fifo") != fifo:
+            raise ValueError(f"queue name {name!r}: FIFO queue names, and only those, end with '.fifo'")
+        _check_seconds("visibility_timeout", visibility_timeout)
+        _check_seconds("delay_seconds", delay_seconds)
+        self.name = name
+        self.fifo = fifo
+        self.visibility_timeout = visibility_timeout
+        self.delay_seconds = delay_seconds
+        self.dead_letter_queue: SqsQueue | None = None
+        self.max_receive_count = 0
+        self._clock = clock
+        self._emit = emit or (lambda event, details: None)
+        self._backlog = _FifoBacklog() if fifo else _StandardBacklog()
+        self._delayed: list[tuple[datetime, int, _Stored]] = []
+        self._inflight: list[tuple[datetime, int, int, _Stored]] = []  # (deadline, seq, version, message)
+        self._handles: dict[str, _Stored] = {}  # the current receipt handle of each message
+        self._counts = [0, 0, 0, 0]  # messages per state
+        self._waiters: set[asyncio.Future[None]] = set()  # pending long polls
+        self._dedup = DedupWindow(clock)
+        self._seq = itertools.count()
+
+    # -- configuration -------------------------------------------------------------------
+    def set_redrive(self, dead_letter_queue: SqsQueue | None, max_receive_count: int = 1) -> None:
+        """Move messages received *max_receive_count* times to *dead_letter_queue* (None: never)."""
+        if dead_letter_queue is not None:
+            if max_receive_count < 1:
+                raise ValueError("max_receive_count must be at least 1")
+            if dead_letter_queue is self or dead_letter_queue.fifo != self.fifo:
+                raise ValueError("the dead-letter queue must be another queue of the same type (FIFO or not)")
+        self.dead_letter_queue = dead_letter_queue
+        self.max_receive_count = max_receive_count if dead_letter_queue is not None else 0
+
+    @property
+    def visible_count(self) -> int:
+        """ApproximateNumberOfMessages: messages ready to be received."""
+        return self._counts[_VISIBLE]
+
+    @property
+    def inflight_count(self) -> int:
+        """ApproximateNumberOfMessagesNotVisible: received, neither deleted nor visible again."""
+        return self._counts[_INFLIGHT]
+
+    @property
+    def delayed_count(self) -> int:
+        """ApproximateNumberOfMessagesDelayed: sent, still within their delay."""
+        return self._counts[_DELAYED]
+
+    # -- SendMessage / ReceiveMessage / DeleteMessage / ... ------------------------------
+    def send(
+        self,
+        body: str,
+        message_attributes: Mapping[str, Mapping[str, Any]] | None = None,
+        *,
+        delay_seconds: float | None = None,
+        group_id: str | None = None,
+        deduplication_id: str | None = None,
+    ) -> str:
+        """Enqueue a message; returns its message id (the original one for a FIFO duplicate)."""
+        if self.fifo:
+            if not group_id or not deduplication_id:
+                raise ValueError(f"FIFO queue {self.name!r}: group_id and deduplication_id are required")
+            if delay_seconds is not None:
+                raise ValueError(f"FIFO queue {self.name!r}: per-message delay_seconds is not supported")
+            original = self._dedup.original(deduplication_id)
+            if original is not None:
+                return original
+        elif group_id is not None or deduplication_id is not None:
+            raise ValueError(f"queue {self.name!r}: group_id and deduplication_id are for FIFO queues only")
+        if delay_seconds is not None:
+            _check_seconds("delay_seconds", delay_seconds)
+        attributes = {name: dict(value) for name, value in (message_attributes or {}).items()}
+        validate_message_attributes(attributes)
+        message_id = str(uuid.uuid4())
+        if deduplication_id is not None:
+            self._dedup.remember(deduplication_id, message_id)
+        now = self._clock.now()
+        self._enqueue(
+            _Stored(next(self._seq), message_id, body, attributes, group_id, deduplication_id, now.timestamp()),
+            self.delay_seconds if delay_seconds is None else delay_seconds,
+        )
+        return message_id
+
+    async def receive(
+        self,
+        max_messages: int = 10,
+        wait_seconds: float = 20,
+        visibility_timeout: float | None = None,
+    ) -> list[SqsMessage]:
+        """Up to *max_messages* messages as soon as any is available, or ``[]`` after *wait_seconds*."""
+        if not 1 <= max_messages <= 10:
+            raise ValueError("max_messages must be between 1 and 10")
+        _check_seconds("wait_seconds", wait_seconds)
+        if visibility_timeout is None:
+            visibility_timeout = self.visibility_timeout
+        _check_seconds("visibility_timeout", visibility_timeout)
+        deadline = self._clock.now() + timedelta(seconds=wait_seconds)
+        while True:
+            now = self._clock.now()
+            messages = self._take(now, max_messages, visibility_timeout)
+            if messages or now >= deadline:
+                return messages
+            # Sleep until something may have changed: a send or a release wakes the waiter;
+            # a delay or visibility timeout ending is a clock deadline.
+            wake_at = min([deadline, *(heap[0][0] for heap in (self._delayed, self._inflight) if heap)])
+            await self._wait(wake_at)
+
+    def delete(self, receipt_handle: str) -> None:
+        """Delete the message; a stale handle (re-received since, or deleted) is ignored, as in SQS."""
+        message = self._handles.pop(receipt_handle, None)
+        if message is None:
+            return
+        self._backlog.remove(message)
+        self._set_state(message, _DELETED)
+        if self.fifo:
+            self._notify()  # the message's group may be unblocked
+
+    def change_visibility(self, receipt_handle: str, timeout: float) -> None:
+        """Make an in-flight message visible again after *timeout* seconds (0: now)."""
+        _check_seconds("timeout", timeout)
+        message = self._handles.get(receipt_handle)
+        if message is None:
+            raise ValueError(f"queue {self.name!r}: receipt handle {receipt_handle!r} is not valid")
+        if message.state != _INFLIGHT:
+            raise ValueError(f"queue {self.name!r}: message {message.message_id} is not in flight")
+        message.version += 1
+        deadline = self._clock.now() + timedelta(seconds=timeout)
+        heapq.heappush(self._inflight, (deadline, message.seq, message.version, message))
+        self._release_due(self._clock.now())  # releases it now if timeout is 0
+        self._notify()  # long polls sleeping until the old deadline must look again
+
+    def purge(self) -> None:
+        """Delete every message, in flight or not."""
+        self._backlog.clear()
+        self._delayed.clear()
+        self._inflight.clear()
+        self._handles.clear()
+        self._counts = [0, 0, 0, 0]
+
+    # -- internals -----------------------------------------------------------------------
+    def _enqueue(self, message: _Stored, delay: float) -> None:
+        self._backlog.add(message)
+        if delay > 0:
+            message.state = _DELAYED
+            heapq.heappush(self._delayed, (self._clock.now() + timedelta(seconds=delay), message.seq, message))
+        else:
+            message.state = _VISIBLE
+            self._backlog.visible(message, returned=False)
+        self._counts[message.state] += 1
+        self._notify()  # a new message, or a new delay deadline to sleep until
+        self._emit("delivered", {"queue": self.name, "message_id": message.message_id})
+
+    def _take(self, now: datetime, limit: int, visibility_timeout: float) -> list[SqsMessage]:
+        self._release_due(now)
+        deadline = now + timedelta(seconds=visibility_timeout)
+        taken = self._backlog.take(limit, lambda message: self._admit(message, deadline))
+        received = []
+        for message in taken:
+            assert message.receipt_handle is not None
+            received.append(
+                SqsMessage(
+                    message.message_id,
+                    message.body,
+                    {name: dict(value) for name, value in message.attributes.items()},
+                    message.receipt_handle,
+                    message.receive_count,
+                    message.group_id,
+                    message.deduplication_id,
+                    message.sent_timestamp,
+                )
+            )
+            self._emit(
+                "received",
+                {"queue": self.name, "message_id": message.message_id, "receive_count": message.receive_count},
+            )
+        if taken:
+            if visibility_timeout == 0:
+                self._release_due(now)  # visible again at once, for any other receiver
+            self._notify()  # other long polls must also wake at these new visibility deadlines
+        return received
+
+    def _admit(self, message: _Stored, deadline: datetime) -> bool:
+        """Receive *message* (True), or move it to the dead-letter queue (False)."""
+        dlq = self.dead_letter_queue
+        if dlq is not None and message.receive_count >= self.max_receive_count:
+            self._backlog.remove(message)
+            self._set_state(message, _DELETED)
+            if message.receipt_handle is not None:
+                self._handles.pop(message.receipt_handle, None)
+            self._emit(
+                "dead_lettered",
+                {
+                    "queue": self.name,
+                    "dlq": dlq.name,
+                    "message_id": message.message_id,
+                    "receive_count": message.receive_count,
+                },
+            )
+            # The moved message keeps its id, body, attributes and send time; its receive
+            # count starts again from 0 in the dead-letter queue.
+            moved = _Stored(
+                next(dlq._seq),
+                message.message_id,
+                message.body,
+                message.attributes,
+                message.group_id,
+                message.deduplication_id,
+                message.sent_timestamp,
+            )
+            dlq._enqueue(moved, 0)
+            return False
+        message.receive_count += 1
+        if message.receipt_handle is not None:
+            self._handles.pop(message.receipt_handle, None)
+        message.receipt_handle = uuid.uuid4().hex
+        self._handles[message.receipt_handle] = message
+        self._set_state(message, _INFLIGHT)
+        message.version += 1
+        heapq.heappush(self._inflight, (deadline, message.seq, message.version, message))
+        return True
+
+    def _release_due(self, now: datetime) -> None:
+        """Make messages whose delay or visibility timeout is over visible."""
+        released = False
+        while self._delayed and self._delayed[0][0] <= now:
+            _, _, message = heapq.heappop(self._delayed)
+            if message.state == _DELAYED:
+                self._set_state(message, _VISIBLE)
+                self._backlog.visible(message, returned=False)
+                released = True
+        while self._inflight and self._inflight[0][0] <= now:
+            _, _, version, message = heapq.heappop(self._inflight)
+            if message.state == _INFLIGHT and message.version == version:
+                self._set_state(message, _VISIBLE)
+                self._backlog.visible(message, returned=True)
+                released = True
+        if released:
+            self._notify()
+
+    def _set_state(self, message: _Stored, state: int) -> None:
+        self._counts[message.state] -= 1
+        self._counts[state] += 1
+        message.state = state
+
+    def _notify(self) -> None:
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._waiters.clear()
+
+    async def _wait(self, until: datetime) -> None:
+        """Return when :meth:`_notify` is called or the clock reaches *until*."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.add(waiter)
+        sleeper = asyncio.ensure_future(self._clock.sleep_until(until))
+        try:
+            await asyncio.wait((waiter, sleeper), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._waiters.discard(waiter)
+            waiter.cancel()
+            if not sleeper.done():
+                sleeper.cancel()
+                await asyncio.wait((sleeper,))  # leave no task behind
+
+
+def _check_seconds(name: str, value: float) -> None:
+    if not value >= 0:  # also rejects NaN
+        raise ValueError(f"{name} must be >= 0, not {value!r}")
