@@ -19,7 +19,19 @@ from tomodachi.transport.base import Handler, Transport
 
 if TYPE_CHECKING:
     from tomodachi.logging import Logger, LoggerProtocol, get_logger
+    from tomodachi.messaging.errors import RejectMessage, RetryMessage
     from tomodachi.options import Options, OptionsInterface
+    from tomodachi.transport.amqp import amqp, amqp_publish
+    from tomodachi.transport.aws_sns_sqs import (
+        aws_sns_sqs,
+        aws_sns_sqs_publish,
+        aws_sns_sqs_send_message,
+        awssnssqs,
+        awssnssqs_publish,
+        awssnssqs_send_message,
+        sns_publish,
+        sqs_send_message,
+    )
     from tomodachi.transport.http import (
         HttpException,
         HttpResponse,
@@ -71,7 +83,24 @@ _LAZY: dict[str, str] = {
     "hourly": "tomodachi.transport.schedule",
     "daily": "tomodachi.transport.schedule",
     "monthly": "tomodachi.transport.schedule",
+    "amqp": "tomodachi.transport.amqp",
+    "amqp_publish": "tomodachi.transport.amqp",
+    "aws_sns_sqs": "tomodachi.transport.aws_sns_sqs",
+    "awssnssqs": "tomodachi.transport.aws_sns_sqs",
+    "aws_sns_sqs_publish": "tomodachi.transport.aws_sns_sqs",
+    "awssnssqs_publish": "tomodachi.transport.aws_sns_sqs",
+    "sns_publish": "tomodachi.transport.aws_sns_sqs",
+    "aws_sns_sqs_send_message": "tomodachi.transport.aws_sns_sqs",
+    "awssnssqs_send_message": "tomodachi.transport.aws_sns_sqs",
+    "sqs_send_message": "tomodachi.transport.aws_sns_sqs",
+    "RetryMessage": "tomodachi.messaging.errors",
+    "RejectMessage": "tomodachi.messaging.errors",
 }
+
+#: Subpackages reachable as attributes (``tomodachi.envelope.JsonBase``) without importing them up front.
+_SUBMODULES = frozenset(
+    {"envelope", "protocol", "testing", "transport", "options", "logging", "messaging", "clock", "cli"}
+)
 
 __all__ = [
     "ConfigurationError",
@@ -82,12 +111,22 @@ __all__ = [
     "LoggerProtocol",
     "Options",
     "OptionsInterface",
+    "RejectMessage",
+    "RetryMessage",
     "Service",
     "TomodachiError",
     "Transport",
     "__build_time__",
     "__version__",
     "__version_info__",
+    "amqp",
+    "amqp_publish",
+    "aws_sns_sqs",
+    "aws_sns_sqs_publish",
+    "aws_sns_sqs_send_message",
+    "awssnssqs",
+    "awssnssqs_publish",
+    "awssnssqs_send_message",
     "daily",
     "declare",
     "decorator",
@@ -110,6 +149,8 @@ __all__ = [
     "schedule",
     "scheduler",
     "service",
+    "sns_publish",
+    "sqs_send_message",
     "websocket",
     "ws",
 ]
@@ -117,6 +158,10 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     module_name = _LAZY.get(name)
+    if module_name is None and name in _SUBMODULES:
+        module = importlib.import_module(f"tomodachi.{name}")
+        globals()[name] = module
+        return module
     if module_name is None:
         raise AttributeError(f"module 'tomodachi' has no attribute {name!r}")
     value = getattr(importlib.import_module(module_name), name)

@@ -117,5 +117,5 @@ class JsonBase:
         return parsed, metadata["message_uuid"], metadata["timestamp"]
 
     @classmethod
-    async def validate(cls, **kwargs: Any) -> None:
-        """Check decorator options; JsonBase takes none, so anything is accepted."""
+    def validate(cls, **kwargs: Any) -> None:
+        """Check decorator options (synchronous, called at start-up); JsonBase accepts any."""

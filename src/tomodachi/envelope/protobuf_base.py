@@ -15,6 +15,7 @@ import base64
 import time
 import uuid
 import zlib
+from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -53,18 +54,17 @@ def _is_message_class(value: Any, message_base: type) -> bool:
     return isinstance(value, type) and issubclass(value, message_base)
 
 
-def _decode_data(data: bytes, data_encoding: str) -> bytes:
-    """The serialized user message carried in ``data``, per ``data_encoding``."""
-    if data_encoding in ("proto", "raw", ""):  # "" = not set by the sender: plain bytes
-        return data
-    if data_encoding == "gzip_proto":
-        return zlib.decompress(data)
-    # Deprecated encodings written by older senders; still accepted.
-    if data_encoding == "base64":
-        return base64.b64decode(data)
-    if data_encoding == "base64_gzip_proto":
-        return zlib.decompress(base64.b64decode(data))
-    raise ValueError(f"not a ProtobufBase message: unknown data_encoding {data_encoding!r}")
+# data_encoding -> how to get the serialized user message back from ``data``. "base64",
+# "base64_gzip_proto" and "raw" are deprecated (older senders) but still read; "" means the
+# sender did not set it, and is read as plain bytes.
+_DECODERS: dict[str, Callable[[bytes], bytes]] = {
+    "proto": bytes,
+    "gzip_proto": zlib.decompress,
+    "base64": base64.b64decode,
+    "base64_gzip_proto": lambda data: zlib.decompress(base64.b64decode(data)),
+    "raw": bytes,
+    "": bytes,
+}
 
 
 class ProtobufBase:
@@ -129,9 +129,12 @@ class ProtobufBase:
             raise ValueError("not a ProtobufBase message: no metadata")
 
         metadata = envelope.metadata
+        decode = _DECODERS.get(metadata.data_encoding)
+        if decode is None:
+            raise ValueError(f"not a ProtobufBase message: unknown data_encoding {metadata.data_encoding!r}")
         try:
             data = proto_class()
-            data.ParseFromString(_decode_data(envelope.data, metadata.data_encoding))
+            data.ParseFromString(decode(envelope.data))
         except (ValueError, zlib.error, messages.DecodeError) as exc:
             raise ValueError(
                 f"not a ProtobufBase message: undecodable {metadata.data_encoding or 'proto'} data "
@@ -157,9 +160,12 @@ class ProtobufBase:
         return parsed, metadata.message_uuid, metadata.timestamp
 
     @classmethod
-    async def validate(cls, proto_class: Any = None, validator: Any = None, **kwargs: Any) -> None:
-        """Check decorator options: ``proto_class`` must be a protobuf message class and
-        ``validator``, if given, callable; raises :class:`ConfigurationError` otherwise."""
+    def validate(cls, proto_class: Any = None, validator: Any = None, **kwargs: Any) -> None:
+        """Check decorator options (synchronous, called at start-up).
+
+        ``proto_class`` must be a protobuf message class and ``validator``, if given, callable;
+        raises :class:`ConfigurationError` otherwise.
+        """
         messages = _messages()
         if proto_class is None:
             raise ConfigurationError(

@@ -27,7 +27,9 @@ class PayloadError(TomodachiError, TypeError):
     """Data passed to a publish call cannot be sent (wrong type without an envelope, unencodable)."""
 
 
-def resolve_envelope(service: object, message_envelope: Any = DEFAULT, message_protocol: Any = DEFAULT) -> Any:
+def resolve_envelope(
+    service: object, message_envelope: Any = DEFAULT, message_protocol: Any = DEFAULT
+) -> Any:
     """The envelope to use: the call's or decorator's argument, else the service's attribute.
 
     ``message_protocol`` is the original's deprecated name for ``message_envelope``. ``None``
@@ -52,7 +54,9 @@ def check_envelope(envelope: Any, where: str, envelope_kwargs: Mapping[str, Any]
     if envelope is None:
         if envelope_kwargs:
             names = ", ".join(sorted(envelope_kwargs))
-            raise ConfigurationError(f"{where}: unexpected keyword argument(s) {names} (no message envelope is set)")
+            raise ConfigurationError(
+                f"{where}: unexpected keyword argument(s) {names} (no message envelope is set)"
+            )
         return
     for method in ("build_message", "parse_message"):
         if not callable(getattr(envelope, method, None)):

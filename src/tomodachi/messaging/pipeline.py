@@ -122,7 +122,10 @@ class MessageHandler:
             raise
         except Exception as exc:
             self.logger.warning(
-                "undecodable message", message_id=message_id, error=describe_exception(exc), envelope=_name(self.envelope)
+                "undecodable message",
+                message_id=message_id,
+                error=describe_exception(exc),
+                envelope=_name(self.envelope),
             )
             return Outcome(Settle.DEAD_LETTER, "undecodable", exc)
 

@@ -64,7 +64,11 @@ async def publish_message(
     runtime = runtime_of(service)
     envelope = resolve_envelope(service, message_envelope, message_protocol)
     payload = await build_payload(service, envelope, routing_key, data, **kwargs)
-    prefix = service.options.amqp.routing_key_prefix if routing_key_prefix is DEFAULT else (routing_key_prefix or "")
+    prefix = (
+        service.options.amqp.routing_key_prefix
+        if routing_key_prefix is DEFAULT
+        else (routing_key_prefix or "")
+    )
     exchange = default_exchange(service, exchange_name)
     key = encode_routing_key(prefix + routing_key)
     message_id = uuid.uuid4().hex

@@ -110,7 +110,9 @@ class AmqpTransport(Transport):
             if not isinstance(sub.routing_key, str):
                 raise ConfigurationError(f"{where}: routing_key must be a string, got {sub.routing_key!r}")
             if sub.queue_name is not None and sub.competing is False:
-                raise ConfigurationError(f"{where}: a queue_name is shared by every instance, so it cannot be competing=False")
+                raise ConfigurationError(
+                    f"{where}: a queue_name is shared by every instance, so it cannot be competing=False"
+                )
             envelope = resolve_envelope(self.service, sub.message_envelope, sub.message_protocol)
             check_envelope(envelope, where, sub.envelope_kwargs)
             competing = bool(sub.competing) or sub.queue_name is not None

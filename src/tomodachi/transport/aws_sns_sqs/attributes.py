@@ -19,7 +19,10 @@ def encode_attributes(attributes: Mapping[str, Any] | None) -> dict[str, dict[st
         if isinstance(value, str):
             result[name] = {"DataType": "String", "StringValue": value}
         elif isinstance(value, bool) or value is None or isinstance(value, (list, tuple)):
-            result[name] = {"DataType": "String.Array", "StringValue": json.dumps(value if not isinstance(value, tuple) else list(value))}
+            result[name] = {
+                "DataType": "String.Array",
+                "StringValue": json.dumps(value if not isinstance(value, tuple) else list(value)),
+            }
         elif isinstance(value, (int, float, Decimal)):
             result[name] = {"DataType": "Number", "StringValue": str(value)}
         elif isinstance(value, (bytes, bytearray)):

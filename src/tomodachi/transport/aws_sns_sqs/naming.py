@@ -22,6 +22,7 @@ __all__ = [
     "topic_name",
     "validate_queue_name",
     "validate_topic_name",
+    "wildcard_matcher",
 ]
 
 _TOPIC_OK = re.compile(r"[A-Za-z0-9_*#-]")
@@ -93,3 +94,20 @@ def queue_name(
     if fifo and not name.endswith(_FIFO):
         name += _FIFO
     return name
+
+
+def wildcard_matcher(encoded_pattern: str) -> re.Pattern[str]:
+    """A regex for topic names matching a wildcard topic (encoded, prefixed).
+
+    ``*`` matches any characters except an encoded dot (``___2e_``), so it stays within one
+    dotted segment; ``#`` matches anything.
+    """
+    parts: list[str] = []
+    for ch in encoded_pattern:
+        if ch == "*":
+            parts.append(r"(?:(?!___2e_).)*")
+        elif ch == "#":
+            parts.append(r".*")
+        else:
+            parts.append(re.escape(ch))
+    return re.compile("^" + "".join(parts) + "$")

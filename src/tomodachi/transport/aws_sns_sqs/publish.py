@@ -131,7 +131,9 @@ async def _publish(
     runtime = runtime_of(service)
     envelope = resolve_envelope(service, message_envelope, message_protocol)
     attributes = dict(message_attributes or {})
-    payload = await build_payload(service, envelope, topic, data, message_attributes=dict(attributes), **kwargs)
+    payload = await build_payload(
+        service, envelope, topic, data, message_attributes=dict(attributes), **kwargs
+    )
     prefix = service.options.aws_sns_sqs.topic_prefix if topic_prefix is DEFAULT else (topic_prefix or "")
     fifo = group_id is not None
     name = topic_name(topic, prefix, fifo=fifo)
@@ -203,7 +205,11 @@ def resolve_queue_name(service: Any, queue_name: str, queue_name_prefix: Any = D
     """A plain name gets ``aws_sns_sqs.queue_name_prefix``; URLs and ARNs are used as they are."""
     if queue_name.startswith(("https://", "http://", "arn:", "memory://")):
         return queue_name
-    prefix = service.options.aws_sns_sqs.queue_name_prefix if queue_name_prefix is DEFAULT else (queue_name_prefix or "")
+    prefix = (
+        service.options.aws_sns_sqs.queue_name_prefix
+        if queue_name_prefix is DEFAULT
+        else (queue_name_prefix or "")
+    )
     return prefix + queue_name
 
 
@@ -228,7 +234,9 @@ async def _send(
     if fifo and group_id is None:
         raise ValueError(f"sqs_send_message to FIFO queue {queue_name!r} needs a group_id")
     if not fifo and group_id is not None:
-        raise ValueError(f"sqs_send_message: group_id is only for FIFO queues ({queue_name!r} does not end in .fifo)")
+        raise ValueError(
+            f"sqs_send_message: group_id is only for FIFO queues ({queue_name!r} does not end in .fifo)"
+        )
     if fifo and deduplication_id is None:
         deduplication_id = str(uuid.uuid4())
     attributes = dict(message_attributes or {})
@@ -247,7 +255,9 @@ async def _send(
         if not isinstance(data, str):
             from tomodachi.messaging.envelopes import PayloadError
 
-            raise PayloadError(f"with message_body_formatter=None, data must be str (got {type(data).__name__})")
+            raise PayloadError(
+                f"with message_body_formatter=None, data must be str (got {type(data).__name__})"
+            )
         body = data
     else:
         context = MessageBodyFormatterContext(
@@ -264,14 +274,22 @@ async def _send(
     encoded = encode_attributes(attributes)
     if memory:
         return broker.send_sqs(
-            name, body, message_attributes=encoded, delay_seconds=delay_seconds, group_id=group_id,
+            name,
+            body,
+            message_attributes=encoded,
+            delay_seconds=delay_seconds,
+            group_id=group_id,
             deduplication_id=deduplication_id,
         )
     from tomodachi.transport.aws_sns_sqs.aws import send_message as aws_send
 
     return await aws_send(
-        service, runtime, queue_url, body, message_attributes=encoded, delay_seconds=delay_seconds,
-        group_id=group_id, deduplication_id=deduplication_id,
+        service,
+        runtime,
+        queue_url,
+        body,
+        message_attributes=encoded,
+        delay_seconds=delay_seconds,
+        group_id=group_id,
+        deduplication_id=deduplication_id,
     )
-
-

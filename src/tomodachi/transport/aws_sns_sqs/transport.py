@@ -127,7 +127,11 @@ class AWSSNSSQSTransport(Transport):
         if sub.queue_name and sub.competing is False:
             raise ConfigurationError(f"{where}: a queue with a predefined queue name must be competing")
         fifo = bool(sub.fifo)
-        if sub.queue_name and not sub.queue_name.startswith("arn:") and sub.queue_name.endswith(".fifo") != fifo:
+        if (
+            sub.queue_name
+            and not sub.queue_name.startswith("arn:")
+            and sub.queue_name.endswith(".fifo") != fifo
+        ):
             raise ConfigurationError(
                 f"{where}: queue {sub.queue_name!r} is {'' if fifo else 'not '}FIFO by name, "
                 f"but the handler has fifo={fifo}"
@@ -144,7 +148,11 @@ class AWSSNSSQSTransport(Transport):
                 filter_policy = json.loads(filter_policy)
             except ValueError:
                 raise ConfigurationError(f"{where}: filter_policy is not valid JSON") from None
-        if filter_policy is not DEFAULT and filter_policy is not None and not isinstance(filter_policy, Mapping):
+        if (
+            filter_policy is not DEFAULT
+            and filter_policy is not None
+            and not isinstance(filter_policy, Mapping)
+        ):
             raise ConfigurationError(f"{where}: filter_policy must be a dict, a JSON string or None")
         batch = sub.max_number_of_consumed_messages
         batch = 10 if not isinstance(batch, int) or not 1 <= batch <= 10 else batch
@@ -224,7 +232,9 @@ class AWSSNSSQSTransport(Transport):
             timestamp = wrapper.get("Timestamp")
             arn = wrapper.get("TopicArn")
             if message_type == "Notification" and isinstance(arn, str) and arn:
-                topic = strip_prefix(decode_topic(arn.rsplit(":", 1)[-1]), self.service.options.aws_sns_sqs.topic_prefix)
+                topic = strip_prefix(
+                    decode_topic(arn.rsplit(":", 1)[-1]), self.service.options.aws_sns_sqs.topic_prefix
+                )
                 sns_message_id = str(wrapper.get("MessageId") or "")
             if not attributes and isinstance(wrapper.get("MessageAttributes"), Mapping):
                 attributes = decode_attributes(wrapper["MessageAttributes"])
@@ -266,7 +276,13 @@ def _dead_letter(where: str, sub: SnsSqsSubscription, prefix: str, fifo: bool) -
         return DEFAULT, None
     if name is None and count is None:
         return None, None
-    if not isinstance(name, str) or not name or not isinstance(count, int) or isinstance(count, bool) or count < 1:
+    if (
+        not isinstance(name, str)
+        or not name
+        or not isinstance(count, int)
+        or isinstance(count, bool)
+        or count < 1
+    ):
         raise ConfigurationError(
             f"{where}: invalid values for the dead-letter queue: give dead_letter_queue_name (a name or ARN) "
             "together with max_receive_count (an integer >= 1), or dead_letter_queue_name=None to remove it"

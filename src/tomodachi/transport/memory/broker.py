@@ -37,7 +37,7 @@ class MemoryBroker:
         broker = runtime.shared.get(cls)
         if broker is None:
             broker = runtime.shared[cls] = cls(get_clock(runtime))
-        return broker  # type: ignore[no-any-return]
+        return broker
 
     # -- publishing (used by amqp_publish / aws_sns_sqs_publish / sqs_send_message) -------------
     def publish_amqp(self, exchange: str, routing_key: str, body: bytes, *, message_id: str) -> str:

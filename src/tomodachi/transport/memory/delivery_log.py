@@ -42,7 +42,14 @@ class DeliveryLog:
         self._changed.set()
 
     def for_message(self, message_id: str) -> list[Attempt]:
-        return [a for a in self.attempts if message_id in a.message_ids]
+        """Attempts for a message, following its ids (an SNS id leads to its SQS copies' ids)."""
+        ids = {message_id}
+        while True:
+            found = [a for a in self.attempts if a.message_ids & ids]
+            grown = ids.union(*(a.message_ids for a in found)) if found else ids
+            if grown == ids:
+                return found
+            ids = grown
 
     async def wait_until(self, predicate: Callable[[], bool], timeout: float) -> bool:  # noqa: ASYNC109
         """Wait until *predicate()* holds (checked on every new attempt) or *timeout* seconds pass."""

@@ -83,9 +83,9 @@ def _validate_condition(key: str, condition: Any) -> None:
     if isinstance(condition, str) or _is_number(condition):
         return
     if not isinstance(condition, Mapping):
-        raise ValueError(f"{where}: unsupported condition {condition!r} (strings, numbers or operator objects)")
+        raise ValueError(f"{where}: unsupported condition {condition!r} (use a string, number or operator)")
     if len(condition) != 1:
-        raise ValueError(f"{where}: an operator object must have exactly one operator, got {dict(condition)!r}")
+        raise ValueError(f"{where}: an operator object needs exactly one operator, got {dict(condition)!r}")
     ((operator, operand),) = condition.items()
     if operator not in _OPERATORS:
         raise ValueError(f"{where}: unknown operator {operator!r} (supported: {sorted(_OPERATORS)})")
@@ -103,7 +103,7 @@ def _validate_condition(key: str, condition: Any) -> None:
 
 def _validate_numeric(where: str, operand: Any) -> None:
     if not isinstance(operand, list | tuple) or len(operand) not in (2, 4):
-        raise ValueError(f"{where}: 'numeric' needs [op, number] or [op, number, op, number], not {operand!r}")
+        raise ValueError(f"{where}: 'numeric' needs [op, n] or [op, n, op, n], not {operand!r}")
     ops = operand[0::2]
     for op, number in zip(ops, operand[1::2], strict=True):
         if op not in {"=", *_LOWER, *_UPPER}:

@@ -57,7 +57,7 @@ def validate_message_attributes(attributes: Mapping[str, Mapping[str, Any]]) -> 
     for name, attribute in attributes.items():
         data_type = attribute.get("DataType") if isinstance(attribute, Mapping) else None
         if not isinstance(data_type, str) or data_type.split(".", 1)[0] not in ("String", "Number", "Binary"):
-            raise ValueError(f"message attribute {name!r}: DataType must be String, Number or Binary[.custom]")
+            raise ValueError(f"message attribute {name!r}: DataType must be String, Number or Binary")
         if data_type.startswith("Binary"):
             if not isinstance(attribute.get("BinaryValue"), bytes | bytearray):
                 raise ValueError(f"message attribute {name!r}: a Binary attribute needs a bytes BinaryValue")
@@ -294,11 +294,9 @@ class SqsQueue:
         message_id = str(uuid.uuid4())
         if deduplication_id is not None:
             self._dedup.remember(deduplication_id, message_id)
-        now = self._clock.now()
-        self._enqueue(
-            _Stored(next(self._seq), message_id, body, attributes, group_id, deduplication_id, now.timestamp()),
-            self.delay_seconds if delay_seconds is None else delay_seconds,
-        )
+        sent = self._clock.now().timestamp()
+        message = _Stored(next(self._seq), message_id, body, attributes, group_id, deduplication_id, sent)
+        self._enqueue(message, self.delay_seconds if delay_seconds is None else delay_seconds)
         return message_id
 
     async def receive(
@@ -362,7 +360,8 @@ class SqsQueue:
         self._backlog.add(message)
         if delay > 0:
             message.state = _DELAYED
-            heapq.heappush(self._delayed, (self._clock.now() + timedelta(seconds=delay), message.seq, message))
+            due = self._clock.now() + timedelta(seconds=delay)
+            heapq.heappush(self._delayed, (due, message.seq, message))
         else:
             message.state = _VISIBLE
             self._backlog.visible(message, returned=False)
@@ -374,25 +373,19 @@ class SqsQueue:
         self._release_due(now)
         deadline = now + timedelta(seconds=visibility_timeout)
         taken = self._backlog.take(limit, lambda message: self._admit(message, deadline))
-        received = []
-        for message in taken:
-            assert message.receipt_handle is not None
-            received.append(
-                SqsMessage(
-                    message.message_id,
-                    message.body,
-                    {name: dict(value) for name, value in message.attributes.items()},
-                    message.receipt_handle,
-                    message.receive_count,
-                    message.group_id,
-                    message.deduplication_id,
-                    message.sent_timestamp,
-                )
+        received = [
+            SqsMessage(
+                message.message_id,
+                message.body,
+                {name: dict(value) for name, value in message.attributes.items()},
+                message.receipt_handle or "",
+                message.receive_count,
+                message.group_id,
+                message.deduplication_id,
+                message.sent_timestamp,
             )
-            self._emit(
-                "received",
-                {"queue": self.name, "message_id": message.message_id, "receive_count": message.receive_count},
-            )
+            for message in taken
+        ]
         if taken:
             if visibility_timeout == 0:
                 self._release_due(now)  # visible again at once, for any other receiver
@@ -429,7 +422,7 @@ class SqsQueue:
             )
             dlq._enqueue(moved, 0)
             return False
-        message.receive_count += 1
+        message.receive_count = count = message.receive_count + 1
         if message.receipt_handle is not None:
             self._handles.pop(message.receipt_handle, None)
         message.receipt_handle = uuid.uuid4().hex
@@ -437,6 +430,7 @@ class SqsQueue:
         self._set_state(message, _INFLIGHT)
         message.version += 1
         heapq.heappush(self._inflight, (deadline, message.seq, message.version, message))
+        self._emit("received", {"queue": self.name, "message_id": message.message_id, "receive_count": count})
         return True
 
     def _release_due(self, now: datetime) -> None:

@@ -1,0 +1,29 @@
+"""Test services in-process: the in-memory broker, an HTTP client, a manual clock, captured logs.
+
+::
+
+    from tomodachi.testing import run_services
+
+    async def test_order_is_handled():
+        async with run_services(Orders) as app:
+            delivery = await app.publish("order.created", {"id": 1})
+            report = await delivery.outcome(timeout=5)
+            assert report.handled
+
+With pytest, the fixtures ``tomodachi_services`` (the same as :func:`run_services`) and
+``manual_clock`` are available once ``tomodachi.testing.pytest_plugin`` is loaded (it is
+registered as a pytest plugin when tomodachi is installed).
+"""
+
+from tomodachi.clock import ManualClock
+from tomodachi.testing.delivery import Delivery, DeliveryReport, DeliveryTimeout
+from tomodachi.testing.harness import RunningServices, run_services
+
+__all__ = [
+    "Delivery",
+    "DeliveryReport",
+    "DeliveryTimeout",
+    "ManualClock",
+    "RunningServices",
+    "run_services",
+]
