@@ -111,6 +111,8 @@ class Options(OptionsInterface):
         broker: str = _opt("rabbitmq", v.choice_check("rabbitmq", "memory"))
         dead_letter_exchange: str | None = _opt(None, v.check_str_or_none)
         max_redeliveries: int | None = _opt(None, v.int_check(0, optional=True))
+        # Seconds a publish waits for the broker (reconnection, confirm) before AmqpPublishError.
+        publish_timeout: int | float = _opt(10.0, v.number_check(positive=True))
 
     class Watcher(OptionsInterface):
         _prefix = "watcher"

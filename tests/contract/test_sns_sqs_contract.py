@@ -1,0 +1,219 @@
+"""SNS+SQS delivery contract: the same behaviour on the in-memory broker and on AWS (moto)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from conftest import Backend, Inbox
+
+import tomodachi
+from tomodachi.envelope import JsonBase
+from tomodachi.testing import run_services
+
+
+def _run(backend: Backend, *classes: type[tomodachi.Service], **extra: Any) -> Any:
+    return run_services(*classes, options={**backend.options, **extra}, message_broker=backend.message_broker)
+
+
+async def test_published_message_reaches_handler_with_its_keywords(
+    sns_sqs_backend: Backend, inbox: Inbox
+) -> None:
+    class Orders(tomodachi.Service):
+        name = "orders"
+        message_envelope = JsonBase
+
+        @tomodachi.aws_sns_sqs("order.created")
+        async def on_order(
+            self,
+            data: Any,
+            topic: str,
+            message_attributes: dict[str, Any],
+            approximate_receive_count: int,
+            message_type: str,
+            sns_message_id: str,
+        ) -> None:
+            inbox.add(
+                (data, topic, message_attributes, approximate_receive_count, message_type, sns_message_id)
+            )
+
+    async with _run(sns_sqs_backend, Orders) as app:
+        message_id = await tomodachi.aws_sns_sqs_publish(
+            app.service,
+            {"id": 1},
+            "order.created",
+            message_attributes={"n": 1, "s": "x", "b": True, "l": ["a"]},
+        )
+        [item] = await inbox.wait_count(1)
+    assert item == (
+        {"id": 1},
+        "order.created",
+        {"n": 1, "s": "x", "b": True, "l": ["a"]},
+        1,
+        "Notification",
+        message_id,
+    )
+
+
+async def test_filter_policy_selects_messages(sns_sqs_backend: Backend, inbox: Inbox) -> None:
+    policy = {"currency": ["SEK", "EUR"], "amount": [{"numeric": [">=", 99.51]}]}
+
+    class Payments(tomodachi.Service):
+        name = "payments"
+        message_envelope = JsonBase
+
+        @tomodachi.aws_sns_sqs("payment.made", filter_policy=policy)
+        async def on_payment(self, data: Any) -> None:
+            inbox.add(data)
+
+    async with _run(sns_sqs_backend, Payments) as app:
+        for label, attributes in (
+            ("cheap", {"currency": "SEK", "amount": 10}),
+            ("dollars", {"currency": "USD", "amount": 1000}),
+            ("missing", {"currency": "SEK"}),
+            ("match", {"currency": "EUR", "amount": 99.51}),
+        ):
+            await tomodachi.aws_sns_sqs_publish(
+                app.service, label, "payment.made", message_attributes=attributes
+            )
+        await inbox.wait_count(1)
+        await inbox.stays(1, 0.5)
+    assert inbox.items == ["match"]
+
+
+async def test_retry_leaves_message_and_receive_count_grows(sns_sqs_backend: Backend, inbox: Inbox) -> None:
+    class Flaky(tomodachi.Service):
+        name = "flaky"
+        message_envelope = JsonBase
+
+        @tomodachi.aws_sns_sqs("job.flaky", visibility_timeout=1)
+        async def run_job(self, data: Any, approximate_receive_count: int) -> None:
+            inbox.add(approximate_receive_count)
+            if approximate_receive_count < 2:
+                raise tomodachi.transport.aws_sns_sqs.AWSSNSSQSInternalServiceError("later")
+
+    async with _run(sns_sqs_backend, Flaky) as app:
+        await tomodachi.aws_sns_sqs_publish(app.service, "x", "job.flaky")
+        await inbox.wait_count(2, timeout=15)
+        await inbox.stays(2, 1.5)
+    assert inbox.items == [1, 2]
+
+
+async def test_dead_letter_queue_after_max_receive_count(
+    sns_sqs_backend: Backend, inbox: Inbox, unique: str
+) -> None:
+    dlq = f"dlq-{unique}"
+
+    class Poison(tomodachi.Service):
+        name = "poison"
+        message_envelope = JsonBase
+
+        @tomodachi.aws_sns_sqs(
+            "job.poison", visibility_timeout=1, dead_letter_queue_name=dlq, max_receive_count=2
+        )
+        async def on_job(self, data: Any) -> None:
+            inbox.add(("attempt", data))
+            raise tomodachi.RetryMessage("never")
+
+        @tomodachi.aws_sns_sqs(queue_name=dlq)
+        async def on_dead(self, data: Any) -> None:
+            inbox.add(("dead", data))
+
+    async with _run(sns_sqs_backend, Poison) as app:
+        await tomodachi.aws_sns_sqs_publish(app.service, "p", "job.poison")
+        await inbox.wait_for(lambda items: ("dead", "p") in items, timeout=20)
+    assert inbox.items.count(("attempt", "p")) == 2
+
+
+async def test_failed_handler_message_goes_to_its_dead_letter_queue(
+    sns_sqs_backend: Backend, inbox: Inbox, unique: str
+) -> None:
+    dlq = f"dlq-{unique}"
+
+    class Broken(tomodachi.Service):
+        name = "broken"
+        message_envelope = JsonBase
+
+        @tomodachi.aws_sns_sqs("job.broken", dead_letter_queue_name=dlq, max_receive_count=5)
+        async def on_job(self, data: Any) -> None:
+            inbox.add(("attempt", data))
+            raise ValueError("bug")
+
+        @tomodachi.aws_sns_sqs(queue_name=dlq)
+        async def on_dead(self, data: Any) -> None:
+            inbox.add(("dead", data))
+
+    async with _run(sns_sqs_backend, Broken) as app:
+        await tomodachi.aws_sns_sqs_publish(app.service, "b", "job.broken")
+        await inbox.wait_for(lambda items: ("dead", "b") in items, timeout=10)
+    assert inbox.items == [("attempt", "b"), ("dead", "b")]
+
+
+async def test_send_message_to_a_queue(sns_sqs_backend: Backend, inbox: Inbox, unique: str) -> None:
+    queue = f"work-{unique}"
+
+    class Worker(tomodachi.Service):
+        name = "worker"
+        message_envelope = JsonBase
+
+        @tomodachi.aws_sns_sqs(queue_name=queue)
+        async def on_work(
+            self, data: Any, topic: str, message_type: str, message_attributes: dict[str, Any]
+        ) -> None:
+            inbox.add((data, topic, message_type, message_attributes))
+
+    async with _run(sns_sqs_backend, Worker) as app:
+        await tomodachi.sqs_send_message(app.service, {"w": 1}, queue, message_attributes={"k": "v"})
+        assert await inbox.wait_count(1) == [({"w": 1}, "", "Message", {"k": "v"})]
+
+
+async def test_fifo_keeps_order_within_a_group(sns_sqs_backend: Backend, inbox: Inbox) -> None:
+    class Ledger(tomodachi.Service):
+        name = "ledger"
+        message_envelope = JsonBase
+
+        @tomodachi.aws_sns_sqs("ledger.entry", fifo=True, competing=True)
+        async def on_entry(self, data: Any, message_group_id: str) -> None:
+            inbox.add((message_group_id, data))
+
+    async with _run(sns_sqs_backend, Ledger) as app:
+        for n in range(5):
+            await tomodachi.aws_sns_sqs_publish(app.service, n, "ledger.entry", group_id="a")
+            await tomodachi.aws_sns_sqs_publish(app.service, n, "ledger.entry", group_id="b")
+        await inbox.wait_count(10, timeout=20)
+    for group in ("a", "b"):
+        assert [n for g, n in inbox.items if g == group] == [0, 1, 2, 3, 4]
+
+
+async def test_raw_payload_and_bad_payloads(sns_sqs_backend: Backend, inbox: Inbox) -> None:
+    class Raw(tomodachi.Service):
+        name = "raw"
+
+        @tomodachi.aws_sns_sqs("raw.text")
+        async def on_text(self, body: str) -> None:
+            inbox.add(("raw", body))
+
+        @tomodachi.aws_sns_sqs("json.only", message_envelope=JsonBase)
+        async def on_json(self, data: Any) -> None:
+            inbox.add(("json", data))
+
+    async with _run(sns_sqs_backend, Raw) as app:
+        await tomodachi.aws_sns_sqs_publish(app.service, "hello", "raw.text")
+        await tomodachi.aws_sns_sqs_publish(app.service, "not an envelope", "json.only")
+        await tomodachi.aws_sns_sqs_publish(app.service, "ok", "json.only", message_envelope=JsonBase)
+        await inbox.wait_count(2)
+        await inbox.stays(2, 0.5)
+    assert sorted(inbox.items) == [("json", "ok"), ("raw", "hello")]
+
+
+async def test_bad_decorator_arguments_fail_start_up_with_one_line(sns_sqs_backend: Backend) -> None:
+    class Wrong(tomodachi.Service):
+        name = "wrong"
+
+        @tomodachi.aws_sns_sqs("t", dead_letter_queue_name="dlq")  # no max_receive_count
+        async def on_message(self, message: str) -> None:
+            pass
+
+    with pytest.raises(tomodachi.TomodachiError, match="dead-letter queue"):
+        async with _run(sns_sqs_backend, Wrong):
+            pass
