@@ -160,7 +160,7 @@ class RunningServices:
 
     @property
     def logs(self) -> list[dict[str, Any]]:
-        """Log records so far, as dicts (``message``, ``level``, ``logger``, ``timestamp`` and the bound keys)."""
+        """Log records so far, as dicts: ``message``, ``level``, ``logger``, ``timestamp``, bound keys."""
         if self._logs is None:
             return []
         return [json.loads(line) for line in self._logs.getvalue().splitlines() if line.startswith("{")]

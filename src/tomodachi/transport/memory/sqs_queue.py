@@ -24,7 +24,7 @@ import itertools
 import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -411,15 +411,7 @@ class SqsQueue:
             )
             # The moved message keeps its id, body, attributes and send time; its receive
             # count starts again from 0 in the dead-letter queue.
-            moved = _Stored(
-                next(dlq._seq),
-                message.message_id,
-                message.body,
-                message.attributes,
-                message.group_id,
-                message.deduplication_id,
-                message.sent_timestamp,
-            )
+            moved = replace(message, seq=next(dlq._seq), receive_count=0, receipt_handle=None, version=0)
             dlq._enqueue(moved, 0)
             return False
         message.receive_count = count = message.receive_count + 1
