@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from tomodachi.clock import ManualClock
@@ -60,7 +60,7 @@ class Delivery:
         return self.broker.log.for_message(self.message_id)
 
     def _report(self, handler: str | None) -> DeliveryReport | None:
-        attempts = [a for a in self.attempts if handler is None or a.handler == handler]
+        attempts = [a for a in self._attributed() if handler is None or a.handler == handler]
         if not attempts:
             return None
         name = attempts[-1].handler
@@ -68,6 +68,17 @@ class Delivery:
         if mine[-1].result not in _TERMINAL:
             return None
         return DeliveryReport(name, mine)
+
+    def _attributed(self) -> list[Attempt]:
+        """Attempts, with the broker's own redrive moves credited to the handler of that queue."""
+        result: list[Attempt] = []
+        for attempt in self.attempts:
+            if attempt.handler.startswith("redrive:"):
+                owner = next((a for a in reversed(result) if a.message_ids & attempt.message_ids), None)
+                if owner is not None:
+                    attempt = replace(attempt, handler=owner.handler, service=owner.service)
+            result.append(attempt)
+        return result
 
     async def outcome(self, *, handler: str | None = None, timeout: float = 5.0) -> DeliveryReport:  # noqa: ASYNC109
         """Wait until the message is settled for good (handled, dead-lettered or dropped).

@@ -43,7 +43,8 @@ class MemoryAmqpTransport(AmqpTransport):
         if dlx:
             amqp.declare_exchange(dlx)
         for consumer in self.consumers:
-            amqp.declare_exchange(consumer.exchange)
+            if consumer.exchange:
+                amqp.declare_exchange(consumer.exchange)
             amqp.declare_queue(consumer.queue, dead_letter_exchange=dlx)
             amqp.bind(consumer.queue, consumer.exchange, consumer.binding_key)
             if not consumer.competing and amqp.consumer_count(consumer.queue):

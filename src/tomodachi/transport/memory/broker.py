@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from tomodachi.clock import Clock, get_clock
 from tomodachi.transport.memory.amqp_broker import AmqpBroker
-from tomodachi.transport.memory.delivery_log import DeliveryLog
+from tomodachi.transport.memory.delivery_log import Attempt, DeliveryLog
 from tomodachi.transport.memory.sns_sqs_broker import SnsSqsBroker
 
 if TYPE_CHECKING:
@@ -30,6 +30,22 @@ class MemoryBroker:
         self.amqp = AmqpBroker()
         self.sns_sqs = SnsSqsBroker(clock)
         self.log = DeliveryLog()
+        self.sns_sqs.on_event.append(self._on_sqs_event)
+
+    def _on_sqs_event(self, event: str, details: dict[str, Any]) -> None:
+        # The redrive policy moves a message to its dead-letter queue on a receive: record it so
+        # a test waiting on the message sees "dead_lettered" (its SNS id links via earlier attempts).
+        if event == "dead_lettered":
+            self.log.add(
+                Attempt(
+                    message_ids=frozenset((str(details["message_id"]),)),
+                    service="",
+                    handler=f"redrive:{details['queue']}",
+                    delivery=int(details["receive_count"]),
+                    result="dead_lettered",
+                    reason=f"moved to {details['dlq']} after {details['receive_count']} receives",
+                )
+            )
 
     @classmethod
     def of(cls, runtime: Runtime) -> MemoryBroker:
@@ -41,7 +57,8 @@ class MemoryBroker:
 
     # -- publishing (used by amqp_publish / aws_sns_sqs_publish / sqs_send_message) -------------
     def publish_amqp(self, exchange: str, routing_key: str, body: bytes, *, message_id: str) -> str:
-        self.amqp.declare_exchange(exchange)
+        if exchange:  # "" is the default exchange: it always exists
+            self.amqp.declare_exchange(exchange)
         self.amqp.publish(exchange, routing_key, body, message_id=message_id)
         return message_id
 

@@ -30,11 +30,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from tomodachi.clock import Clock, get_clock
 from tomodachi.errors import ConfigurationError
 from tomodachi.injection import HandlerCall, compile_handler
 from tomodachi.logging import Logger, get_logger, reset_context_logger, set_context_logger
 from tomodachi.transport.base import Handler, Transport
-from tomodachi.clock import Clock, get_clock
 from tomodachi.transport.schedule.triggers import CronTrigger, IntervalTrigger, TriggerError, make_trigger
 
 __all__ = ["INJECTED_KEYWORDS", "ScheduleTransport"]
