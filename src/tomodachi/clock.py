@@ -1,4 +1,4 @@
-"""The clocks schedulers and in-memory brokers read and sleep on: the system clock, and a manual clock for tests.
+"""The clocks schedulers and in-memory brokers read and sleep on: the system clock and a manual one.
 
 A :class:`Clock` answers two questions: *what time is it* (:meth:`Clock.now`, an aware UTC
 ``datetime``; :meth:`Clock.monotonic`, seconds that never go backwards) and *wake me at this

@@ -60,7 +60,9 @@ class Runtime:
                 from tomodachi.errors import describe_exception
                 from tomodachi.logging import get_logger
 
-                get_logger("tomodachi.run").warning("error releasing a shared client", error=describe_exception(exc))
+                get_logger("tomodachi.run").warning(
+                    "error releasing a shared client", error=describe_exception(exc)
+                )
 
     def request_stop(self, reason: str, exit_code: int | None = None) -> None:
         if exit_code is not None:
