@@ -126,3 +126,18 @@ def test_config_flag_takes_json_files_then_service_files(tmp_path: Path) -> None
 def test_production_takes_no_value() -> None:
     with pytest.raises(UsageError, match="does not take a value"):
         parse_run_arguments(["a.py", "--production=yes"], environ={})
+
+
+def test_message_broker_flag_and_environment() -> None:
+    assert parse_run_arguments(["a.py"], environ={}).message_broker is None
+    assert parse_run_arguments(["a.py", "--message-broker", "memory"], environ={}).message_broker == "memory"
+    assert (
+        parse_run_arguments(["a.py"], environ={"TOMODACHI_MESSAGE_BROKER": "MEMORY"}).message_broker
+        == "memory"
+    )
+    flag_wins = parse_run_arguments(
+        ["a.py", "--message-broker", "default"], environ={"TOMODACHI_MESSAGE_BROKER": "memory"}
+    )
+    assert flag_wins.message_broker is None
+    with pytest.raises(UsageError, match="--message-broker option: 'kafka' not recognized"):
+        parse_run_arguments(["a.py", "--message-broker", "kafka"], environ={})

@@ -48,3 +48,24 @@ def test_unknown_attribute_is_an_attribute_error() -> None:
 
     with pytest.raises(AttributeError, match="has no attribute 'nope'"):
         tomodachi.nope  # noqa: B018
+
+
+def test_message_decorators_do_not_import_broker_clients() -> None:
+    modules = _modules_after(
+        "import tomodachi\n"
+        "tomodachi.amqp, tomodachi.amqp_publish, tomodachi.aws_sns_sqs, tomodachi.sqs_send_message\n"
+        "tomodachi.envelope.JsonBase"
+    )
+    assert "tomodachi.transport.amqp" in modules and "tomodachi.transport.aws_sns_sqs" in modules
+    assert not {"botocore", "aiobotocore", "aio_pika", "aiormq", "google.protobuf", "aiohttp"} & modules
+
+
+def test_transport_aliases_are_the_same_module_objects() -> None:
+    import tomodachi
+    import tomodachi.transport.awssnssqs as alias
+    from tomodachi.transport import aws_sns_sqs
+
+    assert alias is aws_sns_sqs is tomodachi.transport.awssnssqs
+    assert tomodachi.awssnssqs is tomodachi.aws_sns_sqs is aws_sns_sqs.aws_sns_sqs
+    assert tomodachi.sns_publish is tomodachi.aws_sns_sqs_publish
+    assert tomodachi.awssnssqs_send_message is tomodachi.sqs_send_message
