@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tomodachi.errors import ConfigurationError
-from tomodachi.messaging.backend import uses_memory_broker
+from tomodachi.messaging.backend import backend_class
 from tomodachi.messaging.envelopes import check_envelope, resolve_envelope
 from tomodachi.messaging.pipeline import MessageHandler, Outcome, Settle
 from tomodachi.transport.amqp.decorators import AmqpSubscription
@@ -86,18 +86,14 @@ class AmqpTransport(Transport):
     def implementation(cls, service: Service, runtime: Runtime) -> type[Transport]:
         if cls is not AmqpTransport:
             return cls
-        if uses_memory_broker(service, runtime, "amqp"):
-            from tomodachi.transport.memory.amqp_transport import MemoryAmqpTransport
-
-            return MemoryAmqpTransport
-        try:
-            from tomodachi.transport.amqp.rabbitmq import RabbitMQTransport
-        except ImportError as exc:
-            raise ConfigurationError(
-                f"@tomodachi.amqp needs aio-pika ({exc}): install it with 'pip install \"tomodachi[amqp]\"', "
-                "or run on the in-memory broker (--message-broker memory)"
-            ) from None
-        return RabbitMQTransport
+        return backend_class(
+            service,
+            runtime,
+            "amqp",
+            memory="tomodachi.transport.memory.amqp_transport:MemoryAmqpTransport",
+            real="tomodachi.transport.amqp.rabbitmq:RabbitMQTransport",
+            extra="amqp",
+        )
 
     # -- setup -----------------------------------------------------------------------------
     async def setup(self) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tomodachi.errors import ConfigurationError
-from tomodachi.messaging.backend import uses_memory_broker
+from tomodachi.messaging.backend import backend_class
 from tomodachi.messaging.envelopes import DEFAULT, check_envelope, resolve_envelope
 from tomodachi.messaging.pipeline import MessageHandler, Outcome, Settle
 from tomodachi.transport.aws_sns_sqs.attributes import decode_attributes
@@ -98,18 +98,14 @@ class AWSSNSSQSTransport(Transport):
     def implementation(cls, service: Service, runtime: Runtime) -> type[Transport]:
         if cls is not AWSSNSSQSTransport:
             return cls
-        if uses_memory_broker(service, runtime, "aws_sns_sqs"):
-            from tomodachi.transport.memory.sns_sqs_transport import MemorySnsSqsTransport
-
-            return MemorySnsSqsTransport
-        try:
-            from tomodachi.transport.aws_sns_sqs.aws import AwsSnsSqsTransport
-        except ImportError as exc:
-            raise ConfigurationError(
-                f"@tomodachi.aws_sns_sqs needs aiobotocore ({exc}): install it with "
-                "'pip install \"tomodachi[aws]\"', or run on the in-memory broker (--message-broker memory)"
-            ) from None
-        return AwsSnsSqsTransport
+        return backend_class(
+            service,
+            runtime,
+            "aws_sns_sqs",
+            memory="tomodachi.transport.memory.sns_sqs_transport:MemorySnsSqsTransport",
+            real="tomodachi.transport.aws_sns_sqs.aws:AwsSnsSqsTransport",
+            extra="aws",
+        )
 
     # -- setup -----------------------------------------------------------------------------
     async def setup(self) -> None:
