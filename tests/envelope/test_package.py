@@ -54,7 +54,7 @@ from tomodachi.envelope import protobuf_base
 from tomodachi.errors import TomodachiError
 errors = []
 calls = [
-    lambda: asyncio.run(ProtobufBase.validate(proto_class=object)),
+    lambda: ProtobufBase.validate(proto_class=object),
     lambda: asyncio.run(ProtobufBase.build_message(None, "t", b"")),
     lambda: asyncio.run(ProtobufBase.parse_message("", proto_class=object)),
     lambda: protobuf_base.SNSSQSMessage,

@@ -271,7 +271,7 @@ async def test_garbage_payloads_raise_value_error(payload: Any) -> None:
         (b"not zlib", "gzip_proto", "undecodable gzip_proto data for Person"),
         (b"\xff\xff", "proto", "undecodable proto data for Person"),
         (b"@@@", "base64_gzip_proto", "undecodable base64_gzip_proto"),
-        (person_bytes(), "rot13", "unknown data_encoding 'rot13'"),
+        (person_bytes(), "rot13", "^not a ProtobufBase message: unknown data_encoding 'rot13'$"),
     ],
 )
 async def test_undecodable_data_raises_value_error(data: bytes, encoding: str, match: str) -> None:
@@ -287,10 +287,10 @@ async def test_non_protobuf_data_raises_envelope_encode_error(data: Any) -> None
         await ProtobufBase.build_message(FakeService(), "t", data)
 
 
-async def test_validate_accepts_a_message_class_and_a_callable_validator() -> None:
-    assert await ProtobufBase.validate(proto_class=Person) is None
-    assert await ProtobufBase.validate(proto_class=Person, validator=_reject_minors, other=1) is None
-    assert await ProtobufBase.validate(proto_class=Person, validator=staticmethod(_reject_minors)) is None
+def test_validate_accepts_a_message_class_and_a_callable_validator() -> None:
+    assert ProtobufBase.validate(proto_class=Person) is None
+    assert ProtobufBase.validate(proto_class=Person, validator=_reject_minors, other=1) is None
+    assert ProtobufBase.validate(proto_class=Person, validator=staticmethod(_reject_minors)) is None
 
 
 @pytest.mark.parametrize(
@@ -304,6 +304,6 @@ async def test_validate_accepts_a_message_class_and_a_callable_validator() -> No
         ({"proto_class": Person, "validator": "not callable"}, "validator must be callable"),
     ],
 )
-async def test_validate_rejects_bad_options(kwargs: dict[str, Any], match: str) -> None:
+def test_validate_rejects_bad_options(kwargs: dict[str, Any], match: str) -> None:
     with pytest.raises(ConfigurationError, match=match):
-        await ProtobufBase.validate(**kwargs)
+        ProtobufBase.validate(**kwargs)
