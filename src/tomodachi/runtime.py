@@ -39,6 +39,11 @@ class Runtime:
     def activate(self) -> contextvars.Token[Runtime | None]:
         return _current.set(self)
 
+    @staticmethod
+    def deactivate(token: contextvars.Token[Runtime | None]) -> None:
+        """Undo :meth:`activate` (the previous runtime, if any, becomes current again)."""
+        _current.reset(token)
+
     def register(self, service: Service) -> None:
         self.services[service.name] = service
 

@@ -213,9 +213,7 @@ async def run_services(
         if capture_logs:
             tlog.remove_handlers()
             tlog.reset_context()
-        from tomodachi.runtime import _current
-
-        _current.reset(token)
+        Runtime.deactivate(token)
 
 
 def _system_clock() -> Clock:
