@@ -25,6 +25,33 @@ def _port(line: str) -> int:
     return int(match.group(1))
 
 
+def _server_sockets(port: int) -> tuple[int, list[int]]:
+    """(accept backlog of the listener, unread bytes of each accepted connection) from /proc."""
+    backlog, unread = 0, []
+    with open("/proc/net/tcp") as table:
+        for line in list(table)[1:]:
+            fields = line.split()
+            local_port = int(fields[1].split(":")[1], 16)
+            if local_port != port:
+                continue
+            rx_queue = int(fields[4].split(":")[1], 16)
+            if fields[3] == "0A":  # LISTEN: rx_queue is the number of connections not yet accepted
+                backlog = rx_queue
+            elif fields[3] == "01":  # ESTABLISHED
+                unread.append(rx_queue)
+    return backlog, unread
+
+
+async def _until_server_read_everything(port: int, connections: int, timeout: float = 10) -> None:  # noqa: ASYNC109
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        backlog, unread = _server_sockets(port)
+        if backlog == 0 and len(unread) >= connections and not any(unread):
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"server did not read all requests: {_server_sockets(port)}")
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 async def test_sleeping_posts_finish_after_the_stop_signal_and_exit_is_0(
     spawn: Any, tmp_path: Path, signum: int
@@ -58,6 +85,9 @@ async def test_sleeping_posts_finish_after_the_stop_signal_and_exit_is_0(
         posts = [asyncio.create_task(post()) for _ in range(20)]
         # Each POST sleeps up to a second: stop once all were sent, while most still sleep.
         await asyncio.wait_for(all_sent.wait(), 10)
+        # "Sent" is the client's view: wait until the server has accepted every connection and
+        # read every request, or the stop would (rightly) reset connections still in the backlog.
+        await _until_server_read_everything(port, connections=20)
         process.send(signum)
         results = await asyncio.gather(*posts)
 
