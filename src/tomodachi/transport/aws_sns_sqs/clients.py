@@ -30,13 +30,13 @@ __all__ = [
     "AwsClients",
     "ClientSettings",
     "Service",
+    "aws_error",
     "clients_for",
     "describe_error",
     "error_code",
     "is_credentials_error",
     "is_missing_queue",
     "is_transient",
-    "start_error",
 ]
 
 Service = Literal["sns", "sqs", "sts"]
@@ -168,8 +168,8 @@ class AwsClients:
         return client
 
     async def _create(self, service: Service) -> Any:
-        from aiobotocore.config import AioConfig
-        from aiobotocore.session import get_session
+        from aiobotocore.config import AioConfig  # type: ignore[import-untyped]
+        from aiobotocore.session import get_session  # type: ignore[import-untyped]
 
         if self._session is None:
             self._session = get_session()
@@ -191,22 +191,33 @@ class AwsClients:
         )
         return await self._stack.enter_async_context(creator)
 
-    async def call(self, service: Service, operation: str, timeout: float | None = None, **kwargs: Any) -> dict[str, Any]:  # noqa: ASYNC109
-        """``client.<operation>(**kwargs)``; with *timeout*, a ``TimeoutError`` after that many seconds."""
+    async def call(
+        self, service: Service, operation: str, time_limit: float | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        """``client.<operation>(**kwargs)``; with *time_limit*, a ``TimeoutError`` after that many seconds."""
         client = await self.client(service)
         method = getattr(client, operation)
-        if timeout is None:
+        if time_limit is None:
             result = await method(**kwargs)
         else:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(time_limit):
                 result = await method(**kwargs)
         return dict(result)
 
-    async def account_id(self, timeout: float | None = None) -> str:  # noqa: ASYNC109
+    async def account_id(self, time_limit: float | None = None) -> str:
         """The AWS account of the credentials (``sts:GetCallerIdentity``, cached)."""
         if self._account_id is None:
-            self._account_id = str((await self.call("sts", "get_caller_identity", timeout))["Account"])
+            self._account_id = str((await self.call("sts", "get_caller_identity", time_limit))["Account"])
         return self._account_id
+
+    async def system_attributes_parameter(self) -> str:
+        """``MessageSystemAttributeNames`` of ``ReceiveMessage``, or ``AttributeNames`` on older botocore."""
+        try:
+            client = await self.client("sqs")
+            members = client.meta.service_model.operation_model("ReceiveMessage").input_shape.members
+        except Exception:  # the receive call will report the real problem
+            return "MessageSystemAttributeNames"
+        return "MessageSystemAttributeNames" if "MessageSystemAttributeNames" in members else "AttributeNames"
 
     async def region(self) -> str:
         """The region the clients talk to (from the options or botocore's default chain)."""
@@ -250,7 +261,9 @@ def _status(exc: BaseException) -> int:
 
 
 def _is_network_error(exc: BaseException) -> bool:
-    from botocore.exceptions import ConnectionError as BotoConnectionError
+    from botocore.exceptions import (  # type: ignore[import-untyped]
+        ConnectionError as BotoConnectionError,
+    )
     from botocore.exceptions import HTTPClientError
 
     return isinstance(exc, (BotoConnectionError, HTTPClientError, OSError, TimeoutError))
@@ -290,9 +303,20 @@ def describe_error(exc: BaseException) -> str:
     return _short(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
 
 
-def start_error(exc: BaseException, settings: ClientSettings, service: Service, what: str) -> AWSSNSSQSException:
-    """The one-line exception that fails start-up when *what* (an AWS call) raised *exc*."""
-    from botocore.exceptions import NoCredentialsError, NoRegionError, PartialCredentialsError
+def aws_error(
+    exc: BaseException, settings: ClientSettings, service: Service, what: str, *, start: bool = False
+) -> AWSSNSSQSException:
+    """One line (never with a secret) for *what*, an AWS call that raised *exc*.
+
+    Unreachable endpoints and refused credentials give :class:`AWSSNSSQSConnectionException`;
+    other failures :class:`AWSSNSSQSStartError` during start-up (*start*), else
+    :class:`AWSSNSSQSException`.
+    """
+    from botocore.exceptions import (
+        NoCredentialsError,
+        NoRegionError,
+        PartialCredentialsError,
+    )
 
     where = settings.endpoint(service)
     if isinstance(exc, NoRegionError):
@@ -310,9 +334,12 @@ def start_error(exc: BaseException, settings: ClientSettings, service: Service, 
             f"({error_code(exc)}): check aws_sns_sqs.aws_access_key_id and aws_secret_access_key"
         )
     if isinstance(exc, TimeoutError):
-        return AWSSNSSQSConnectionException(f"no answer from {where} to {what} in time: is the endpoint reachable?")
+        return AWSSNSSQSConnectionException(
+            f"no answer from {where} to {what} in time: is the endpoint reachable?"
+        )
     if _is_network_error(exc):
         return AWSSNSSQSConnectionException(f"cannot reach {where} ({what}): {describe_error(exc)}")
+    cls = AWSSNSSQSStartError if start else AWSSNSSQSException
     if error_code(exc) is not None:
-        return AWSSNSSQSStartError(f"{what} failed at {where}: {describe_error(exc)}")
-    return AWSSNSSQSStartError(f"{what} failed: {describe_error(exc)}")
+        return cls(f"{what} failed at {where}: {describe_error(exc)}")
+    return cls(f"{what} failed: {describe_error(exc)}")

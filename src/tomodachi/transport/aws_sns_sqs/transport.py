@@ -129,7 +129,7 @@ class AWSSNSSQSTransport(Transport):
             and sub.queue_name.endswith(".fifo") != fifo
         ):
             raise ConfigurationError(
-                f"{where}: queue {sub.queue_name!r} is {'' if fifo else 'not '}FIFO by name, "
+                f"{where}: queue {sub.queue_name!r} is {'not ' if fifo else ''}FIFO by name, "
                 f"but the handler has fifo={fifo}"
             )
         envelope = resolve_envelope(self.service, sub.message_envelope, sub.message_protocol)
