@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from contract_support import Backend
 
 SNS_SQS = ["aws"]
 
@@ -31,10 +32,6 @@ def moto_url_backend_aws() -> Iterator[str]:
 
 @pytest.fixture
 def sns_sqs_backend_aws(moto_url_backend_aws: str, request: pytest.FixtureRequest) -> object:
-    # The contract conftest's Backend, taken from the test module: ``from conftest import ...``
-    # at fixture time may find another directory's conftest when the whole suite runs.
-    Backend = request.module.Backend
-
     url = moto_url_backend_aws
     prefix = f"c{uuid.uuid4().hex[:8]}-"
     options = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import Backend, Inbox
+from contract_support import Backend, Inbox
 
 import tomodachi
 from tomodachi.envelope import JsonBase

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import Backend, Inbox
+from contract_support import Backend, Inbox
 
 import tomodachi
 from tomodachi.envelope import JsonBase

@@ -20,17 +20,22 @@ consumers. This module adds what a service needs around it:
 from __future__ import annotations
 
 import asyncio
-import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import aio_pika
-from aio_pika.abc import AbstractExchange, AbstractRobustChannel, DeliveryMode, ExchangeType
+from aio_pika.abc import AbstractRobustChannel, DeliveryMode, ExchangeType
 from aio_pika.connection import make_url
 from aio_pika.exceptions import DeliveryError
+from pamqp.commands import Basic
 
 from tomodachi.logging import get_logger
 from tomodachi.transport.amqp.errors import AmqpConnectionException, AmqpPublishError
+from tomodachi.transport.amqp.library_logs import (
+    install_log_filter,
+    last_attempt_error,
+    reset_last_attempt_error,
+)
 
 if TYPE_CHECKING:
     from tomodachi.options import Options
@@ -48,9 +53,12 @@ CONNECT_TIMEOUT = 10.0
 #: Pause between reconnection attempts: doubles from the first to the last value during an outage.
 RECONNECT_INTERVAL_MIN = 0.5
 RECONNECT_INTERVAL_MAX = 5.0
+#: While the broker stays unreachable, the outage is logged again this often (seconds).
+STILL_DOWN_INTERVAL = 60.0
 #: Seconds to wait for the broker when closing channels and connections.
 CLOSE_TIMEOUT = 5.0
 
+_PERSISTENT = int(DeliveryMode.PERSISTENT)
 #: Exchanges every broker has; they are never declared.
 PREDECLARED_EXCHANGES = frozenset({"", "amq.topic"})
 
@@ -116,7 +124,7 @@ class AmqpConnection:
         self._backoff: asyncio.Task[None] | None = None
         self._publish_lock = asyncio.Lock()
         self._publish_channel: AbstractRobustChannel | None = None
-        self._exchanges: dict[str, AbstractExchange] = {}
+        self._exchanges: set[str] = set()  # exchanges ready on the publish channel
         self._log = get_logger("tomodachi.amqp")
 
     def __repr__(self) -> str:
@@ -142,7 +150,9 @@ class AmqpConnection:
             if self._connection is not None:
                 return self._connection
             if self._closed:
-                raise AmqpConnectionException(f"Unable to connect [amqp] to {self.params.address} (connection closed)")
+                raise AmqpConnectionException(
+                    f"Unable to connect [amqp] to {self.params.address} (connection closed)"
+                )
             install_log_filter()
             params = self.params
             url = make_url(
@@ -168,9 +178,11 @@ class AmqpConnection:
                 raise
             except Exception as exc:
                 await _close_quietly(connection)
-                reason = "timed out" if isinstance(exc, TimeoutError) else self._reason(exc)
+                reason = "timed out" if isinstance(exc, TimeoutError) else self.describe(exc)
                 self._last_error = reason
-                raise AmqpConnectionException(f"Unable to connect [amqp] to {params.address} ({reason})") from None
+                raise AmqpConnectionException(
+                    f"Unable to connect [amqp] to {params.address} ({reason})"
+                ) from None
             connection.close_callbacks.add(self._on_lost)
             connection.reconnect_callbacks.add(self._on_reconnected)
             self._connection = connection
@@ -182,9 +194,9 @@ class AmqpConnection:
         connection = await self.connect()
         channel = connection.channel(publisher_confirms=publisher_confirms)
         await channel.initialize(timeout=CONNECT_TIMEOUT)
-        return channel  # type: ignore[return-value]  # aio-pika's robust connection opens robust channels
+        return channel
 
-    def _reason(self, exc: BaseException) -> str:
+    def describe(self, exc: BaseException) -> str:
         """A one-line reason for *exc*, with the password masked should a library include it."""
         text = str(exc) or type(exc).__name__
         text = " ".join(text.split())
@@ -199,7 +211,8 @@ class AmqpConnection:
             return  # our own close, or a failed restore during the same outage
         self._up.clear()
         self._lost_at = asyncio.get_running_loop().time()
-        reason = self._reason(exc) if exc is not None else "closed"
+        reason = self.describe(exc) if exc is not None else "closed"
+        self._last_error = f"connection lost: {reason}"
         self._log.warning(f"connection lost [amqp] to {self.params.address}: reconnecting", reason=reason)
         connection = self._connection
         if connection is not None and self._backoff is None:
@@ -214,13 +227,28 @@ class AmqpConnection:
         self._log.info(f"reconnected [amqp] to {self.params.address}", outage_seconds=round(outage, 2))
 
     async def _grow_interval(self, connection: aio_pika.RobustConnection) -> None:
-        """Back off: the pause between reconnection attempts doubles while the outage lasts."""
+        """Back off: the pause between reconnection attempts doubles while the outage lasts.
+
+        A long outage is reported again every :data:`STILL_DOWN_INTERVAL` seconds, with the
+        error of the latest attempt (a changed password, say, never heals by itself).
+        """
+        loop = asyncio.get_running_loop()
         interval = RECONNECT_INTERVAL_MIN
+        next_report = loop.time() + STILL_DOWN_INTERVAL
+        reset_last_attempt_error()
         try:
             while True:
                 connection.reconnect_interval = interval
                 await asyncio.sleep(interval)
                 interval = min(interval * 2, RECONNECT_INTERVAL_MAX)
+                if loop.time() >= next_report:
+                    next_report += STILL_DOWN_INTERVAL
+                    error = last_attempt_error()
+                    self._log.warning(
+                        f"still reconnecting [amqp] to {self.params.address}",
+                        down_seconds=round(loop.time() - self._lost_at),
+                        last_error=self.describe(error) if error is not None else "-",
+                    )
         finally:
             connection.reconnect_interval = RECONNECT_INTERVAL_MIN
 
@@ -241,27 +269,46 @@ class AmqpConnection:
 
     # -- publishing ----------------------------------------------------------------------
     async def publish(
-        self, exchange: str, routing_key: str, body: bytes, *, message_id: str, timeout: float
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        *,
+        message_id: str,
+        timeout: float,  # noqa: ASYNC109
     ) -> None:
         """Publish with a broker confirm; wait for reconnection at most *timeout* seconds in all.
+
+        Properties are minimal: ``message_id`` and ``delivery_mode=2`` (persistent). The frame
+        is sent on the publish channel's aiormq channel directly: building an aio-pika
+        ``Message`` per publish would cost more than the rest of this method.
 
         A publish that was sent but whose confirm was lost with the connection is sent again
         after the reconnection, so a consumer may see it twice (at-least-once delivery).
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        message = aio_pika.Message(body, message_id=message_id, delivery_mode=DeliveryMode.PERSISTENT)
+        properties = Basic.Properties(message_id=message_id, delivery_mode=_PERSISTENT)
         reason = "timed out"
         while True:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                break
             try:
-                target = await asyncio.wait_for(self._exchange(exchange, remaining), remaining)
-                await target.publish(message, routing_key, mandatory=False, timeout=max(deadline - loop.time(), 0.001))
+                async with asyncio.timeout_at(deadline):
+                    channel = self._publish_channel
+                    if channel is None or exchange not in self._exchanges or not self._up.is_set():
+                        channel = await self._prepare(exchange, deadline - loop.time())
+                    underlay = await channel.get_underlay_channel()
+                    await underlay.basic_publish(
+                        body,
+                        exchange=exchange,
+                        routing_key=routing_key,
+                        properties=properties,
+                        mandatory=False,
+                    )
                 return
             except TimeoutError:
-                reason = "timed out"
+                if not self.ready and self._last_error:
+                    reason = self._last_error
+                break
             except DeliveryError:
                 raise AmqpPublishError(
                     f"Unable to publish [amqp] to {self.params.address} (exchange {exchange!r}, "
@@ -270,9 +317,11 @@ class AmqpConnection:
             except AmqpConnectionException:
                 reason = self._last_error
             except (aio_pika.exceptions.AMQPError, ConnectionError, OSError, RuntimeError) as exc:
-                # RuntimeError covers aio-pika's ChannelInvalidStateError and "connection was not
-                # opened", both seen while the robust connection is reconnecting.
-                reason = self._reason(exc)
+                # RuntimeError covers aiormq's ChannelInvalidStateError and aio-pika's "connection
+                # was not opened", both seen while the robust connection is reconnecting.
+                reason = self.describe(exc) if self.ready or not self._last_error else self._last_error
+            if loop.time() >= deadline:
+                break
             await self._pause_for_reconnect(deadline)
         raise AmqpPublishError(
             f"Unable to publish [amqp] to {self.params.address} (exchange {exchange!r}, routing key "
@@ -291,33 +340,32 @@ class AmqpConnection:
             return
         await self.wait_ready(remaining)
 
-    async def _exchange(self, name: str, timeout: float) -> AbstractExchange:  # noqa: ASYNC109
-        exchange = self._exchanges.get(name)
-        if exchange is not None:
-            return exchange
+    async def _prepare(self, exchange: str, timeout: float) -> AbstractRobustChannel:  # noqa: ASYNC109
+        """Connect, open the publish channel and declare *exchange*, as far as not done yet."""
         await self.connect(min(timeout, CONNECT_TIMEOUT))
         async with self._publish_lock:
-            exchange = self._exchanges.get(name)
-            if exchange is not None:
-                return exchange
             channel = self._publish_channel
             if channel is None:
                 channel = await self.open_channel(publisher_confirms=True)
                 self._publish_channel = channel
-            if name in PREDECLARED_EXCHANGES:
-                exchange = await channel.get_exchange(name, ensure=False)
-            else:
-                # Declared like the consumers declare it; the robust channel re-declares it
-                # after a reconnection.
-                exchange = await channel.declare_exchange(name, ExchangeType.TOPIC, durable=True, auto_delete=False)
-            self._exchanges[name] = exchange
-            return exchange
+            if exchange not in self._exchanges:
+                if exchange not in PREDECLARED_EXCHANGES:
+                    # Declared like the consumers declare it; the robust channel re-declares it
+                    # after a reconnection.
+                    await channel.declare_exchange(
+                        exchange, ExchangeType.TOPIC, durable=True, auto_delete=False
+                    )
+                self._exchanges.add(exchange)
+            return channel
 
     # -- closing -------------------------------------------------------------------------
     async def close(self) -> None:
         """Close the publish channel and the connection (called once the run has stopped)."""
         self._closed = True
-        self._stop_backoff()
+        backoff, self._backoff = self._backoff, None
+        if backoff is not None:
+            backoff.cancel()
+            await asyncio.gather(backoff, return_exceptions=True)
         self._up.clear()
         connection, self._connection = self._connection, None
         channel, self._publish_channel = self._publish_channel, None
@@ -340,33 +388,3 @@ async def _close_quietly(closable: aio_pika.abc.AbstractRobustConnection | Abstr
 def _cancelling() -> bool:
     task = asyncio.current_task()
     return task is not None and task.cancelling() > 0
-
-
-# -- library log noise ---------------------------------------------------------------------
-# aio-pika and aiormq log every failed reconnection attempt (every few seconds while the broker
-# is down) and, at start-up, a refused connection; tomodachi reports the outage, the recovery and
-# start-up failures itself, once each. This filter drops exactly those repeated records.
-_NOISE = (
-    ("aiormq.connection", "error when creating transport"),
-    ("aiormq.connection", "Unexpected connection close from remote"),
-    ("aio_pika.robust_connection", "Connection attempt to"),
-    ("aio_pika.robust_connection", "Connection to %s closed"),
-    ("aio_pika.robust_connection", "Reconnect attempt failed"),
-)
-
-
-class _ReconnectNoise(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        msg = record.msg
-        return not (isinstance(msg, str) and any(record.name == n and msg.startswith(p) for n, p in _NOISE))
-
-
-_FILTER = _ReconnectNoise("tomodachi.amqp.reconnect-noise")
-
-
-def install_log_filter() -> None:
-    """Attach the filter to the two library loggers (idempotent)."""
-    for name in {name for name, _prefix in _NOISE}:
-        logger = logging.getLogger(name)
-        if _FILTER not in logger.filters:
-            logger.addFilter(_FILTER)

@@ -1,0 +1,1 @@
+"""Tests of the RabbitMQ backend of the AMQP transport (a real broker)."""
