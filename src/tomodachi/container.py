@@ -136,6 +136,8 @@ class ServiceContainer:
                 transport = transports[key] = implementation(instance, self.runtime)
             transport.add_handler(Handler(attribute, getattr(instance, attribute), entrypoint))
         self.transports[id(instance)] = list(transports.values())
+        instance._tomodachi_transports = self.transports[id(instance)]
+        instance._tomodachi_runtime = self.runtime
         if not transports and not any(_user_hook(instance, h) for h in LIFECYCLE_HOOKS[:2]):
             get_logger("tomodachi.init").error("no transport handlers defined", service=instance.name)
             raise StartupError(f"{self._where()}no transport handlers defined in service {instance.name!r}")
@@ -194,6 +196,7 @@ class ServiceContainer:
         for transport in all_transports:
             await transport.started()
         for instance in self.instances:
+            instance._tomodachi_serving = True
             self._log.info("started service successfully", state="ready", service=instance.name)
 
     async def _start_transport(self, transport: Transport) -> None:
@@ -207,6 +210,7 @@ class ServiceContainer:
             return
         loop = asyncio.get_running_loop()
         for instance in self.instances:
+            instance._tomodachi_serving = False
             self._log.info("stopping service", state="stopping", service=instance.name)
             if _user_hook(instance, "_stopping_service") is not None:
                 self._stopping_tasks.append(loop.create_task(self._guarded(instance, "_stopping_service")))

@@ -71,6 +71,23 @@ class Service:
         object.__setattr__(self, key, value)
 
     @property
+    def ready(self) -> bool:
+        """True while the service is serving: started, not stopping, and every transport ready.
+
+        A message transport is not ready while its broker connection is down (it reconnects by
+        itself); ``readiness`` tells which one.
+        """
+        if not getattr(self, "_tomodachi_serving", False):
+            return False
+        return all(self.readiness.values())
+
+    @property
+    def readiness(self) -> dict[str, bool]:
+        """Readiness of each transport of the service, by name (``"amqp"``, ``"http"``, ...)."""
+        transports = getattr(self, "_tomodachi_transports", ())
+        return {transport.display_name(): bool(transport.ready) for transport in transports}
+
+    @property
     def logger(self) -> Logger:
         """The logger of the current handler or lifecycle hook (``tomodachi.get_logger()``)."""
         from tomodachi.logging import get_logger

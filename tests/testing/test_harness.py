@@ -159,3 +159,10 @@ async def test_the_broker_option_alone_selects_the_in_memory_broker() -> None:
     async with run_services(Flaky, clock=ManualClock(), message_broker=None) as app:
         report = await (await app.publish("work.flaky", "soon")).outcome()
     assert report.handled
+
+
+async def test_service_readiness_follows_the_lifecycle() -> None:
+    async with run_services(Flaky) as app:
+        service = app.service
+        assert service.ready and service.readiness == {"aws_sns_sqs": True}
+    assert not service.ready

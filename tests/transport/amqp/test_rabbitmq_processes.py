@@ -233,6 +233,7 @@ async def test_broker_restart_mid_stream(
         await wait_until(lambda: len(in_process) >= 10, within=10, what="first messages")
         await asyncio.to_thread(rabbitmqctl, "stop_app")
         await wait_until(lambda: not transport.ready, within=5, what="not ready during the outage")
+        assert not service.ready and service.readiness == {"amqp": False}
         # Down for longer than the publish timeout: publishes fail, and are retried by the test.
         await wait_until(lambda: bool(publish_errors), within=5, what="a publish failed")
         await wait_until(
@@ -246,6 +247,7 @@ async def test_broker_restart_mid_stream(
         await asyncio.to_thread(wait_for_broker)
     await asyncio.wait_for(publishing, 30)
     await wait_until(lambda: transport.ready, within=15, what="ready again")
+    assert service.ready
 
     await wait_until(lambda: set(in_process) >= set(bodies), within=20, what="in-process consumer resumed")
     await wait_until(
