@@ -11,6 +11,7 @@ import aio_pika
 import pytest
 
 import tomodachi
+from _support import wait_until
 from tomodachi.envelope import JsonBase
 from tomodachi.transport.amqp import (
     AmqpInternalServiceError,
@@ -20,7 +21,7 @@ from tomodachi.transport.amqp import (
 )
 from tomodachi.transport.amqp.connection import AmqpConnection
 
-from .conftest import Harness, amqp_options, get_messages, rabbitmqctl, wait_until
+from ._amqp_support import Harness, amqp_options, get_messages, rabbitmqctl
 
 pytestmark = pytest.mark.timeout(60)
 

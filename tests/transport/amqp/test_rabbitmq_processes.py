@@ -16,10 +16,11 @@ import aio_pika
 import pytest
 
 import tomodachi
+from _support import cli_env, wait_until
 from tomodachi.transport.amqp import AmqpPublishError
 from tomodachi.transport.amqp import connection as connection_module
 
-from .conftest import URL, Harness, amqp_options, rabbitmqctl, stdout_values, wait_for_broker, wait_until
+from ._amqp_support import URL, Harness, amqp_options, rabbitmqctl, stdout_values, wait_for_broker
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -168,14 +169,12 @@ def test_unusable_broker_exits_1_with_one_clear_line(
     address: str,
     reason: str,
 ) -> None:
-    from .conftest import cli_helpers
-
     worker_file(write, prefix)
     begin = time.monotonic()
     result = subprocess.run(
         [sys.executable, "-m", "tomodachi", "run", "worker.py"],
         cwd=tmp_path,
-        env=cli_helpers.cli_env(**env),
+        env=cli_env(**env),
         capture_output=True,
         text=True,
         timeout=30,

@@ -1,12 +1,12 @@
 """The AWS SNS+SQS backend against moto's server, started once per test session.
 
 Every test gets its own topic and queue prefix (:func:`aws_options`), so tests never see each
-other's topics or queues and moto needs no reset between them.
+other's topics or queues and moto needs no reset between them. ``wait_until``, ``json_logs`` and
+``spawn`` are the shared fixtures of ``tests/conftest.py``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import uuid
@@ -74,25 +74,6 @@ def aws_options(moto_url: str, prefix: str) -> tomodachi.Options:
     return tomodachi.Options(**options_for(moto_url, prefix))
 
 
-@pytest.fixture
-def json_logs() -> Iterator[Callable[[], list[dict[str, Any]]]]:
-    """Tomodachi logging as JSON into a buffer; call the fixture to get the records so far."""
-    import io
-    import json
-
-    import tomodachi.logging as tlog
-
-    buffer = io.StringIO()
-    tlog.configure("json", "info", stream=buffer)
-
-    def read() -> list[dict[str, Any]]:
-        return [json.loads(line) for line in buffer.getvalue().splitlines() if line.startswith("{")]
-
-    yield read
-    tlog.remove_handlers()
-    tlog.reset_context()
-
-
 class Running:
     def __init__(self, runtime: Runtime, container: ServiceContainer) -> None:
         self.runtime = runtime
@@ -119,21 +100,6 @@ async def serve_classes(*classes: type[tomodachi.Service], stop: bool = True) ->
 @pytest.fixture
 def serve() -> Callable[..., contextlib.AbstractAsyncContextManager[Running]]:
     return serve_classes
-
-
-async def wait_until(predicate: Callable[[], bool], within: float = 10.0, what: str = "condition") -> None:
-    """Poll *predicate* until it holds; fail after *within* seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {within} s waiting for {what}")
-        await asyncio.sleep(0.02)
-
-
-@pytest.fixture(name="wait_until")
-def wait_until_fixture() -> Callable[..., Any]:
-    return wait_until
 
 
 class Boto:

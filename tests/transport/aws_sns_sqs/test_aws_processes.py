@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import signal
 import socket
 import subprocess
 import sys
-import textwrap
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-_spec = importlib.util.spec_from_file_location(
-    "_tomodachi_cli_helpers", Path(__file__).resolve().parents[2] / "cli" / "conftest.py"
-)
-assert _spec is not None and _spec.loader is not None
-cli = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(cli)
+from _support import cli_env
 
 SERVICE = """
 import asyncio
@@ -61,27 +54,26 @@ class Worker(tomodachi.Service):
 
 
 @pytest.fixture
-def service_file(tmp_path: Path) -> Path:
-    path = tmp_path / "worker.py"
-    path.write_text(textwrap.dedent(SERVICE), encoding="utf-8")
-    return path
+def service_file(write: Callable[[str, str], Path]) -> Path:
+    return write("worker.py", SERVICE)
 
 
 @pytest.fixture
-def start(tmp_path: Path, moto_url: str, prefix: str, service_file: Path) -> Iterator[Callable[..., Any]]:
-    processes: list[Any] = []
+def start(
+    spawn: Callable[..., Any], tmp_path: Path, moto_url: str, prefix: str, service_file: Path
+) -> Callable[..., Any]:
+    """``start(out, **env)``: ``tomodachi run`` the worker on moto (``spawn`` kills it at teardown)."""
 
     def run(out: str, **env: str) -> Any:
-        environment = cli.cli_env(
-            TEST_MOTO_URL=moto_url, TEST_PREFIX=prefix, TEST_OUT=str(tmp_path / out), **env
-        )
-        process = cli.ServiceProcess(["run", str(service_file)], tmp_path, environment)
-        processes.append(process)
-        return process
+        environment = {
+            "TEST_MOTO_URL": moto_url,
+            "TEST_PREFIX": prefix,
+            "TEST_OUT": str(tmp_path / out),
+            **env,
+        }
+        return spawn("run", str(service_file), env=environment)
 
-    yield run
-    for process in processes:
-        process.kill()
+    return run
 
 
 def lines(path: Path) -> list[str]:
@@ -150,7 +142,7 @@ def test_wrong_endpoint_exits_1_with_one_line(tmp_path: Path, prefix: str, servi
     result = subprocess.run(
         [sys.executable, "-m", "tomodachi", "run", str(service_file)],
         cwd=tmp_path,
-        env=cli.cli_env(TEST_MOTO_URL=f"http://127.0.0.1:{port}", TEST_PREFIX=prefix, TEST_OUT="x"),
+        env=cli_env(TEST_MOTO_URL=f"http://127.0.0.1:{port}", TEST_PREFIX=prefix, TEST_OUT="x"),
         capture_output=True,
         text=True,
         timeout=30,

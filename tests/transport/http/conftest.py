@@ -1,18 +1,17 @@
-"""Run HTTP services in-process through the real container, and read their JSON log lines."""
+"""Run HTTP services in-process through the real container.
+
+``wait_until`` and ``json_logs`` (read the JSON log lines) are the shared ones of ``tests/conftest.py``.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import json
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 import pytest
 
 import tomodachi
-import tomodachi.logging as tlog
 from tomodachi.container import ServiceContainer
 from tomodachi.runtime import Runtime
 from tomodachi.transport.http import HttpTransport
@@ -53,40 +52,7 @@ def serve() -> Callable[..., contextlib.AbstractAsyncContextManager[Running]]:
     return serve_classes
 
 
-async def _wait_until(predicate: Callable[[], bool], within: float = 2.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.002)
-
-
-@pytest.fixture
-def wait_until() -> Callable[..., Any]:
-    """``await wait_until(lambda: condition, within=2.0)``: poll with a deadline."""
-    return _wait_until
-
-
 @pytest.fixture
 async def client() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as session:
         yield session
-
-
-@pytest.fixture
-def json_logs(capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[[], list[dict[str, Any]]]]:
-    """Switch tomodachi logging to JSON on stderr; call the fixture to get the lines so far."""
-    tlog.configure("json", "info")
-    seen: list[dict[str, Any]] = []
-
-    def read() -> list[dict[str, Any]]:
-        for line in capsys.readouterr().err.splitlines():
-            line = line.strip()
-            if line.startswith("{"):
-                seen.append(json.loads(line))
-        return list(seen)
-
-    yield read
-    tlog.remove_handlers()
-    tlog.reset_context()
