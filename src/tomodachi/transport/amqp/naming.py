@@ -19,7 +19,8 @@ _ENCODED = re.compile(r"___([0-9a-f]+)_")
 
 
 def encode_routing_key(routing_key: str) -> str:
-    if all(ch in _KEEP for ch in routing_key):
+    # Fast path (C string methods): printable ASCII without spaces is kept as it is.
+    if routing_key.isascii() and routing_key.isprintable() and " " not in routing_key:
         return routing_key
     return "".join(ch if ch in _KEEP else f"___{ord(ch):x}_" for ch in routing_key)
 
