@@ -26,12 +26,13 @@ from typing import TYPE_CHECKING, Any
 from tomodachi.errors import describe_exception
 from tomodachi.injection import compile_handler, compile_middleware_chain
 from tomodachi.logging import get_logger, reset_context_logger, set_context_logger
+from tomodachi.messaging.envelopes import check_envelope, resolve_envelope
 from tomodachi.messaging.errors import RejectMessage, RetryMessage
 
 if TYPE_CHECKING:
     from tomodachi.transport.base import Handler
 
-__all__ = ["HANDLED", "MessageHandler", "Outcome", "Settle"]
+__all__ = ["HANDLED", "MessageHandler", "Outcome", "Settle", "handler_for_subscription"]
 
 
 class Settle(enum.Enum):
@@ -159,6 +160,27 @@ class MessageHandler:
         finally:
             reset_context_logger(token)
         return HANDLED
+
+
+def handler_for_subscription(
+    service: Any, handler: Handler, subscription: Any, *, kind: str, positional_key: str, where: str
+) -> MessageHandler:
+    """A :class:`MessageHandler` from a decorator's declaration (``@amqp``, ``@aws_sns_sqs``).
+
+    The declaration has ``message_envelope``, ``message_protocol``, ``envelope_kwargs`` and
+    ``callback_kwargs``; the envelope is checked here, so a bad one fails start-up (naming *where*).
+    """
+    envelope = resolve_envelope(service, subscription.message_envelope, subscription.message_protocol)
+    check_envelope(envelope, where, subscription.envelope_kwargs)
+    return MessageHandler(
+        service,
+        handler,
+        kind=kind,
+        positional_key=positional_key,
+        envelope=envelope,
+        envelope_kwargs=subscription.envelope_kwargs,
+        callback_kwargs=subscription.callback_kwargs,
+    )
 
 
 def _name(envelope: Any) -> str:

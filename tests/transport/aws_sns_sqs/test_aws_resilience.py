@@ -17,6 +17,7 @@ async def test_visibility_is_extended_while_a_handler_runs(
     make_options: Any, serve: Any, wait_until: Any, boto: Any, prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[int] = []
+    finished: list[int] = []
     extended: list[int] = []
     original = AwsClients.call
 
@@ -37,12 +38,12 @@ async def test_visibility_is_extended_while_a_handler_runs(
         @tomodachi.aws_sns_sqs("slow", queue_name="slow", visibility_timeout=2)
         async def handler(self, data: Any, approximate_receive_count: int) -> None:
             calls.append(approximate_receive_count)
-            await asyncio.sleep(3.5)
+            await asyncio.sleep(3.5)  # longer than the visibility timeout: it must be extended
+            finished.append(approximate_receive_count)
 
     async with serve(Service) as running:
         await tomodachi.aws_sns_sqs_publish(running.service, {}, "slow")
-        await wait_until(lambda: calls, 10, "the handler")
-        await asyncio.sleep(4.0)
+        await wait_until(lambda: finished, 10, "the slow handler to finish")
         assert calls == [1]  # never delivered a second time
         assert extended and set(extended) == {2}
         assert await boto.drain(prefix + "slow") == []

@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from tomodachi.errors import ConfigurationError
 from tomodachi.messaging.backend import backend_class
-from tomodachi.messaging.envelopes import check_envelope, resolve_envelope
-from tomodachi.messaging.pipeline import MessageHandler, Outcome, Settle
+from tomodachi.messaging.pipeline import MessageHandler, Outcome, Settle, handler_for_subscription
 from tomodachi.transport.amqp.decorators import AmqpSubscription
 from tomodachi.transport.amqp.naming import decode_routing_key, encode_routing_key, queue_name
 from tomodachi.transport.base import Handler, Transport
@@ -109,17 +108,9 @@ class AmqpTransport(Transport):
                 raise ConfigurationError(
                     f"{where}: a queue_name is shared by every instance, so it cannot be competing=False"
                 )
-            envelope = resolve_envelope(self.service, sub.message_envelope, sub.message_protocol)
-            check_envelope(envelope, where, sub.envelope_kwargs)
             competing = bool(sub.competing) or sub.queue_name is not None
-            pipeline = MessageHandler(
-                self.service,
-                handler,
-                kind="amqp",
-                positional_key="routing_key",
-                envelope=envelope,
-                envelope_kwargs=sub.envelope_kwargs,
-                callback_kwargs=sub.callback_kwargs,
+            pipeline = handler_for_subscription(
+                self.service, handler, sub, kind="amqp", positional_key="routing_key", where=where
             )
             self.consumers.append(
                 AmqpConsumer(

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from tomodachi.errors import ConfigurationError
 from tomodachi.messaging.backend import backend_class
-from tomodachi.messaging.envelopes import DEFAULT, check_envelope, resolve_envelope
-from tomodachi.messaging.pipeline import MessageHandler, Outcome, Settle
+from tomodachi.messaging.envelopes import DEFAULT
+from tomodachi.messaging.pipeline import MessageHandler, Outcome, Settle, handler_for_subscription
 from tomodachi.transport.aws_sns_sqs.attributes import decode_attributes
 from tomodachi.transport.aws_sns_sqs.decorators import SnsSqsSubscription
 from tomodachi.transport.aws_sns_sqs.naming import (
@@ -118,42 +118,12 @@ class AWSSNSSQSTransport(Transport):
     def _resolve(self, handler: Handler, sub: SnsSqsSubscription) -> SqsConsumer:
         options = self.service.options.aws_sns_sqs
         where = f"@aws_sns_sqs handler {handler.name!r}"
-        if sub.topic is None and not sub.queue_name:
-            raise ConfigurationError(f"{where}: give a topic, a queue_name, or both")
-        if sub.queue_name and sub.competing is False:
-            raise ConfigurationError(f"{where}: a queue with a predefined queue name must be competing")
         fifo = bool(sub.fifo)
-        if (
-            sub.queue_name
-            and not sub.queue_name.startswith("arn:")
-            and sub.queue_name.endswith(".fifo") != fifo
-        ):
-            raise ConfigurationError(
-                f"{where}: queue {sub.queue_name!r} is {'not ' if fifo else ''}FIFO by name, "
-                f"but the handler has fifo={fifo}"
-            )
-        envelope = resolve_envelope(self.service, sub.message_envelope, sub.message_protocol)
-        check_envelope(envelope, where, sub.envelope_kwargs)
+        _check_queue_arguments(where, sub, fifo)
+        pipeline = handler_for_subscription(
+            self.service, handler, sub, kind="aws_sns_sqs", positional_key="topic", where=where
+        )
         dlq, max_receive = _dead_letter(where, sub, options.queue_name_prefix, fifo)
-        visibility = None if sub.visibility_timeout in (None, -1) else sub.visibility_timeout
-        if visibility is not None and (not isinstance(visibility, int) or not 0 <= visibility <= 43200):
-            raise ConfigurationError(f"{where}: visibility_timeout must be an integer from 0 to 43200")
-        filter_policy = sub.filter_policy
-        if isinstance(filter_policy, str):
-            try:
-                filter_policy = json.loads(filter_policy)
-            except ValueError:
-                raise ConfigurationError(f"{where}: filter_policy is not valid JSON") from None
-        if (
-            filter_policy is not DEFAULT
-            and filter_policy is not None
-            and not isinstance(filter_policy, Mapping)
-        ):
-            raise ConfigurationError(f"{where}: filter_policy must be a dict, a JSON string or None")
-        batch = sub.max_number_of_consumed_messages
-        batch = 10 if not isinstance(batch, int) or not 1 <= batch <= 10 else batch
-        if fifo:
-            batch = 1
         name = queue_name(
             sub.topic,
             handler.name,
@@ -173,15 +143,6 @@ class AWSSNSSQSTransport(Transport):
             wildcard = "*" in sub.topic or "#" in sub.topic
             if not wildcard:
                 validate_topic_name(encoded_topic)
-        pipeline = MessageHandler(
-            self.service,
-            handler,
-            kind="aws_sns_sqs",
-            positional_key="topic",
-            envelope=envelope,
-            envelope_kwargs=sub.envelope_kwargs,
-            callback_kwargs=sub.callback_kwargs,
-        )
         return SqsConsumer(
             handler=handler,
             pipeline=pipeline,
@@ -190,11 +151,11 @@ class AWSSNSSQSTransport(Transport):
             topic_name=encoded_topic,
             wildcard=wildcard,
             fifo=fifo,
-            filter_policy=filter_policy,
-            visibility_timeout=visibility,
+            filter_policy=_filter_policy(where, sub.filter_policy),
+            visibility_timeout=_visibility_timeout(where, sub.visibility_timeout),
             dead_letter_queue=dlq,
             max_receive_count=max_receive,
-            batch_size=batch,
+            batch_size=_batch_size(sub.max_number_of_consumed_messages, fifo),
         )
 
     # -- per message -----------------------------------------------------------------------
@@ -263,6 +224,46 @@ class AWSSNSSQSTransport(Transport):
             reason=outcome.reason,
         )
         return Action.DROP
+
+
+def _check_queue_arguments(where: str, sub: SnsSqsSubscription, fifo: bool) -> None:
+    if sub.topic is None and not sub.queue_name:
+        raise ConfigurationError(f"{where}: give a topic, a queue_name, or both")
+    if sub.queue_name and sub.competing is False:
+        raise ConfigurationError(f"{where}: a queue with a predefined queue name must be competing")
+    if sub.queue_name and not sub.queue_name.startswith("arn:") and sub.queue_name.endswith(".fifo") != fifo:
+        raise ConfigurationError(
+            f"{where}: queue {sub.queue_name!r} is {'not ' if fifo else ''}FIFO by name, "
+            f"but the handler has fifo={fifo}"
+        )
+
+
+def _visibility_timeout(where: str, value: int | None) -> int | None:
+    """``None``/-1 leave the queue's setting; otherwise 0-43200 seconds."""
+    if value in (None, -1):
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 43200:
+        raise ConfigurationError(f"{where}: visibility_timeout must be an integer from 0 to 43200")
+    return value
+
+
+def _filter_policy(where: str, value: Any) -> Any:
+    """``DEFAULT`` (leave as is), ``None`` (remove), or a dict (a JSON string is parsed)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ConfigurationError(f"{where}: filter_policy is not valid JSON") from None
+    if value is not DEFAULT and value is not None and not isinstance(value, Mapping):
+        raise ConfigurationError(f"{where}: filter_policy must be a dict, a JSON string or None")
+    return value
+
+
+def _batch_size(value: int | None, fifo: bool) -> int:
+    """Messages per receive: 1-10 (anything else means 10); FIFO queues receive one at a time."""
+    if fifo:
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 10 else 10
 
 
 def _dead_letter(where: str, sub: SnsSqsSubscription, prefix: str, fifo: bool) -> tuple[Any, int | None]:
