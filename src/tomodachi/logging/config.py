@@ -61,6 +61,16 @@ def configure(
     Raises :class:`~tomodachi.errors.ConfigurationError` for an unknown type or level, or a custom
     logger that cannot be imported.
     """
+    kind, color = _logger_kind(logger_type, color)
+    level_number = parse_level(level)
+    output = _output(kind, logger_type, custom_logger, stream, color)
+    threshold = DISABLED if kind == "disabled" else level_number
+    set_pipeline(Pipeline(threshold, (*processors, mask_secrets), output))
+    install_root_handler(level_number)
+
+
+def _logger_kind(logger_type: object, color: bool | None) -> tuple[str, bool | None]:
+    """The canonical logger type (aliases resolved) and the colour setting it implies."""
     if not isinstance(logger_type, str):
         raise ConfigurationError(_invalid_type_message(logger_type))
     kind = logger_type.strip().lower()
@@ -70,8 +80,13 @@ def configure(
         kind = _ALIASES[kind]
     if kind not in LOGGER_TYPES:
         raise ConfigurationError(_invalid_type_message(logger_type))
-    level_number = parse_level(level)
+    return kind, color
 
+
+def _output(
+    kind: str, logger_type: str, custom_logger: str | object | None, stream: TextIO | None, color: bool | None
+) -> Output:
+    """Where records of logger type *kind* go."""
     if kind == "custom":
         if custom_logger is None:
             raise ConfigurationError(
@@ -83,22 +98,17 @@ def configure(
                 f"Invalid custom logger {custom_logger!r}: expected the logging module, a class, "
                 "or an object with new(), bind(), get_logger() or info()"
             )
-        output: Output = CustomOutput(factory)
-    elif custom_logger is not None:
+        return CustomOutput(factory)
+    if custom_logger is not None:
         raise ConfigurationError(f"A custom logger needs logger_type 'custom' (got {logger_type!r})")
-    elif kind == "console":
+    if kind == "console":
         use_colors = want_colors(stream) if color is None else color
-        output = StreamOutput(ConsoleRenderer(colors=use_colors).render, stream, "console")
-    elif kind == "json":
-        output = StreamOutput(JSONRenderer().render, stream, "json")
-    elif kind == "python":
-        output = PythonOutput(logging.Formatter(DEFAULT_FORMAT), stream)
-    else:
-        output = DisabledOutput()
-
-    threshold = DISABLED if kind == "disabled" else level_number
-    set_pipeline(Pipeline(threshold, (*processors, mask_secrets), output))
-    install_root_handler(level_number)
+        return StreamOutput(ConsoleRenderer(colors=use_colors).render, stream, "console")
+    if kind == "json":
+        return StreamOutput(JSONRenderer().render, stream, "json")
+    if kind == "python":
+        return PythonOutput(logging.Formatter(DEFAULT_FORMAT), stream)
+    return DisabledOutput()
 
 
 def remove_handlers() -> None:
