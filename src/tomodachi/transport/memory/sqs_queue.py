@@ -29,12 +29,20 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tomodachi.clock import Clock
+from tomodachi.transport.memory.sqs_backlog import (
+    DELAYED,
+    DELETED,
+    INFLIGHT,
+    VISIBLE,
+    FifoBacklog,
+    StandardBacklog,
+    Stored,
+)
 
 __all__ = ["DEDUPLICATION_WINDOW", "DedupWindow", "SqsMessage", "SqsQueue", "validate_message_attributes"]
 
 #: How long (seconds) a FIFO deduplication id is remembered.
 DEDUPLICATION_WINDOW = 300.0
-_DELAYED, _VISIBLE, _INFLIGHT, _DELETED = range(4)
 EventHook = Callable[[str, dict[str, Any]], None]
 
 
@@ -87,120 +95,6 @@ class DedupWindow:
         self._expiry.append((self._clock.now() + self._window, deduplication_id))
 
 
-@dataclass(slots=True, eq=False)
-class _Stored:
-    seq: int  # send order, the delivery order
-    message_id: str
-    body: str
-    attributes: dict[str, dict[str, Any]]
-    group_id: str | None
-    deduplication_id: str | None
-    sent_timestamp: float
-    state: int = _VISIBLE
-    receive_count: int = 0
-    receipt_handle: str | None = None
-    version: int = 0  # bumped when the visibility deadline changes: older heap entries are stale
-
-
-class _StandardBacklog:
-    """Visible messages of a standard queue, oldest first."""
-
-    def __init__(self) -> None:
-        self._heap: list[tuple[int, _Stored]] = []  # deleted messages are skipped when popped
-
-    def add(self, message: _Stored) -> None:
-        pass  # nothing to track until the message is visible
-
-    def visible(self, message: _Stored, *, returned: bool) -> None:
-        heapq.heappush(self._heap, (message.seq, message))
-
-    def remove(self, message: _Stored) -> None:
-        pass
-
-    def take(self, limit: int, admit: Callable[[_Stored], bool]) -> list[_Stored]:
-        taken: list[_Stored] = []
-        while self._heap and len(taken) < limit:
-            _, message = heapq.heappop(self._heap)
-            if message.state == _VISIBLE and admit(message):
-                taken.append(message)
-        return taken
-
-    def clear(self) -> None:
-        self._heap.clear()
-
-
-class _Group:
-    __slots__ = ("inflight", "messages", "queued")
-
-    def __init__(self) -> None:
-        self.messages: deque[_Stored] = deque()  # every undeleted message of the group, in order
-        self.inflight = 0
-        self.queued = False  # has a valid entry in _FifoBacklog._available
-
-
-class _FifoBacklog:
-    """Message groups of a FIFO queue; a group is available when its head is visible and none
-    of its messages is in flight. Available groups are served oldest head first."""
-
-    def __init__(self) -> None:
-        self._groups: dict[str, _Group] = {}
-        self._available: list[tuple[int, str]] = []  # (seq of the group's head, group id)
-
-    def add(self, message: _Stored) -> None:
-        self._groups.setdefault(message.group_id or "", _Group()).messages.append(message)
-
-    def visible(self, message: _Stored, *, returned: bool) -> None:
-        group = self._groups[message.group_id or ""]
-        if returned:
-            group.inflight -= 1
-        self._consider(message.group_id or "", group)
-
-    def remove(self, message: _Stored) -> None:
-        gid = message.group_id or ""
-        group = self._groups[gid]
-        if message.state == _INFLIGHT:
-            group.inflight -= 1
-        if group.queued and group.messages[0] is message:
-            group.queued = False  # its heap entry names this head: stale from now on
-        group.messages.remove(message)
-        if group.messages:
-            self._consider(gid, group)
-        else:
-            del self._groups[gid]
-
-    def take(self, limit: int, admit: Callable[[_Stored], bool]) -> list[_Stored]:
-        taken: list[_Stored] = []
-        while self._available and len(taken) < limit:
-            head_seq, gid = heapq.heappop(self._available)
-            group = self._groups.get(gid)
-            if group is None or not group.queued or group.messages[0].seq != head_seq:
-                continue  # stale entry
-            group.queued = False
-            # Like SQS, one receive may return several consecutive messages of a group.
-            index = 0
-            while len(taken) < limit and index < len(group.messages):
-                message = group.messages[index]
-                if message.state != _VISIBLE:
-                    break
-                if admit(message):
-                    group.inflight += 1
-                    taken.append(message)
-                    index += 1
-                # else: admit moved it to the dead-letter queue (and removed it from the group)
-            if gid in self._groups:
-                self._consider(gid, group)
-        return taken
-
-    def clear(self) -> None:
-        self._groups.clear()
-        self._available.clear()
-
-    def _consider(self, gid: str, group: _Group) -> None:
-        if not group.queued and group.inflight == 0 and group.messages[0].state == _VISIBLE:
-            group.queued = True
-            heapq.heappush(self._available, (group.messages[0].seq, gid))
-
-
 class SqsQueue:
     """One queue. :class:`~.sns_sqs_broker.SnsSqsBroker` owns these; tests may use one directly.
 
@@ -231,10 +125,10 @@ class SqsQueue:
         self.max_receive_count = 0
         self._clock = clock
         self._emit = emit or (lambda event, details: None)
-        self._backlog = _FifoBacklog() if fifo else _StandardBacklog()
-        self._delayed: list[tuple[datetime, int, _Stored]] = []
-        self._inflight: list[tuple[datetime, int, int, _Stored]] = []  # (deadline, seq, version, message)
-        self._handles: dict[str, _Stored] = {}  # the current receipt handle of each message
+        self._backlog = FifoBacklog() if fifo else StandardBacklog()
+        self._delayed: list[tuple[datetime, int, Stored]] = []
+        self._inflight: list[tuple[datetime, int, int, Stored]] = []  # (deadline, seq, version, message)
+        self._handles: dict[str, Stored] = {}  # the current receipt handle of each message
         self._counts = [0, 0, 0, 0]  # messages per state
         self._waiters: set[asyncio.Future[None]] = set()  # pending long polls
         self._dedup = DedupWindow(clock)
@@ -254,17 +148,17 @@ class SqsQueue:
     @property
     def visible_count(self) -> int:
         """ApproximateNumberOfMessages: messages ready to be received."""
-        return self._counts[_VISIBLE]
+        return self._counts[VISIBLE]
 
     @property
     def inflight_count(self) -> int:
         """ApproximateNumberOfMessagesNotVisible: received, neither deleted nor visible again."""
-        return self._counts[_INFLIGHT]
+        return self._counts[INFLIGHT]
 
     @property
     def delayed_count(self) -> int:
         """ApproximateNumberOfMessagesDelayed: sent, still within their delay."""
-        return self._counts[_DELAYED]
+        return self._counts[DELAYED]
 
     # -- SendMessage / ReceiveMessage / DeleteMessage / ... ------------------------------
     def send(
@@ -295,7 +189,7 @@ class SqsQueue:
         if deduplication_id is not None:
             self._dedup.remember(deduplication_id, message_id)
         sent = self._clock.now().timestamp()
-        message = _Stored(next(self._seq), message_id, body, attributes, group_id, deduplication_id, sent)
+        message = Stored(next(self._seq), message_id, body, attributes, group_id, deduplication_id, sent)
         self._enqueue(message, self.delay_seconds if delay_seconds is None else delay_seconds)
         return message_id
 
@@ -329,7 +223,7 @@ class SqsQueue:
         if message is None:
             return
         self._backlog.remove(message)
-        self._set_state(message, _DELETED)
+        self._set_state(message, DELETED)
         if self.fifo:
             self._notify()  # the message's group may be unblocked
 
@@ -339,7 +233,7 @@ class SqsQueue:
         message = self._handles.get(receipt_handle)
         if message is None:
             raise ValueError(f"queue {self.name!r}: receipt handle {receipt_handle!r} is not valid")
-        if message.state != _INFLIGHT:
+        if message.state != INFLIGHT:
             raise ValueError(f"queue {self.name!r}: message {message.message_id} is not in flight")
         message.version += 1
         deadline = self._clock.now() + timedelta(seconds=timeout)
@@ -356,14 +250,14 @@ class SqsQueue:
         self._counts = [0, 0, 0, 0]
 
     # -- internals -----------------------------------------------------------------------
-    def _enqueue(self, message: _Stored, delay: float) -> None:
+    def _enqueue(self, message: Stored, delay: float) -> None:
         self._backlog.add(message)
         if delay > 0:
-            message.state = _DELAYED
+            message.state = DELAYED
             due = self._clock.now() + timedelta(seconds=delay)
             heapq.heappush(self._delayed, (due, message.seq, message))
         else:
-            message.state = _VISIBLE
+            message.state = VISIBLE
             self._backlog.visible(message, returned=False)
         self._counts[message.state] += 1
         self._notify()  # a new message, or a new delay deadline to sleep until
@@ -392,12 +286,12 @@ class SqsQueue:
             self._notify()  # other long polls must also wake at these new visibility deadlines
         return received
 
-    def _admit(self, message: _Stored, deadline: datetime) -> bool:
+    def _admit(self, message: Stored, deadline: datetime) -> bool:
         """Receive *message* (True), or move it to the dead-letter queue (False)."""
         dlq = self.dead_letter_queue
         if dlq is not None and message.receive_count >= self.max_receive_count:
             self._backlog.remove(message)
-            self._set_state(message, _DELETED)
+            self._set_state(message, DELETED)
             if message.receipt_handle is not None:
                 self._handles.pop(message.receipt_handle, None)
             self._emit(
@@ -419,7 +313,7 @@ class SqsQueue:
             self._handles.pop(message.receipt_handle, None)
         message.receipt_handle = uuid.uuid4().hex
         self._handles[message.receipt_handle] = message
-        self._set_state(message, _INFLIGHT)
+        self._set_state(message, INFLIGHT)
         message.version += 1
         heapq.heappush(self._inflight, (deadline, message.seq, message.version, message))
         self._emit("received", {"queue": self.name, "message_id": message.message_id, "receive_count": count})
@@ -430,20 +324,20 @@ class SqsQueue:
         released = False
         while self._delayed and self._delayed[0][0] <= now:
             _, _, message = heapq.heappop(self._delayed)
-            if message.state == _DELAYED:
-                self._set_state(message, _VISIBLE)
+            if message.state == DELAYED:
+                self._set_state(message, VISIBLE)
                 self._backlog.visible(message, returned=False)
                 released = True
         while self._inflight and self._inflight[0][0] <= now:
             _, _, version, message = heapq.heappop(self._inflight)
-            if message.state == _INFLIGHT and message.version == version:
-                self._set_state(message, _VISIBLE)
+            if message.state == INFLIGHT and message.version == version:
+                self._set_state(message, VISIBLE)
                 self._backlog.visible(message, returned=True)
                 released = True
         if released:
             self._notify()
 
-    def _set_state(self, message: _Stored, state: int) -> None:
+    def _set_state(self, message: Stored, state: int) -> None:
         self._counts[message.state] -= 1
         self._counts[state] += 1
         message.state = state
