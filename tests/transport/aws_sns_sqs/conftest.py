@@ -8,12 +8,17 @@ other's topics or queues and moto needs no reset between them. ``wait_until``, `
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import re
+import urllib.parse
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+import aiohttp
 import pytest
+from aiohttp import web
 
 import tomodachi
 from tomodachi.container import ServiceContainer
@@ -72,6 +77,94 @@ def make_options(moto_url: str, prefix: str) -> Callable[..., tomodachi.Options]
 def aws_options(moto_url: str, prefix: str) -> tomodachi.Options:
     """Service options pointing at the moto server, with this test's prefixes."""
     return tomodachi.Options(**options_for(moto_url, prefix))
+
+
+class AwsProxy:
+    """A real HTTP hop between the services under test and moto.
+
+    It records every AWS operation that passes (``calls``: snake_case name and parameters) and
+    can answer some with an AWS error (``fail``), so tests observe and disturb the transport at
+    the network boundary instead of patching our own code.
+    """
+
+    _HOP_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self.url = ""
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self._failures: dict[str, tuple[int, str]] = {}
+        self._session: aiohttp.ClientSession | None = None
+
+    def fail(self, operation: str, times: int, code: str = "ThrottlingException") -> None:
+        """Answer the next *times* calls of *operation* (snake_case) with the AWS error *code*."""
+        self._failures[operation] = (times, code)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        operation, params = _operation(request.headers.get("X-Amz-Target"), body)
+        self.calls.append((operation, params))
+        times, code = self._failures.get(operation, (0, ""))
+        if times > 0:
+            self._failures[operation] = (times - 1, code)
+            return web.Response(
+                status=400,
+                body=json.dumps({"__type": f"com.amazonaws.sqs#{code}", "message": "injected by the test"}),
+                headers={
+                    "Content-Type": "application/x-amz-json-1.0",
+                    "x-amzn-query-error": f"{code};Sender",
+                },
+            )
+        assert self._session is not None
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in self._HOP_HEADERS}
+        async with self._session.request(
+            request.method, self.target + request.path_qs, headers=headers, data=body
+        ) as upstream:
+            payload = await upstream.read()
+            kept = {k: v for k, v in upstream.headers.items() if k.lower() not in self._HOP_HEADERS}
+            return web.Response(status=upstream.status, body=payload, headers=kept)
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[AwsProxy]:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self.handle)
+        runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        self._session = aiohttp.ClientSession(
+            auto_decompress=False, timeout=aiohttp.ClientTimeout(total=None)
+        )
+        try:
+            yield self
+        finally:
+            await runner.cleanup()
+            await self._session.close()
+
+
+def _operation(target: str | None, body: bytes) -> tuple[str, dict[str, Any]]:
+    """The snake_case operation and parameters of an SQS (JSON) or SNS/STS (query) request."""
+    if target:  # JSON protocol: "X-Amz-Target: AmazonSQS.ReceiveMessage"
+        name, params = target.rsplit(".", 1)[-1], json.loads(body or b"{}")
+    else:  # query protocol: "Action=CreateTopic&Name=..."
+        form = urllib.parse.parse_qs(body.decode("utf-8"))
+        params = {key: values[0] for key, values in form.items()}
+        name = params.pop("Action", "")
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower(), params
+
+
+@pytest.fixture
+async def aws_proxy(moto_url: str) -> AsyncIterator[AwsProxy]:
+    """An :class:`AwsProxy` in front of the moto server, for this test."""
+    async with AwsProxy(moto_url).running() as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def proxied_options(aws_proxy: AwsProxy, prefix: str) -> Callable[..., tomodachi.Options]:
+    """Like ``make_options``, with every AWS endpoint behind :func:`aws_proxy`."""
+    return lambda **extra: tomodachi.Options(**options_for(aws_proxy.url, prefix, **extra))
 
 
 class Running:

@@ -10,29 +10,17 @@ import pytest
 import tomodachi
 from tomodachi.envelope import JsonBase
 from tomodachi.transport.aws_sns_sqs import consumer as consumer_module
-from tomodachi.transport.aws_sns_sqs.clients import AwsClients
 
 
 async def test_visibility_is_extended_while_a_handler_runs(
-    make_options: Any, serve: Any, wait_until: Any, boto: Any, prefix: str, monkeypatch: pytest.MonkeyPatch
+    proxied_options: Any, serve: Any, wait_until: Any, boto: Any, prefix: str, aws_proxy: Any
 ) -> None:
     calls: list[int] = []
     finished: list[int] = []
-    extended: list[int] = []
-    original = AwsClients.call
-
-    async def recording(
-        self: AwsClients, service: Any, operation: str, time_limit: Any = None, **kwargs: Any
-    ) -> Any:
-        if operation == "change_message_visibility_batch":
-            extended.extend(entry["VisibilityTimeout"] for entry in kwargs["Entries"])
-        return await original(self, service, operation, time_limit, **kwargs)
-
-    monkeypatch.setattr(AwsClients, "call", recording)
 
     class Service(tomodachi.Service):
         name = "slow"
-        options = make_options()
+        options = proxied_options()
         message_envelope = JsonBase
 
         @tomodachi.aws_sns_sqs("slow", queue_name="slow", visibility_timeout=2)
@@ -45,6 +33,12 @@ async def test_visibility_is_extended_while_a_handler_runs(
         await tomodachi.aws_sns_sqs_publish(running.service, {}, "slow")
         await wait_until(lambda: finished, 10, "the slow handler to finish")
         assert calls == [1]  # never delivered a second time
+        extended = [
+            entry["VisibilityTimeout"]
+            for operation, params in aws_proxy.calls
+            if operation == "change_message_visibility_batch"
+            for entry in params["Entries"]
+        ]
         assert extended and set(extended) == {2}
         assert await boto.drain(prefix + "slow") == []
 
@@ -122,37 +116,26 @@ async def test_graceful_stop_returns_unfinished_messages_at_once(
 
 
 async def test_receive_errors_are_retried_and_logged_once_per_outage(
-    make_options: Any, serve: Any, wait_until: Any, json_logs: Any, monkeypatch: pytest.MonkeyPatch
+    proxied_options: Any,
+    serve: Any,
+    wait_until: Any,
+    json_logs: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    aws_proxy: Any,
 ) -> None:
-    from botocore.exceptions import ClientError
-
     monkeypatch.setattr(consumer_module.Outage, "first_delay", 0.01)
-    failures = {"left": 0}
-    original = AwsClients.call
-
-    async def flaky(
-        self: AwsClients, service: Any, operation: str, time_limit: Any = None, **kwargs: Any
-    ) -> Any:
-        if operation == "receive_message" and failures["left"] > 0:
-            failures["left"] -= 1
-            raise ClientError(
-                {"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "ReceiveMessage"
-            )
-        return await original(self, service, operation, time_limit, **kwargs)
-
-    monkeypatch.setattr(AwsClients, "call", flaky)
     got: list[Any] = []
 
     class Service(tomodachi.Service):
         name = "flaky"
-        options = make_options()
+        options = proxied_options()
         message_envelope = JsonBase
 
         @tomodachi.aws_sns_sqs("flaky", queue_name="flaky")
         async def handler(self, data: Any) -> None:
             got.append(data)
 
-    failures["left"] = 4
+    aws_proxy.fail("receive_message", 4)
     async with serve(Service) as running:
         await tomodachi.aws_sns_sqs_publish(running.service, "after the outage", "flaky")
         await wait_until(lambda: got, 15, "the message")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,7 +14,6 @@ import tomodachi
 from tomodachi.container import StartupError
 from tomodachi.envelope import JsonBase
 from tomodachi.transport.aws_sns_sqs import FILTER_POLICY_DEFAULT
-from tomodachi.transport.aws_sns_sqs.clients import AwsClients
 
 _WRITES = {
     "create_queue",
@@ -25,22 +23,6 @@ _WRITES = {
     "subscribe",
     "set_subscription_attributes",
 }
-
-
-@pytest.fixture
-def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, dict[str, Any]]]]:
-    """Every AWS operation the framework calls, with its arguments."""
-    seen: list[tuple[str, dict[str, Any]]] = []
-    original = AwsClients.call
-
-    async def recording(
-        self: AwsClients, service: Any, operation: str, time_limit: Any = None, **kwargs: Any
-    ) -> Any:
-        seen.append((operation, kwargs))
-        return await original(self, service, operation, time_limit, **kwargs)
-
-    monkeypatch.setattr(AwsClients, "call", recording)
-    yield seen
 
 
 def writes(calls: list[tuple[str, dict[str, Any]]]) -> list[str]:
@@ -151,12 +133,12 @@ async def test_wildcard_topics(
 
 
 async def test_second_start_writes_nothing_and_changes_only_what_differs(
-    make_options: Any, serve: Any, boto: Any, prefix: str, calls: list[tuple[str, dict[str, Any]]]
+    proxied_options: Any, serve: Any, boto: Any, prefix: str, aws_proxy: Any
 ) -> None:
     def service_class(visibility: int) -> type[tomodachi.Service]:
         class Service(tomodachi.Service):
             name = "idempotent"
-            options = make_options()
+            options = proxied_options()
             message_envelope = JsonBase
 
             @tomodachi.aws_sns_sqs(
@@ -178,7 +160,7 @@ async def test_second_start_writes_nothing_and_changes_only_what_differs(
 
     async with serve(service_class(20)):
         pass
-    assert sorted(set(writes(calls))) == sorted(
+    assert sorted(set(writes(aws_proxy.calls))) == sorted(
         _WRITES - {"set_topic_attributes", "set_subscription_attributes"}
     )
     attributes = await boto.queue_attributes(prefix + "events")
@@ -192,15 +174,19 @@ async def test_second_start_writes_nothing_and_changes_only_what_differs(
         "ArnEquals": {"aws:SourceArn": f"arn:aws:sns:eu-west-1:123456789012:{prefix}events"}
     }
 
-    calls.clear()
+    aws_proxy.calls.clear()
     async with serve(service_class(20)):
         pass
-    assert [w for w in writes(calls) if w != "create_topic"] == []  # CreateTopic is the idempotent lookup
+    assert [
+        w for w in writes(aws_proxy.calls) if w != "create_topic"
+    ] == []  # CreateTopic is the idempotent lookup
 
-    calls.clear()
+    aws_proxy.calls.clear()
     async with serve(service_class(45)):
         pass
-    changed = [kwargs["Attributes"] for operation, kwargs in calls if operation == "set_queue_attributes"]
+    changed = [
+        kwargs["Attributes"] for operation, kwargs in aws_proxy.calls if operation == "set_queue_attributes"
+    ]
     assert changed == [{"VisibilityTimeout": "45"}, {"VisibilityTimeout": "45"}]
     assert (await boto.queue_attributes(prefix + "inbox"))["VisibilityTimeout"] == "45"
 
@@ -271,12 +257,12 @@ async def test_fifo_topology(make_options: Any, serve: Any, boto: Any, prefix: s
 
 
 async def test_manage_topology_off_fails_with_one_line_naming_what_is_missing(
-    make_options: Any, serve: Any, boto: Any, prefix: str, calls: list[tuple[str, dict[str, Any]]]
+    proxied_options: Any, serve: Any, boto: Any, prefix: str, aws_proxy: Any
 ) -> None:
     def service_class(manage: bool) -> type[tomodachi.Service]:
         class Service(tomodachi.Service):
             name = "verify"
-            options = make_options(**{"aws_sns_sqs.manage_topology": manage})
+            options = proxied_options(**{"aws_sns_sqs.manage_topology": manage})
 
             @tomodachi.aws_sns_sqs("audit", queue_name="audit")
             async def handler(self, message: str) -> None:
@@ -296,7 +282,7 @@ async def test_manage_topology_off_fails_with_one_line_naming_what_is_missing(
     assert f"queue '{prefix}audit' does not exist" in message
     assert f"queue '{prefix}audit-inbox' does not exist" in message
     assert "manage_topology is off" in message
-    assert writes(calls) == []
+    assert writes(aws_proxy.calls) == []
     with pytest.raises(Exception, match="NonExistentQueue"):
         await boto.queue_url(prefix + "audit")
 
@@ -312,15 +298,15 @@ async def test_manage_topology_off_fails_with_one_line_naming_what_is_missing(
     ):
         async with serve(service_class(False)):
             pass
-    assert writes(calls) == []
+    assert writes(aws_proxy.calls) == []
 
     # Once a managed start created everything, a verify-only start passes.
     async with serve(service_class(True)):
         pass
-    calls.clear()
+    aws_proxy.calls.clear()
     async with serve(service_class(False)):
         pass
-    assert writes(calls) == []
+    assert writes(aws_proxy.calls) == []
 
 
 def test_queue_name_vectors() -> None:
