@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from tomodachi.errors import describe_exception
 from tomodachi.logging import Logger, get_logger
+from tomodachi.messaging.slots import Slots
 from tomodachi.transport.aws_sns_sqs.clients import (
     AwsClients,
     describe_error,
@@ -117,10 +118,7 @@ class QueueConsumer:
         self.topology = topology
         self._tasks = tasks
         self._resetup = resetup
-        self._free = consumer.batch_size
-        self._has_free = asyncio.Event()
-        self._has_free.set()
-        self._slot_freed = asyncio.Event()
+        self._slots = Slots(consumer.batch_size)
         self._in_flight: dict[str, _InFlight] = {}
         self.unfinished: list[str] = []
         self._log = get_logger("tomodachi.aws_sns_sqs").new(
@@ -137,9 +135,9 @@ class QueueConsumer:
         parameter = await self.clients.system_attributes_parameter()
         system_attributes: dict[str, Any] = {parameter: SYSTEM_ATTRIBUTES}
         while True:
-            await self._has_free.wait()
-            await self._gather_slots()
-            wanted = self._free
+            await self._slots.wait_free()
+            await self._slots.gather(GATHER_SECONDS)
+            wanted = self._slots.free
             try:
                 response = await self.clients.call(
                     "sqs",
@@ -161,32 +159,9 @@ class QueueConsumer:
             outage.recovered()
             received_at = asyncio.get_running_loop().time()  # their visibility timeouts run from about now
             for raw in response.get("Messages") or []:
-                self._free -= 1
-                if self._free <= 0:
-                    self._has_free.clear()
+                self._slots.take()
                 name = f"aws_sns_sqs:{self.consumer.handler.name}:{raw.get('MessageId', '')}"
                 self._tasks.spawn(self._process(raw, received_at), name=name)
-
-    async def _gather_slots(self) -> None:
-        """With some slots still busy, wait a moment for more to free up (never for the slowest).
-
-        Fast handlers free their slots one by one; receiving at once would ask for one message
-        at a time. Waiting at most :data:`GATHER_SECONDS` lets a receive ask for a fuller batch.
-        """
-        if self._free >= self.consumer.batch_size:
-            return
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + GATHER_SECONDS
-        while self._free < self.consumer.batch_size:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return
-            self._slot_freed.clear()
-            try:
-                async with asyncio.timeout(remaining):
-                    await self._slot_freed.wait()
-            except TimeoutError:
-                return
 
     async def _set_up_again(self, outage: Outage) -> None:
         self._log.warning("the queue no longer exists: setting up its topology again")
@@ -234,9 +209,7 @@ class QueueConsumer:
             )
         finally:
             self._in_flight.pop(receipt, None)
-            self._free += 1
-            self._has_free.set()
-            self._slot_freed.set()
+            self._slots.give()
 
     async def _settle(self, action: Action, message: ReceivedMessage) -> None:
         if action is Action.LEAVE:

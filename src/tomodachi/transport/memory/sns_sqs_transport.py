@@ -14,6 +14,7 @@ from typing import Any
 
 from tomodachi._tasks import TaskTracker
 from tomodachi.messaging.envelopes import DEFAULT
+from tomodachi.messaging.slots import Slots
 from tomodachi.runtime import Runtime
 from tomodachi.service import Service
 from tomodachi.transport.aws_sns_sqs.naming import wildcard_matcher
@@ -30,26 +31,6 @@ _RESULTS = {
     Action.DEAD_LETTER: "dead_lettered",
     Action.DROP: "dropped",
 }
-
-
-class _Slots:
-    """Free handler slots of one consumer: a receive asks for as many messages as are free."""
-
-    def __init__(self, size: int) -> None:
-        self.free = size
-        self._event = asyncio.Event()
-        self._event.set()
-
-    async def take_all(self) -> int:
-        while self.free == 0:
-            self._event.clear()
-            await self._event.wait()
-        taken, self.free = self.free, 0
-        return taken
-
-    def give(self, count: int = 1) -> None:
-        self.free += count
-        self._event.set()
 
 
 class MemorySnsSqsTransport(AWSSNSSQSTransport):
@@ -100,22 +81,18 @@ class MemorySnsSqsTransport(AWSSNSSQSTransport):
 
     async def _consume(self, consumer: SqsConsumer) -> None:
         queue = queue_name_of(consumer.queue)
-        slots = _Slots(consumer.batch_size)
+        slots = Slots(consumer.batch_size)
         while True:
-            free = await slots.take_all()
-            try:
-                messages = await self.broker.sns_sqs.receive(
-                    queue, max_messages=free, wait_seconds=self.wait_seconds
-                )
-            except BaseException:
-                slots.give(free)
-                raise
-            slots.give(free - len(messages))
+            await slots.wait_free()
+            messages = await self.broker.sns_sqs.receive(
+                queue, max_messages=slots.free, wait_seconds=self.wait_seconds
+            )
+            slots.take(len(messages))
             for message in messages:
                 self._in_flight[message.receipt_handle] = (queue, message)
                 self.tasks.spawn(self._process(consumer, queue, message, slots))
 
-    async def _process(self, consumer: SqsConsumer, queue: str, message: SqsMessage, slots: _Slots) -> None:
+    async def _process(self, consumer: SqsConsumer, queue: str, message: SqsMessage, slots: Slots) -> None:
         sns_sqs = self.broker.sns_sqs
         try:
             payload, values = self.parse(
