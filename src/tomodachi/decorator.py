@@ -37,6 +37,12 @@ def _make(check: Check, include_function: bool) -> Wrapper:
                 return result
             return outcome
 
+        # Transports inject by the handler's own parameters: the (*args, **kwargs) wrapper
+        # presents the signature of the function it wraps.
+        try:
+            wrapper.__signature__ = inspect.signature(func, follow_wrapped=False)  # type: ignore[attr-defined]
+        except (TypeError, ValueError):  # pragma: no cover - callables without a signature
+            pass
         return wrapper
 
     return functools.wraps(check)(wrap)

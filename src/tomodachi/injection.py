@@ -9,19 +9,32 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
+
+from tomodachi.errors import ConfigurationError
 
 __all__ = ["HandlerCall", "Invoke", "compile_handler", "compile_middleware_chain"]
 
 HandlerCall = Callable[[Mapping[str, Any]], Awaitable[Any]]
-Invoke = Callable[[tuple[Any, ...], Mapping[str, Any]], Awaitable[Any]]
+
+
+class Invoke(Protocol):
+    """A compiled middleware chain: ``await invoke(positional, values, handler_values=None)``."""
+
+    def __call__(
+        self,
+        positional: tuple[Any, ...],
+        values: Mapping[str, Any],
+        handler_values: Mapping[str, Any] | None = None,
+    ) -> Awaitable[Any]: ...
+
 
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 
-def _signature(func: Callable[..., Any]) -> inspect.Signature:
+def _signature(func: Callable[..., Any], *, follow_wrapped: bool = True) -> inspect.Signature:
     try:
-        return inspect.signature(func)
+        return inspect.signature(func, follow_wrapped=follow_wrapped)
     except (TypeError, ValueError):  # builtins without signatures: accept anything
         return inspect.Signature(
             [
@@ -56,8 +69,12 @@ class _CallPlan:
         first_unless_named: Sequence[str],
         missing_as_none: bool,
     ) -> None:
+        # The callable we are given is what gets called, so its own signature counts: an adapter
+        # made with functools.wraps is not inspected through ``__wrapped__`` (as the original).
         params = [
-            p for p in _signature(func).parameters.values() if p.kind is not inspect.Parameter.VAR_POSITIONAL
+            p
+            for p in _signature(func, follow_wrapped=False).parameters.values()
+            if p.kind is not inspect.Parameter.VAR_POSITIONAL
         ]
         self.varkw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
         params = [p for p in params if p.kind is not inspect.Parameter.VAR_KEYWORD]
@@ -133,11 +150,20 @@ def compile_handler(
     return call_any
 
 
-class _MiddlewareSpec:
-    __slots__ = ("call", "consumed", "keywords", "n_positional", "varkw")
+def _describe(func: Callable[..., Any]) -> str:
+    return getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or type(func).__name__
 
-    def __init__(self, middleware: Callable[..., Any], max_positional: int) -> None:
-        params = list(_signature(middleware).parameters.values())
+
+class _MiddlewareSpec:
+    __slots__ = ("call", "consumed", "keywords", "n_positional", "none_names", "varkw")
+
+    def __init__(self, middleware: Callable[..., Any], max_positional: int, missing_as_none: bool) -> None:
+        if not callable(middleware):
+            raise ConfigurationError(f"middleware {middleware!r} is not callable")
+        # A middleware made with functools.wraps (a decorator around a generator or a context
+        # manager, say) is described by the function it wraps, like the original does.
+        signature = _signature(middleware)
+        params = list(signature.parameters.values())
         positional = [p for p in params if p.kind in _POSITIONAL]
         has_varargs = any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params)
         required = [p for p in positional if p.default is inspect.Parameter.empty]
@@ -145,7 +171,14 @@ class _MiddlewareSpec:
             n = max_positional
         else:
             n = min(len(required), max_positional)
-        consumed = frozenset(p.name for p in positional[:n])
+        # Names taken positionally, by the wrapped function and by the callable itself: a keyword
+        # of the same name would collide ("got multiple values for argument").
+        own = [
+            p
+            for p in _signature(middleware, follow_wrapped=False).parameters.values()
+            if p.kind in _POSITIONAL
+        ]
+        consumed = frozenset(p.name for p in positional[:n]) | frozenset(p.name for p in own[:n])
         self.consumed = consumed
         self.call = middleware
         self.n_positional = n
@@ -156,37 +189,75 @@ class _MiddlewareSpec:
             if p.name not in consumed
             and p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
         )
+        missing_required = {
+            p.name for p in params if p.name in self.keywords and p.default is inspect.Parameter.empty
+        }
+        self.none_names = frozenset(missing_required) if missing_as_none else frozenset()
+        if missing_as_none:
+            # Every call gives the same shape of arguments, so a shape the middleware cannot take
+            # fails here, at start-up, instead of on every message.
+            sample_kwargs = dict.fromkeys(self.none_names)
+            try:
+                signature.bind(*range(n), **sample_kwargs)
+            except TypeError as exc:
+                raise ConfigurationError(
+                    f"middleware {_describe(middleware)} cannot be called as a message middleware "
+                    f"(it is given {n} positional argument(s) and keywords by name): {exc}"
+                ) from None
 
 
 def compile_middleware_chain(
     middlewares: Sequence[Callable[..., Any]],
     handler: HandlerCall,
     n_transport_positional: int,
+    *,
+    missing_as_none: bool = False,
 ) -> Invoke:
-    """Build ``invoke(positional, values)`` running *middlewares* around *handler*.
+    """Build ``invoke(positional, values, handler_values=None)`` running *middlewares* around *handler*.
 
     Each middleware is called with the positional arguments ``(func, *positional, context)``
     truncated to the number of positional parameters it declares without defaults, plus the
-    keywords it names (or all of them with ``**kwargs``). ``await func(**extra)`` calls the
-    next step; *extra* keywords reach later middlewares and the handler, but never override
-    the transport's own values. The first middleware is the outermost. No tasks are created.
+    keywords it names (or all of them with ``**kwargs``) from *values*. ``await func(**extra)``
+    calls the next step; *extra* keywords reach later middlewares and the handler, but never
+    override the transport's own values. The first middleware is the outermost. No tasks are
+    created.
+
+    - *handler_values*: what the handler is given instead of *values* (messaging: the transport
+      values plus the envelope's keys, which middlewares do not receive), with the middlewares'
+      extra keywords added.
+    - *missing_as_none*: a keyword a middleware requires but the call does not have is passed as
+      ``None`` (messaging semantics; a call shape the middleware cannot take at all is a
+      :class:`~tomodachi.ConfigurationError` here).
     """
-    specs = tuple(_MiddlewareSpec(m, n_transport_positional + 2) for m in middlewares)
+    specs = tuple(_MiddlewareSpec(m, n_transport_positional + 2, missing_as_none) for m in middlewares)
     if not specs:
 
-        async def invoke_plain(positional: tuple[Any, ...], values: Mapping[str, Any]) -> Any:
-            return await handler(values)
+        async def invoke_plain(
+            positional: tuple[Any, ...],
+            values: Mapping[str, Any],
+            handler_values: Mapping[str, Any] | None = None,
+        ) -> Any:
+            return await handler(values if handler_values is None else handler_values)
 
         return invoke_plain
 
     count = len(specs)
 
-    async def invoke(positional: tuple[Any, ...], values: Mapping[str, Any]) -> Any:
+    async def invoke(
+        positional: tuple[Any, ...],
+        values: Mapping[str, Any],
+        handler_values: Mapping[str, Any] | None = None,
+    ) -> Any:
         context: dict[str, Any] = {}
 
         async def step(index: int, current: Mapping[str, Any]) -> Any:
             if index == count:
-                return await handler(current)
+                if handler_values is None:
+                    return await handler(current)
+                if current is values:
+                    return await handler(handler_values)
+                extra = {k: v for k, v in current.items() if k not in values}
+                return await handler({**handler_values, **extra})
             spec = specs[index]
 
             async def func(**extra: Any) -> Any:
@@ -198,6 +269,9 @@ def compile_middleware_chain(
                 kwargs = {k: v for k, v in current.items() if k not in spec.consumed}
             else:
                 kwargs = {k: current[k] for k in spec.keywords if k in current}
+                for name in spec.none_names:
+                    if name not in kwargs:
+                        kwargs[name] = None
             result = spec.call(*args, **kwargs)
             if inspect.isawaitable(result):
                 result = await result

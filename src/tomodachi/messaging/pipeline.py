@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tomodachi.errors import describe_exception
+from tomodachi.errors import ConfigurationError, describe_exception
 from tomodachi.injection import compile_handler, compile_middleware_chain
 from tomodachi.logging import get_logger, reset_context_logger, set_context_logger
 from tomodachi.messaging.envelopes import check_envelope, resolve_envelope
@@ -99,7 +99,7 @@ class MessageHandler:
         )
         if middleware is None:
             middleware = list(getattr(service, "message_middleware", None) or [])
-        self._invoke = compile_middleware_chain(middleware, call, 3)
+        self._invoke = compile_middleware_chain(middleware, call, 3, missing_as_none=True)
         # Without middleware the handler is called directly (one coroutine less per message).
         self._call = None if middleware else call
         self.logger = get_logger(f"tomodachi.{kind}.handler").new(handler=self.name)
@@ -135,17 +135,25 @@ class MessageHandler:
 
         values["message"] = message
         values["message_uuid"] = message_uuid
-        if isinstance(message, dict):
-            values.update(message)
-        if self._only is not None:
-            values = {k: v for k, v in values.items() if k in self._only}
         call = self._call
+        # The handler gets the transport's values and the envelope's keys (which win, as in the
+        # original); middlewares get only the transport's values.
+        handler_values = values
+        if isinstance(message, dict):
+            if call is not None:
+                values.update(message)
+            else:
+                handler_values = {**values, **message}
+        if self._only is not None:
+            handler_values = {k: v for k, v in handler_values.items() if k in self._only}
         token = set_context_logger(self.logger)
         try:
             if call is not None:
-                await call(values)
+                await call(handler_values)
             else:
-                await self._invoke((self.service, message, values.get(self._positional_key)), values)
+                await self._invoke(
+                    (self.service, message, values.get(self._positional_key)), values, handler_values
+                )
         except asyncio.CancelledError:
             raise
         except RetryMessage as exc:
@@ -172,15 +180,18 @@ def handler_for_subscription(
     """
     envelope = resolve_envelope(service, subscription.message_envelope, subscription.message_protocol)
     check_envelope(envelope, where, subscription.envelope_kwargs)
-    return MessageHandler(
-        service,
-        handler,
-        kind=kind,
-        positional_key=positional_key,
-        envelope=envelope,
-        envelope_kwargs=subscription.envelope_kwargs,
-        callback_kwargs=subscription.callback_kwargs,
-    )
+    try:
+        return MessageHandler(
+            service,
+            handler,
+            kind=kind,
+            positional_key=positional_key,
+            envelope=envelope,
+            envelope_kwargs=subscription.envelope_kwargs,
+            callback_kwargs=subscription.callback_kwargs,
+        )
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{where}: {exc}") from None
 
 
 def _name(envelope: Any) -> str:
