@@ -49,6 +49,8 @@ class Service:
                 DeprecationWarning,
                 stacklevel=2,
             )
+            # Converted at class creation, as the original does: ``cls.options.http.port`` works.
+            cls.options = Options(options)
         elif options is not None and not isinstance(options, Options):
             raise ConfigurationError(
                 f"Invalid value for 'options' attribute of {cls.__qualname__}: expected tomodachi.Options "
@@ -62,6 +64,15 @@ class Service:
                     DeprecationWarning,
                     stacklevel=2,
                 )
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Service:
+        # Each instance gets its own copy of the class's options before ``__init__`` runs, so
+        # ``self.options.http.port = ...`` in ``__init__`` changes this instance only.
+        from tomodachi.options import coerce_options
+
+        instance = super().__new__(cls)
+        object.__setattr__(instance, "options", coerce_options(getattr(cls, "options", None)).copy())
+        return instance
 
     def __setattr__(self, key: str, value: Any) -> None:
         if key == "options":
