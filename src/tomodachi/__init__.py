@@ -57,6 +57,14 @@ if TYPE_CHECKING:
 __author__ = "tomodachi contributors"
 __email__ = ""
 
+#: The exit code a run ends with when nothing failed; ``tomodachi.SERVICE_EXIT_CODE`` is reset to it
+#: when a run starts.
+DEFAULT_SERVICE_EXIT_CODE = 0
+#: The process exit code of a run that ended normally (after a signal or ``tomodachi.exit()``).
+#: Writable: service code may set it (``tomodachi.exit(n)`` sets it to *n*); a failure to import,
+#: initialise or start a service exits 1 whatever it holds.
+SERVICE_EXIT_CODE = DEFAULT_SERVICE_EXIT_CODE
+
 get_instance = get_service
 
 _LAZY: dict[str, str] = {
@@ -103,6 +111,8 @@ _SUBMODULES = frozenset(
 )
 
 __all__ = [
+    "DEFAULT_SERVICE_EXIT_CODE",
+    "SERVICE_EXIT_CODE",
     "ConfigurationError",
     "Handler",
     "HttpException",
@@ -184,7 +194,7 @@ def run(app: str | list[str] | None = None, *args: str, **kwargs: Any) -> None:
         frame = inspect.stack()[1]
         app = frame.filename
     files = [app] if isinstance(app, str) else list(app)
-    argv = ["run", *files, *args]
+    argv = ["tomodachi", "run", *files, *args]
     for key, value in kwargs.items():
         flag = "--" + key.replace("_", "-")
         if value is True or value is None:

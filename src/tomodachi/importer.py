@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import ast
+import hashlib
 import importlib
+import importlib.machinery
 import importlib.util
+import keyword
 import os
 import sys
 from types import ModuleType
@@ -52,6 +56,95 @@ def _exec_file(name: str, filename: str, path: str) -> ModuleType:
     return module
 
 
+def _has_relative_imports(filename: str) -> bool:
+    """Whether the file contains ``from . import x`` / ``from .mod import x`` (read, never run)."""
+    try:
+        with open(filename, "rb") as file:
+            tree = ast.parse(file.read(), filename)
+    except (OSError, SyntaxError, ValueError):
+        return False  # the regular import reports the error
+    return any(isinstance(node, ast.ImportFrom) and node.level > 0 for node in ast.walk(tree))
+
+
+def _is_package_for(module: ModuleType | None, directory: str) -> bool:
+    locations = list(getattr(module, "__path__", None) or [])
+    return any(_same_path(location, directory) for location in locations)
+
+
+def _same_path(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _package_name_for(directory: str) -> str:
+    """The name of the package that stands for *directory* (a service directory without ``__init__.py``).
+
+    The directory's own name when that name is free (or already stands for this directory), so
+    ``services/app.py`` becomes ``services.app`` as it would with an ``__init__.py``; otherwise a
+    unique name derived from the directory, so a directory named ``os`` or ``json`` never shadows
+    the module of that name.
+    """
+    base = os.path.basename(directory)
+    if (
+        base.isidentifier()
+        and not keyword.iskeyword(base)
+        and base not in sys.stdlib_module_names
+        and base != "tomodachi"
+    ):
+        loaded = sys.modules.get(base)
+        if loaded is not None:
+            if _is_package_for(loaded, directory):
+                return base
+        else:
+            try:
+                spec = importlib.util.find_spec(base)  # a top-level name: runs no module code
+            except (ImportError, ValueError):
+                spec = None
+            locations = list(spec.submodule_search_locations or []) if spec is not None else []
+            if spec is None or any(_same_path(location, directory) for location in locations):
+                return base
+    sanitized = "".join(c if c.isalnum() else "_" for c in base) or "service"
+    digest = hashlib.sha1(os.path.realpath(directory).encode()).hexdigest()[:10]
+    return f"_tomodachi_services_{sanitized}_{digest}"
+
+
+def _import_in_directory_package(filename: str) -> ModuleType:
+    """Import *filename* as a submodule of a namespace-like package for its directory.
+
+    A service file using relative imports (``from .helpers import x``) in a directory without
+    ``__init__.py`` needs a parent package to resolve them against; the package's ``__path__``
+    is the file's directory, so sibling modules and subdirectories (with or without
+    ``__init__.py``) are importable relative to it.
+    """
+    directory = os.path.dirname(filename)
+    package = _package_name_for(directory)
+    created = package not in sys.modules
+    if created:
+        spec = importlib.machinery.ModuleSpec(package, None, is_package=True)
+        spec.submodule_search_locations = [directory]
+        sys.modules[package] = importlib.util.module_from_spec(spec)
+    stem = os.path.basename(filename)[:-3]
+    if not stem.isidentifier():
+        stem = "".join(c if c.isalnum() else "_" for c in stem)
+    name = f"{package}.{stem}"
+    existing = sys.modules.get(name)
+    if existing is not None:
+        if _same_path(getattr(existing, "__file__", "") or "", filename):
+            return existing
+        name = f"{name}__tomodachi_{hashlib.sha1(filename.encode()).hexdigest()[:10]}"
+    try:
+        module = _exec_file(name, filename, filename)
+    except BaseException:
+        if created:  # leave nothing half-imported behind
+            for loaded in [m for m in sys.modules if m == package or m.startswith(f"{package}.")]:
+                del sys.modules[loaded]
+        raise
+    setattr(sys.modules[package], name.rpartition(".")[2], module)
+    return module
+
+
 def import_service_file(path: str) -> ModuleType:
     """Import the service file *path* (``.py`` optional) and return its module."""
     filename = _resolve(path)
@@ -73,6 +166,8 @@ def import_service_file(path: str) -> ModuleType:
             return existing
         if "." in name:  # inside a package: a regular import keeps relative imports working
             return importlib.import_module(name)
+        if _has_relative_imports(filename):
+            return _import_in_directory_package(filename)
         if existing is not None:
             # Another module of the same name is loaded (two service files named app.py): load apart.
             name = f"{name}__tomodachi_{abs(hash(filename)):x}"

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import tomodachi
 from tomodachi.container import ServiceContainer, StartupError
 from tomodachi.importer import ServiceFileError, import_service_file, service_classes
 from tomodachi.logging import configure_structlog, get_logger
@@ -58,7 +59,13 @@ async def run_services(
     runtime: Runtime | None = None,
     install_signal_handlers: bool = True,
 ) -> int:
-    """Import *files*, run their services until a stop is requested, return the exit code."""
+    """Import *files*, run their services until a stop is requested, return the exit code.
+
+    The exit code is the run's failure code (1) or the code given to ``tomodachi.exit(n)``;
+    a run that ended normally returns ``tomodachi.SERVICE_EXIT_CODE``, which is reset to
+    ``tomodachi.DEFAULT_SERVICE_EXIT_CODE`` before the service files are imported.
+    """
+    tomodachi.SERVICE_EXIT_CODE = tomodachi.DEFAULT_SERVICE_EXIT_CODE
     runtime = runtime or Runtime()
     runtime.activate()
     log = get_logger("tomodachi.run")
@@ -69,7 +76,14 @@ async def run_services(
         containers: list[ServiceContainer] = []
         for path in files:
             module = import_service_file(path)
-            containers.append(ServiceContainer(service_classes(module), runtime, source=path, config=config))
+            classes = service_classes(module)
+            if not classes:
+                # Nothing to run: without this the run would wait for a signal doing nothing.
+                get_logger("tomodachi.init").error("no transport handlers defined", service_file=path)
+                raise ServiceFileError(
+                    f"{path}: no transport handlers defined (the file has no subclass of tomodachi.Service)"
+                )
+            containers.append(ServiceContainer(classes, runtime, source=path, config=config))
         if "structlog" in sys.modules:  # service code uses structlog: render it like tomodachi
             configure_structlog(override=False)
         for container in containers:
@@ -80,7 +94,7 @@ async def run_services(
         for container in containers:
             await container.stop()
         await runtime.aclose()
-        return 1
+        return _exit_code(runtime)
 
     start: asyncio.Future[list[None]] = asyncio.gather(*(c.start() for c in containers))
     stop_wait = loop.create_task(runtime.stop_requested.wait())
@@ -100,7 +114,19 @@ async def run_services(
     stop_wait.cancel()
     await asyncio.gather(*(c.stop() for c in containers))
     await runtime.aclose()
-    return runtime.exit_code
+    return _exit_code(runtime)
+
+
+def _exit_code(runtime: Runtime) -> int:
+    """The run's own code when it failed or ``tomodachi.exit(n)`` set one, else ``SERVICE_EXIT_CODE``."""
+    code = runtime.exit_code
+    if not code:
+        try:
+            code = int(tomodachi.SERVICE_EXIT_CODE)
+        except (TypeError, ValueError):
+            code = 1  # pragma: no cover - service code put a non-number there
+    tomodachi.SERVICE_EXIT_CODE = code
+    return code
 
 
 def _install_signal_handlers(loop: asyncio.AbstractEventLoop, runtime: Runtime) -> None:

@@ -145,12 +145,26 @@ def service(cls: type) -> type[Service]:
 
 
 def exit(exit_code: int | None = None) -> None:
-    """Stop every running service gracefully; the process then exits with *exit_code*."""
+    """Stop every running service gracefully; the process then exits with *exit_code*.
+
+    Without *exit_code*, the exit code is ``tomodachi.SERVICE_EXIT_CODE`` (0 unless service code
+    set it); with it, ``tomodachi.SERVICE_EXIT_CODE`` is set to *exit_code*.
+    """
+    import sys
+
     from tomodachi.logging import get_logger
     from tomodachi.runtime import current_runtime
 
+    package: Any = sys.modules["tomodachi"]  # set the package attribute itself, not a copy
     runtime = current_runtime()
-    code = exit_code if exit_code is not None else (runtime.exit_code if runtime else 0)
+    code: int
+    if exit_code is not None:
+        code = exit_code
+    elif runtime is not None and runtime.exit_code:
+        code = runtime.exit_code
+    else:  # ``tomodachi.exit()``: the code service code may have put in tomodachi.SERVICE_EXIT_CODE
+        code = package.SERVICE_EXIT_CODE
+    package.SERVICE_EXIT_CODE = code
     get_logger("tomodachi.exit").warning(f"tomodachi.exit [{code}] was called", exit_code=code)
     if runtime is not None:
         runtime.request_stop("tomodachi.exit", code)

@@ -4,7 +4,8 @@
 ``tomodachi.run()`` call). It parses the arguments into a :class:`tomodachi.runner.RunConfig`,
 hands it to the runner and exits with the runner's exit code:
 
-* 0 after SIGINT/SIGTERM, N after ``tomodachi.exit(N)``;
+* 0 after SIGINT/SIGTERM, N after ``tomodachi.exit(N)`` (or when service code set
+  ``tomodachi.SERVICE_EXIT_CODE = N`` and the run ended normally);
 * 1 when a service file cannot be imported or a service fails to initialise or start;
 * 2 for a usage error (message on stderr, with a hint to ``--help``);
 * 130 when a second SIGINT forces the exit.
@@ -32,12 +33,18 @@ _INTERRUPTED = 130
 
 
 def cli_entrypoint(argv: Sequence[str] | None = None) -> NoReturn:
-    """Run the ``tomodachi`` command with *argv* (default ``sys.argv[1:]``) and exit."""
-    sys.exit(main(sys.argv[1:] if argv is None else argv))
+    """Run the ``tomodachi`` command line *argv* and exit with its exit code.
+
+    *argv* is a whole command line like ``sys.argv``: ``argv[0]`` is the program name and is
+    skipped (``cli_entrypoint(["tomodachi", "run", "app.py"])``, ``cli_entrypoint(sys.argv)``).
+    Without *argv*, ``sys.argv`` is used.
+    """
+    args = sys.argv if argv is None else argv
+    sys.exit(main(list(args)[1:]))
 
 
 def main(argv: Sequence[str]) -> int:
-    """Run the ``tomodachi`` command with *argv*; return the exit code."""
+    """Run the ``tomodachi`` command with the arguments *argv* (no program name); return the exit code."""
     args = list(argv)
     try:
         return _dispatch(args)
