@@ -8,7 +8,23 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["TaskTracker"]
+__all__ = ["TaskTracker", "gather_or_cancel"]
+
+
+async def gather_or_cancel(*coros: Coroutine[Any, Any, Any]) -> list[Any]:
+    """Run *coros* concurrently; if one fails, cancel the others and raise its exception.
+
+    Like ``asyncio.gather`` (the first exception as is, not an ``ExceptionGroup``), but nothing is
+    left running after it returns or raises.
+    """
+    tasks = [asyncio.ensure_future(coro) for coro in coros]
+    try:
+        return await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 class TaskTracker:

@@ -67,6 +67,7 @@ class ServiceContainer:
         self._started: list[Transport] = []
         self._stopping_tasks: list[asyncio.Task[Any]] = []
         self._start_attempted = False
+        self._starting: asyncio.Future[list[Any]] | None = None
         self._log = get_logger("tomodachi.lifecycle")
 
     def _where(self) -> str:
@@ -180,9 +181,13 @@ class ServiceContainer:
         await self._hooks("_start_service")
 
         all_transports = [t for i in self.instances for t in self.transports[id(i)]]
-        results = await asyncio.gather(
-            *(self._start_transport(t) for t in all_transports), return_exceptions=True
+        # Shielded: a stop requested meanwhile does not cancel a transport half-way through
+        # starting (a consumer registered but not recorded, a channel closed mid-RPC); stop()
+        # waits for this (each transport bounds its own start) and then stops what started.
+        self._starting = asyncio.ensure_future(
+            asyncio.gather(*(self._start_transport(t) for t in all_transports), return_exceptions=True)
         )
+        results = await asyncio.shield(self._starting)
         for transport, result in zip(all_transports, results, strict=True):
             if isinstance(result, asyncio.CancelledError):
                 raise result
@@ -230,6 +235,8 @@ class ServiceContainer:
             await asyncio.gather(*(self._close_transport(t) for t in everything))
             return
         self.begin_stopping()
+        if self._starting is not None and not self._starting.done():
+            await asyncio.wait([self._starting])
         started = list(self._started)
         await asyncio.gather(*(self._stop_transport(t) for t in started))
         everything = [t for i in self.instances for t in self.transports.get(id(i), [])]

@@ -29,6 +29,7 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractRobustChannel, Abstrac
 from aio_pika.exceptions import AMQPError, ChannelClosed, ChannelInvalidStateError
 from aiormq.exceptions import ChannelLockedResource
 
+from tomodachi._tasks import gather_or_cancel
 from tomodachi.logging import get_logger
 from tomodachi.messaging.pipeline import Outcome, Settle
 from tomodachi.transport.amqp.connection import (
@@ -135,6 +136,9 @@ class RabbitMQTransport(AmqpTransport):
                 channel = await connection.open_channel()
                 self._channel = channel
                 await self._declare_topology(channel)
+                # Consumers start before ``_started_service``, as in the original: a service may
+                # wait there for a message it publishes to itself.
+                await self._consume_all()
         except TimeoutError:
             raise AmqpConnectionException(
                 f"Unable to connect [amqp] to {connection.params.address} (timed out declaring queues)"
@@ -232,18 +236,14 @@ class RabbitMQTransport(AmqpTransport):
                 )
             ) from None
 
-    async def started(self) -> None:
-        """Start consuming, once the service's ``_started_service`` has returned."""
-        try:
-            async with asyncio.timeout(START_TIMEOUT):
-                for consumer, queue in self._queues:
-                    tag = await queue.consume(self._on_message_for(consumer), no_ack=False)
-                    self._consumer_tags.append((queue, tag))
-        except TimeoutError:
-            address = self._connection.params.address if self._connection else "?"
-            raise AmqpConnectionException(
-                f"Unable to connect [amqp] to {address} (timed out starting the consumers)"
-            ) from None
+    async def _consume_all(self) -> None:
+        """Start every consumer of the service at once (one ``basic.consume`` round trip, not N)."""
+
+        async def consume(consumer: AmqpConsumer, queue: AbstractRobustQueue) -> None:
+            tag = await queue.consume(self._on_message_for(consumer), no_ack=False)
+            self._consumer_tags.append((queue, tag))
+
+        await gather_or_cancel(*(consume(consumer, queue) for consumer, queue in self._queues))
 
     # -- per delivery ------------------------------------------------------------------------
     def _on_message_for(self, consumer: AmqpConsumer) -> Callable[[AbstractIncomingMessage], Awaitable[None]]:

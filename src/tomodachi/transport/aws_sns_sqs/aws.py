@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
-from tomodachi._tasks import TaskTracker
+from tomodachi._tasks import TaskTracker, gather_or_cancel
 from tomodachi.logging import get_logger
 from tomodachi.transport.aws_sns_sqs.clients import (
     AwsClients,
@@ -70,11 +70,19 @@ class AwsSnsSqsTransport(AWSSNSSQSTransport):
         clients = clients_for(self.service, self.runtime)
         options = self.service.options.aws_sns_sqs
         topology = self._topology = Topology(clients, options, manage=bool(options.manage_topology))
-        results: list[tuple[SqsConsumer, ConsumerTopology]] = []
+        # Queues are set up concurrently; handlers sharing a queue one after the other (they
+        # build one queue policy together).
+        by_queue: dict[str, list[SqsConsumer]] = {}
         for consumer in self.consumers:
-            result = await topology.setup(consumer)
-            if result is not None:
-                results.append((consumer, result))
+            by_queue.setdefault(consumer.queue, []).append(consumer)
+        done: dict[int, ConsumerTopology | None] = {}
+
+        async def set_up(consumers: list[SqsConsumer]) -> None:
+            for consumer in consumers:
+                done[id(consumer)] = await topology.setup(consumer)
+
+        await gather_or_cancel(*map(set_up, by_queue.values()))
+        results = [(c, r) for c in self.consumers if (r := done[id(c)]) is not None]
         topology.raise_if_missing()
         for consumer, result in results:
             self.queue_consumers.append(

@@ -53,8 +53,7 @@ class MemoryAmqpTransport(AmqpTransport):
                 raise AmqpTooManyConsumersException(f"queue {consumer.queue!r} already has a consumer")
             subscription = amqp.consume(consumer.queue, prefetch=options.qos.queue_prefetch_count)
             self._subscriptions.append((consumer, subscription))
-
-    async def started(self) -> None:
+        # Consuming starts before ``_started_service``, as on RabbitMQ (and in the original).
         for consumer, subscription in self._subscriptions:
             self._loops.spawn(self._consume(consumer, subscription), name=f"amqp:{consumer.handler.name}")
 
