@@ -107,7 +107,18 @@ _LAZY: dict[str, str] = {
 
 #: Subpackages reachable as attributes (``tomodachi.envelope.JsonBase``) without importing them up front.
 _SUBMODULES = frozenset(
-    {"envelope", "protocol", "testing", "transport", "options", "logging", "messaging", "clock", "cli"}
+    {
+        "envelope",
+        "protocol",
+        "testing",
+        "transport",
+        "options",
+        "logging",
+        "messaging",
+        "clock",
+        "cli",
+        "discovery",
+    }
 )
 
 __all__ = [

@@ -148,6 +148,11 @@ class HttpTransport(Transport):
             listen_host=shown,
             listen_port=self.port,
         )
+        if getattr(self.service, "discovery", None):  # deprecated registries: told once per route
+            from tomodachi.discovery import add_http_endpoint
+
+            for method, pattern in self.routes():
+                await add_http_endpoint(self.service, host or "0.0.0.0", self.port, method, pattern)
 
     @property
     def ready(self) -> bool:
