@@ -20,7 +20,10 @@ from tomodachi.runtime import Runtime
 from tomodachi.service import LIFECYCLE_HOOKS, Service
 from tomodachi.transport.base import Handler, Transport
 
-__all__ = ["ServiceContainer", "StartupError"]
+__all__ = ["DISCOVERY_TIMEOUT", "ServiceContainer", "StartupError"]
+
+#: Seconds each registry of a service's ``discovery`` list may take to register or deregister it.
+DISCOVERY_TIMEOUT = 10.0
 
 
 class StartupError(TomodachiError):
@@ -196,6 +199,11 @@ class ServiceContainer:
                 detail = str(result) if isinstance(result, TomodachiError) else describe_exception(result)
                 raise StartupError(f"{self._where()}{transport.service.name}: {detail}") from result
 
+        if any(getattr(i, "discovery", None) for i in self.instances):
+            from tomodachi.discovery import register_service
+
+            for instance in self.instances:
+                await register_service(instance, timeout=DISCOVERY_TIMEOUT)
         self._log.info("enabled handler functions", state="initialized")
         await self._hooks("_started_service")
         for transport in all_transports:
@@ -237,6 +245,11 @@ class ServiceContainer:
         self.begin_stopping()
         if self._starting is not None and not self._starting.done():
             await asyncio.wait([self._starting])
+        if any(getattr(i, "discovery", None) for i in self.instances):
+            from tomodachi.discovery import deregister_service
+
+            for instance in self.instances:
+                await deregister_service(instance, timeout=DISCOVERY_TIMEOUT)
         started = list(self._started)
         await asyncio.gather(*(self._stop_transport(t) for t in started))
         everything = [t for i in self.instances for t in self.transports.get(id(i), [])]

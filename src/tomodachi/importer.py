@@ -15,7 +15,7 @@ from types import ModuleType
 from tomodachi.errors import TomodachiError, describe_exception
 from tomodachi.service import Service
 
-__all__ = ["ServiceFileError", "import_service_file", "service_classes"]
+__all__ = ["ServiceFileError", "import_service_file", "load_service_file", "service_classes"]
 
 
 class ServiceFileError(TomodachiError):
@@ -195,3 +195,20 @@ def service_classes(module: ModuleType) -> list[type[Service]]:
     leaves = [c for c in candidates if not any(issubclass(s, Service) for s in c.__subclasses__())]
     own = [c for c in leaves if c.__module__ == module.__name__]
     return own or leaves
+
+
+def load_service_file(path: str) -> list[type[Service]]:
+    """Import the service file *path* and return the service classes to start from it.
+
+    A file with no service class is an error (``no transport handlers defined``), as in the
+    original: otherwise the run would wait for a signal doing nothing.
+    """
+    classes = service_classes(import_service_file(path))
+    if not classes:
+        from tomodachi.logging import get_logger
+
+        get_logger("tomodachi.init").error("no transport handlers defined", service_file=path)
+        raise ServiceFileError(
+            f"{path}: no transport handlers defined (the file has no subclass of tomodachi.Service)"
+        )
+    return classes

@@ -16,7 +16,7 @@ from typing import Any
 
 import tomodachi
 from tomodachi.container import ServiceContainer, StartupError
-from tomodachi.importer import ServiceFileError, import_service_file, service_classes
+from tomodachi.importer import ServiceFileError, load_service_file
 from tomodachi.logging import configure_structlog, get_logger
 from tomodachi.run_config import RunConfig
 from tomodachi.runtime import Runtime
@@ -75,14 +75,7 @@ async def run_services(
     try:
         containers: list[ServiceContainer] = []
         for path in files:
-            module = import_service_file(path)
-            classes = service_classes(module)
-            if not classes:
-                # Nothing to run: without this the run would wait for a signal doing nothing.
-                get_logger("tomodachi.init").error("no transport handlers defined", service_file=path)
-                raise ServiceFileError(
-                    f"{path}: no transport handlers defined (the file has no subclass of tomodachi.Service)"
-                )
+            classes = load_service_file(path)
             containers.append(ServiceContainer(classes, runtime, source=path, config=config))
         if "structlog" in sys.modules:  # service code uses structlog: render it like tomodachi
             configure_structlog(override=False)

@@ -14,8 +14,6 @@ from tomodachi.envelope import JsonBase
 from tomodachi.testing import run_services
 from tomodachi.transport.memory.broker import MemoryBroker
 
-CONTAINER_WIRING = pytest.mark.xfail(strict=True, reason="container wiring pending")
-
 
 def service_class(registries: list[Any]) -> type[tomodachi.Service]:
     with pytest.warns(DeprecationWarning, match="discovery is deprecated"):
@@ -70,7 +68,6 @@ async def test_a_service_without_discovery_is_not_touched() -> None:
         assert not hasattr(app.service, "_tomodachi_discovery_records")
 
 
-@CONTAINER_WIRING
 async def test_dummy_registry_sees_register_then_deregister() -> None:
     async with run_services(service_class([DummyRegistry])) as app:
         service = app.service
@@ -83,7 +80,6 @@ async def test_dummy_registry_sees_register_then_deregister() -> None:
     assert DummyRegistry.endpoints(service) == []
 
 
-@CONTAINER_WIRING
 async def test_aws_sns_registration_in_a_run_on_the_in_memory_broker() -> None:
     async with run_services(service_class([AWSSNSRegistration])) as app:
         service, broker, port = app.service, app.broker, app.service.context["_http_port"]

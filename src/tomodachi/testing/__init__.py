@@ -17,7 +17,7 @@ registered as a pytest plugin when tomodachi is installed).
 
 from tomodachi.clock import ManualClock
 from tomodachi.testing.delivery import Delivery, DeliveryReport, DeliveryTimeout
-from tomodachi.testing.harness import RunningServices, run_services
+from tomodachi.testing.harness import RunningServices, run_service_files, run_services
 
 __all__ = [
     "Delivery",
@@ -25,5 +25,6 @@ __all__ = [
     "DeliveryTimeout",
     "ManualClock",
     "RunningServices",
+    "run_service_files",
     "run_services",
 ]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
-from collections.abc import AsyncIterator, Mapping
+import os
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from tomodachi._tasks import gather_or_cancel
 from tomodachi.clock import Clock, ManualClock, use_clock
 from tomodachi.container import ServiceContainer
 from tomodachi.messaging.envelopes import DEFAULT
@@ -20,16 +23,21 @@ if TYPE_CHECKING:
 
     from tomodachi.transport.memory.broker import MemoryBroker
 
-__all__ = ["RunningServices", "run_services"]
+__all__ = ["RunningServices", "run_service_files", "run_services"]
 
 
 class RunningServices:
     """Started services of one test run; see :func:`run_services`."""
 
     def __init__(
-        self, container: ServiceContainer, runtime: Runtime, clock: Clock, logs: io.StringIO | None
+        self,
+        containers: ServiceContainer | list[ServiceContainer],
+        runtime: Runtime,
+        clock: Clock,
+        logs: io.StringIO | None,
     ) -> None:
-        self.container = container
+        #: One container per service file (one in all for :func:`run_services`).
+        self.containers = containers if isinstance(containers, list) else [containers]
         self.runtime = runtime
         self.clock = clock
         self._logs = logs
@@ -37,20 +45,49 @@ class RunningServices:
 
     # -- services ---------------------------------------------------------------------------
     @property
+    def container(self) -> ServiceContainer:
+        """The container of the first service file (the only one for :func:`run_services`)."""
+        return self.containers[0]
+
+    @property
     def services(self) -> list[Service]:
-        return list(self.container.instances)
+        return [instance for container in self.containers for instance in container.instances]
 
     def __getitem__(self, key: type[Service] | str) -> Service:
-        """The running instance of a service class (or of a service name)."""
-        for instance in self.container.instances:
-            if instance.name == key or type(instance) is key:
+        """The running instance of a service class (or of a service name, or a class name)."""
+        for instance in self.services:
+            if instance.name == key or type(instance) is key or type(instance).__name__ == key:
                 return instance
         raise KeyError(f"no running service {key!r}")
 
     @property
     def service(self) -> Service:
         """The first service (the usual case: one service under test)."""
-        return self.container.instances[0]
+        return self.services[0]
+
+    # -- stopping -------------------------------------------------------------------------------
+    @property
+    def exit_code(self) -> int:
+        """The code the run would exit with now (``tomodachi.exit(n)`` sets it)."""
+        import tomodachi
+
+        return self.runtime.exit_code or int(tomodachi.SERVICE_EXIT_CODE)
+
+    @property
+    def stop_requested(self) -> bool:
+        """True once a service called ``tomodachi.exit()`` (or :meth:`stop` was called)."""
+        return self.runtime.stop_requested.is_set()
+
+    def stop(self) -> None:
+        """Ask the services to stop; they stop when the ``async with`` block ends."""
+        self.runtime.request_stop("tomodachi.testing")
+
+    async def wait_for_exit(self, timeout: float = 30.0) -> int:  # noqa: ASYNC109 - a deadline for the test
+        """Wait until a service calls ``tomodachi.exit()`` (the original's test services do so when
+        they are done); return the exit code. Raises ``TimeoutError`` after *timeout* seconds."""
+        async with asyncio.timeout(timeout):
+            await self.runtime.stop_requested.wait()
+        return self.exit_code
 
     @property
     def broker(self) -> MemoryBroker:
@@ -188,8 +225,72 @@ async def run_services(
       in-memory broker; ``None`` uses what the services' options say (RabbitMQ, AWS).
     - *capture_logs*: route tomodachi logs to :attr:`RunningServices.logs` as JSON records.
     """
+    config = {"options": {"http.port": 0, **dict(options or {})}}
+    async with _run(
+        lambda runtime: [ServiceContainer(classes, runtime, source="tomodachi.testing", config=config)],
+        clock=clock,
+        message_broker=message_broker,
+        capture_logs=capture_logs,
+        log_level=log_level,
+    ) as running:
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def run_service_files(
+    *paths: str | os.PathLike[str],
+    options: Mapping[str, Any] | None = None,
+    http_port: int | None = 0,
+    clock: Clock | None = None,
+    message_broker: str | None = "memory",
+    capture_logs: bool = True,
+    log_level: str = "debug",
+) -> AsyncIterator[RunningServices]:
+    """Start the services of service *files*, as ``tomodachi run`` would, in this event loop.
+
+    Each file is imported as the CLI imports it (relative imports, several classes per file)
+    and becomes one container; the services are stopped when the block ends.
+
+    - *http_port*: ``0`` (default) gives every service a free port; ``None`` keeps the port the
+      service's options say (a fixed port); a number uses that port.
+    - *message_broker*: ``"memory"`` (default) or ``None`` to use the brokers the services'
+      options name (RabbitMQ, AWS SNS+SQS): the service files' own integration tests, in-process.
+    - *options*, *clock*, *capture_logs*, *log_level*: as for :func:`run_services`.
+    """
+    from tomodachi.importer import load_service_file
+
+    overrides: dict[str, Any] = dict(options or {})
+    if http_port is not None:
+        overrides.setdefault("http.port", http_port)
+    config = {"options": overrides} if overrides else None
+
+    def build(runtime: Runtime) -> list[ServiceContainer]:
+        return [
+            ServiceContainer(
+                load_service_file(os.fspath(path)), runtime, source=os.fspath(path), config=config
+            )
+            for path in paths
+        ]
+
+    async with _run(
+        build, clock=clock, message_broker=message_broker, capture_logs=capture_logs, log_level=log_level
+    ) as running:
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def _run(
+    build: Callable[[Runtime], list[ServiceContainer]],
+    *,
+    clock: Clock | None,
+    message_broker: str | None,
+    capture_logs: bool,
+    log_level: str,
+) -> AsyncIterator[RunningServices]:
+    import tomodachi
     from tomodachi import logging as tlog
 
+    tomodachi.SERVICE_EXIT_CODE = tomodachi.DEFAULT_SERVICE_EXIT_CODE  # as a new `tomodachi run`
     runtime = Runtime()
     runtime.message_broker = message_broker
     token = runtime.activate()
@@ -199,16 +300,19 @@ async def run_services(
     if capture_logs:
         buffer = io.StringIO()
         tlog.configure("json", log_level, stream=buffer)
-    config = {"options": {"http.port": 0, **dict(options or {})}}
-    container = ServiceContainer(classes, runtime, source="tomodachi.testing", config=config)
-    running = RunningServices(container, runtime, clock or _system_clock(), buffer)
+    containers: list[ServiceContainer] = []
+    running: RunningServices | None = None
     try:
-        await container.setup()
-        await container.start()
+        containers = build(runtime)
+        running = RunningServices(containers, runtime, clock or _system_clock(), buffer)
+        for container in containers:
+            await container.setup()
+        await gather_or_cancel(*(container.start() for container in containers))
         yield running
     finally:
-        await running._close_sessions()
-        await container.stop()
+        if running is not None:
+            await running._close_sessions()
+        await asyncio.gather(*(container.stop() for container in containers))
         await runtime.aclose()
         if capture_logs:
             tlog.remove_handlers()
