@@ -57,10 +57,21 @@ async def _await_if_needed(result: Any) -> Any:
     return result
 
 
+def _takes_first_positionally(func: Callable[..., Any], first_unless_named: Sequence[str]) -> bool:
+    """Whether the function a ``(*args, **kwargs)`` wrapper wraps has a positional first parameter."""
+    if (
+        getattr(func, "__wrapped__", None) is None
+        and getattr(getattr(func, "__func__", None), "__wrapped__", None) is None
+    ):
+        return False
+    wrapped = [p for p in _signature(func).parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    return bool(wrapped) and wrapped[0].kind in _POSITIONAL and wrapped[0].name not in first_unless_named
+
+
 class _CallPlan:
     """Which values a function takes, worked out once from its signature."""
 
-    __slots__ = ("first_param", "names", "none_names", "positional_only", "varkw")
+    __slots__ = ("first_param", "names", "none_names", "positional_only", "skip_key", "varkw")
 
     def __init__(
         self,
@@ -71,14 +82,13 @@ class _CallPlan:
     ) -> None:
         # The callable we are given is what gets called, so its own signature counts: an adapter
         # made with functools.wraps is not inspected through ``__wrapped__`` (as the original).
-        params = [
-            p
-            for p in _signature(func, follow_wrapped=False).parameters.values()
-            if p.kind is not inspect.Parameter.VAR_POSITIONAL
-        ]
+        all_params = list(_signature(func, follow_wrapped=False).parameters.values())
+        params = [p for p in all_params if p.kind is not inspect.Parameter.VAR_POSITIONAL]
         self.varkw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
         params = [p for p in params if p.kind is not inspect.Parameter.VAR_KEYWORD]
         self.first_param: str | None = None
+        #: A key of ``values`` not to pass by keyword (it went positionally into ``*args``).
+        self.skip_key: str | None = None
         if (
             first is not None
             and params
@@ -87,6 +97,16 @@ class _CallPlan:
         ):
             self.first_param = params[0].name
             params = params[1:]
+        elif (
+            first is not None
+            and not any(p.kind in _POSITIONAL for p in params)
+            and any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in all_params)
+            and _takes_first_positionally(func, first_unless_named)
+        ):
+            # ``(*args, **kwargs)``: a pass-through wrapper of a function that takes the first
+            # value positionally (an auth decorator on ``(self, request)``) gets it positionally.
+            self.first_param = ""
+            self.skip_key = first
         self.positional_only = tuple(p.name for p in params if p.kind is inspect.Parameter.POSITIONAL_ONLY)
         self.names = tuple(p.name for p in params if p.kind is not inspect.Parameter.POSITIONAL_ONLY)
         required = (p.name for p in params if p.default is inspect.Parameter.empty)
@@ -118,6 +138,7 @@ def compile_handler(
         plan.none_names,
         plan.varkw,
     )
+    skip = first_param if plan.skip_key is None else plan.skip_key
     is_async = _is_async(func)
 
     def build(values: Mapping[str, Any]) -> tuple[list[Any], dict[str, Any]]:
@@ -125,7 +146,7 @@ def compile_handler(
         for name in positional_only:
             args.append(values.get(name))
         if varkw:
-            kwargs = {k: v for k, v in values.items() if k != first_param}
+            kwargs = {k: v for k, v in values.items() if k != skip}
         else:
             kwargs = {}
             for name in names:
