@@ -1,0 +1,115 @@
+"""Backends for the compatibility corpus, and the corpus runs shared by several tests.
+
+Messaging tests are parametrized over the in-memory broker (``--message-broker memory``) and the
+real broker of their family: RabbitMQ (skipped when it is not running at 127.0.0.1:5672) or moto
+(one server per session). The corpus services read their broker settings from the environment,
+the way the original's test services do (``TOMODACHI_TEST_AWS_*``), so a backend is a set of
+environment variables plus, for the in-memory broker, the command-line flag.
+
+The slow corpus runs (messaging round trips, services that wait for a handler that may never be
+called) are listed in :data:`SHARED_RUNS`: the first test that needs one starts all of them at
+once, in the background, and each test then waits only for its own.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import pytest
+from _compat_support import Backend, Corpus, unique
+
+from _moto_support import moto_server
+
+RABBITMQ = ("127.0.0.1", 5672)
+
+#: service file -> the broker family it runs against ("amqp" or "sns_sqs").
+SHARED_RUNS = {
+    "amqp_service.py": "amqp",
+    "amqp_middleware_service.py": "amqp",
+    "aws_sns_sqs_service.py": "sns_sqs",
+    "aws_sns_sqs_middleware_service.py": "sns_sqs",
+}
+FAMILIES = {"amqp": ("memory", "rabbitmq"), "sns_sqs": ("memory", "aws")}
+
+
+def _rabbitmq_problem() -> str | None:
+    try:
+        with socket.create_connection(RABBITMQ, timeout=2):
+            return None
+    except OSError as exc:
+        return f"RabbitMQ is not running at 127.0.0.1:5672 ({exc}); start it with 'rabbitmq-server -detached'"
+
+
+def _amqp_env() -> dict[str, str]:
+    return {"COMPAT_AMQP_PREFIX": unique("q") + "."}
+
+
+def _aws_env(url: str) -> dict[str, str]:
+    prefix = unique("t")[:7] + "-"  # queue names: prefix + 64 hex digits (+ .fifo) <= 80
+    return {
+        "TOMODACHI_TEST_AWS_REGION": "eu-west-1",
+        "TOMODACHI_TEST_AWS_ACCESS_KEY_ID": "AKIDCOMPAT",
+        "TOMODACHI_TEST_AWS_ACCESS_SECRET": "compat-secret",
+        "TOMODACHI_TEST_SQS_QUEUE_PREFIX": prefix,
+        "TOMODACHI_TEST_SNS_TOPIC_PREFIX": prefix,
+        "TOMODACHI_TEST_AWS_SNS_ENDPOINT_URL": url,
+        "TOMODACHI_TEST_AWS_SQS_ENDPOINT_URL": url,
+    }
+
+
+class Backends:
+    """Makes a fresh :class:`Backend` (own names) per run; knows which real brokers are missing."""
+
+    def __init__(self, moto_url: str | None, missing: dict[str, str]) -> None:
+        self.moto_url = moto_url
+        self.missing = missing
+
+    def make(self, family: str, name: str) -> Backend:
+        if name in self.missing:
+            pytest.skip(self.missing[name])
+        if family == "amqp":
+            return Backend(name, "memory" if name == "memory" else None, _amqp_env())
+        return Backend(
+            name, "memory" if name == "memory" else None, _aws_env(self.moto_url or "http://127.0.0.1:9")
+        )
+
+
+@pytest.fixture(scope="session")
+def backends() -> Iterator[Backends]:
+    missing: dict[str, str] = {}
+    if problem := _rabbitmq_problem():
+        missing["rabbitmq"] = problem
+    try:
+        import aiobotocore  # noqa: F401
+        import moto.server  # noqa: F401
+    except ImportError as exc:
+        missing["aws"] = f"moto[server] and aiobotocore are needed for the AWS backend ({exc})"
+        yield Backends(None, missing)
+        return
+    with moto_server() as url:
+        yield Backends(url, missing)
+
+
+@pytest.fixture(scope="session")
+def corpus(backends: Backends) -> Iterator[Corpus]:
+    """The shared corpus runs (:data:`SHARED_RUNS`), all started together on first use."""
+    runs = {}
+    for file, family in SHARED_RUNS.items():
+        for name in FAMILIES[family]:
+            if name not in backends.missing:
+                runs[(file, name)] = backends.make(family, name)
+    with Corpus(runs) as started:
+        yield started
+
+
+@pytest.fixture(scope="module", params=FAMILIES["amqp"])
+def amqp_backend(request: pytest.FixtureRequest, backends: Backends) -> Backend:
+    """An AMQP backend: the in-memory broker, or RabbitMQ."""
+    return backends.make("amqp", request.param)
+
+
+@pytest.fixture(scope="module", params=FAMILIES["sns_sqs"])
+def sns_sqs_backend(request: pytest.FixtureRequest, backends: Backends) -> Backend:
+    """An SNS+SQS backend: the in-memory broker, or moto's server."""
+    return backends.make("sns_sqs", request.param)
