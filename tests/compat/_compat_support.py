@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from _support import cli_env
+from _support import ServiceProcess, cli_env
 
 SERVICES = Path(__file__).resolve().parent / "services"
 PREFIX = "COMPAT "
@@ -265,3 +265,61 @@ class Corpus:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=15)
         self.loop.close()
+
+
+class LiveService:
+    """A corpus service kept running across the tests of a module (sync; threads read its output).
+
+    ``LiveService.start(file, ...)``, ``wait_event(kind)``, then ``stop()`` -> :class:`Result`.
+    """
+
+    def __init__(self, process: ServiceProcess) -> None:
+        self.process = process
+
+    @classmethod
+    def start(
+        cls, *files: str | Path, broker: str | None = None, env: dict[str, str] | None = None
+    ) -> LiveService:
+        args = command(*files, broker=broker)[3:]  # after "python -m tomodachi"
+        return cls(ServiceProcess(args, SERVICES, cli_env(**(env or {}))))
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        found = []
+        for line in list(self.process.stdout_lines):
+            if line.startswith(PREFIX):
+                with contextlib.suppress(ValueError):
+                    found.append(json.loads(line[len(PREFIX) :]))
+        return found
+
+    def wait_event(self, kind: str, count: int = 1, within: float = TIMEOUT) -> list[dict[str, Any]]:
+        """Wait until *count* reports of *kind* arrived; return them."""
+        deadline = time.monotonic() + within
+        while True:
+            found = [e for e in self.events if e.get("event") == kind]
+            if len(found) >= count:
+                return found
+            if self.process.proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"no {count} x {kind!r} report; {self.result().describe()}")
+            time.sleep(0.01)
+
+    def result(self, timed_out: bool = False) -> Result:
+        return Result(
+            self.process.proc.returncode,
+            list(self.process.stdout_lines),
+            list(self.process.stderr_lines),
+            timed_out,
+            self.events,
+        )
+
+    def stop(self, signum: int = signal.SIGTERM, within: float = 15.0) -> Result:
+        """Send *signum*, wait for the exit (kill at the deadline) and return what it left."""
+        if self.process.proc.poll() is None:
+            self.process.send(signum)
+        try:
+            self.process.wait(timeout=within)
+            timed_out = False
+        except Exception:
+            timed_out = True
+            self.process.kill()
+        return self.result(timed_out)
