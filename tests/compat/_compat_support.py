@@ -247,12 +247,13 @@ class Corpus:
     def __enter__(self) -> Corpus:
         self.thread.start()
         for (file, name), backend in self.runs.items():
-            coroutine = run(file, broker=backend.broker, env=backend.env)
+            coroutine = run(*file.split(), broker=backend.broker, env=backend.env)
             self.futures[(file, name)] = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
         return self
 
-    def result(self, file: str, backend: Backend) -> Result:
-        future = self.futures.get((file, backend.name))
+    def result(self, file: str, backend: Backend | None = None) -> Result:
+        """The run of *file* (space-separated files for one run of several) on *backend*."""
+        future = self.futures.get((file, backend.name if backend else "plain"))
         if future is None:
             raise KeyError(f"{file} on {backend.name} is not a shared corpus run (see SHARED_RUNS)")
         return future.result(timeout=TIMEOUT + 15)

@@ -23,14 +23,27 @@ from _moto_support import moto_server
 
 RABBITMQ = ("127.0.0.1", 5672)
 
-#: service file -> the broker family it runs against ("amqp" or "sns_sqs").
-SHARED_RUNS = {
+#: service file(s) (space-separated) -> the broker family it runs against: "amqp", "sns_sqs", or
+#: None for one run without a broker.
+SHARED_RUNS: dict[str, str | None] = {
     "amqp_service.py": "amqp",
     "amqp_middleware_service.py": "amqp",
     "aws_sns_sqs_service.py": "sns_sqs",
     "aws_sns_sqs_middleware_service.py": "sns_sqs",
+    "lifecycle_service.py": None,
+    "legacy_service.py": None,
+    "exit_code_128_service.py": None,
+    "exit_code_attribute_service.py": None,
+    "exception_service.py": None,
+    "exception_service_init.py": None,
+    "empty_service.py": None,
+    "non_service_class.py": None,
+    "relative_service.py": None,
+    "package_service/service.py": None,
 }
 FAMILIES = {"amqp": ("memory", "rabbitmq"), "sns_sqs": ("memory", "aws")}
+#: The backend of runs without a broker.
+PLAIN = Backend("plain", None)
 
 
 def _rabbitmq_problem() -> str | None:
@@ -96,6 +109,9 @@ def corpus(backends: Backends) -> Iterator[Corpus]:
     """The shared corpus runs (:data:`SHARED_RUNS`), all started together on first use."""
     runs = {}
     for file, family in SHARED_RUNS.items():
+        if family is None:
+            runs[(file, PLAIN.name)] = PLAIN
+            continue
         for name in FAMILIES[family]:
             if name not in backends.missing:
                 runs[(file, name)] = backends.make(family, name)

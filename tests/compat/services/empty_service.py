@@ -1,0 +1,5 @@
+import tomodachi
+
+
+class EmptyService(tomodachi.Service):
+    name = "compat_empty"

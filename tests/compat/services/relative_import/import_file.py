@@ -1,0 +1,2 @@
+def noop() -> str:
+    return "relative import works"
