@@ -18,9 +18,17 @@ from tomodachi.service import Service, exit, service
 from tomodachi.transport.base import Handler, Transport
 
 if TYPE_CHECKING:
+    from tomodachi.context_vars import context, get_contextvar
+    from tomodachi.execution_context import (
+        decrease_execution_context_value,
+        get_execution_context,
+        increase_execution_context_value,
+        set_execution_context,
+    )
     from tomodachi.logging import Logger, LoggerProtocol, get_logger
     from tomodachi.messaging.errors import RejectMessage, RetryMessage
     from tomodachi.options import Options, OptionsInterface
+    from tomodachi.service_meta import CLASS_ATTRIBUTE, TOMODACHI_CLASSES, TomodachiServiceMeta
     from tomodachi.transport.amqp import amqp, amqp_publish
     from tomodachi.transport.aws_sns_sqs import (
         aws_sns_sqs,
@@ -103,6 +111,16 @@ _LAZY: dict[str, str] = {
     "sqs_send_message": "tomodachi.transport.aws_sns_sqs",
     "RetryMessage": "tomodachi.messaging.errors",
     "RejectMessage": "tomodachi.messaging.errors",
+    # Names kept from the original (docs/compatibility.md, "Public names kept from the original").
+    "get_contextvar": "tomodachi.context_vars",
+    "context": "tomodachi.context_vars",
+    "set_execution_context": "tomodachi.execution_context",
+    "get_execution_context": "tomodachi.execution_context",
+    "increase_execution_context_value": "tomodachi.execution_context",
+    "decrease_execution_context_value": "tomodachi.execution_context",
+    "TOMODACHI_CLASSES": "tomodachi.service_meta",
+    "CLASS_ATTRIBUTE": "tomodachi.service_meta",
+    "TomodachiServiceMeta": "tomodachi.service_meta",
 }
 
 #: Subpackages reachable as attributes (``tomodachi.envelope.JsonBase``) without importing them up front.
@@ -118,12 +136,19 @@ _SUBMODULES = frozenset(
         "clock",
         "cli",
         "discovery",
+        "invoker",
+        "validation",
+        "container",
+        "importer",
+        "runner",
     }
 )
 
 __all__ = [
+    "CLASS_ATTRIBUTE",
     "DEFAULT_SERVICE_EXIT_CODE",
     "SERVICE_EXIT_CODE",
+    "TOMODACHI_CLASSES",
     "ConfigurationError",
     "Handler",
     "HttpException",
@@ -136,6 +161,7 @@ __all__ = [
     "RetryMessage",
     "Service",
     "TomodachiError",
+    "TomodachiServiceMeta",
     "Transport",
     "__build_time__",
     "__version__",
@@ -148,11 +174,15 @@ __all__ = [
     "awssnssqs",
     "awssnssqs_publish",
     "awssnssqs_send_message",
+    "context",
     "daily",
     "declare",
     "decorator",
+    "decrease_execution_context_value",
     "every_second",
     "exit",
+    "get_contextvar",
+    "get_execution_context",
     "get_forwarded_remote_ip",
     "get_http_response_status",
     "get_instance",
@@ -164,12 +194,14 @@ __all__ = [
     "http",
     "http_error",
     "http_static",
+    "increase_execution_context_value",
     "minutely",
     "monthly",
     "run",
     "schedule",
     "scheduler",
     "service",
+    "set_execution_context",
     "sns_publish",
     "sqs_send_message",
     "websocket",

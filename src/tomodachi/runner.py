@@ -16,6 +16,8 @@ from typing import Any
 
 import tomodachi
 from tomodachi.container import ServiceContainer, StartupError
+from tomodachi.context_vars import get_contextvar
+from tomodachi.execution_context import _mark_run_start
 from tomodachi.importer import ServiceFileError, load_service_file
 from tomodachi.logging import configure_structlog, get_logger
 from tomodachi.run_config import RunConfig
@@ -44,6 +46,8 @@ def run(config: RunConfig) -> int:
 
     configure(config.logger, config.log_level, custom_logger=config.custom_logger)
     factory, loop_name = _loop_factory(config.loop)
+    # Set before the loop exists, so every task of the run sees it (tomodachi.context("loop.setting")).
+    get_contextvar("loop.setting").set(config.loop)
     if config.on_start is not None:
         config.on_start(loop_name)
     with asyncio.Runner(loop_factory=factory) as runner:
@@ -66,6 +70,7 @@ async def run_services(
     ``tomodachi.DEFAULT_SERVICE_EXIT_CODE`` before the service files are imported.
     """
     tomodachi.SERVICE_EXIT_CODE = tomodachi.DEFAULT_SERVICE_EXIT_CODE
+    _mark_run_start()  # init_timestamp of tomodachi.get_execution_context()
     runtime = runtime or Runtime()
     runtime.activate()
     log = get_logger("tomodachi.run")

@@ -64,6 +64,9 @@ class Service:
                     DeprecationWarning,
                     stacklevel=2,
                 )
+        from tomodachi.service_meta import register_service_class
+
+        register_service_class(cls)  # tomodachi.TOMODACHI_CLASSES and the CLASS_ATTRIBUTE marker
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Service:
         # Each instance gets its own copy of the class's options before ``__init__`` runs, so

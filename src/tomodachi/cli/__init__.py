@@ -126,6 +126,9 @@ def _run_command(argv: list[str], args: list[str]) -> int:
         return 0
     if not parsed.files:
         raise UsageError("no service file has been provided as argument.")
+    from tomodachi.context_vars import get_contextvar
+
+    get_contextvar("run.args").set(list(args))  # tomodachi.context("run.args"), as in the original
     return _run(parsed, command=f"tomodachi {shlex.join(argv)}")
 
 

@@ -10,6 +10,7 @@ from aiohttp.web import BaseRequest as Request
 
 from tomodachi.transport.http.decorators import http, http_error, http_static, websocket, ws
 from tomodachi.transport.http.real_ip import get_forwarded_remote_ip
+from tomodachi.transport.http.request_handler import RequestHandler
 from tomodachi.transport.http.responses import (
     HttpException,
     Response,
@@ -27,6 +28,7 @@ __all__ = [
     "HttpResponse",
     "HttpTransport",
     "Request",
+    "RequestHandler",
     "Response",
     "get_forwarded_remote_ip",
     "get_http_response_status",
