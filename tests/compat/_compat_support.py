@@ -194,7 +194,8 @@ def command(*files: str | Path, broker: str | None = None, args: Sequence[str] =
     if broker:
         argv += ["--message-broker", broker]
     argv += [*args]
-    argv += [str(SERVICES / f) if not os.path.isabs(str(f)) else str(f) for f in files]
+    # files are relative to services/ (or absolute); "-c config.json" style flags pass through
+    argv += [str(f) if os.path.isabs(str(f)) or str(f).startswith("-") else str(SERVICES / f) for f in files]
     return argv
 
 

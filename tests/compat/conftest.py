@@ -40,6 +40,15 @@ SHARED_RUNS: dict[str, str | None] = {
     "non_service_class.py": None,
     "relative_service.py": None,
     "package_service/service.py": None,
+    "schedule_service.py": None,
+    "options_service.py": None,
+    "options_init_service.py": None,
+    "config_service.py -c config.json": None,
+    "discovery_service.py": None,
+    "discovery_aws_service.py": "sns_sqs",
+    "wrapped_handlers_service.py": "sns_sqs",
+    "startup_order_amqp_service.py": "amqp",
+    "startup_order_sns_sqs_service.py": "sns_sqs",
 }
 FAMILIES = {"amqp": ("memory", "rabbitmq"), "sns_sqs": ("memory", "aws")}
 #: The backend of runs without a broker.
