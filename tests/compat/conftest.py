@@ -49,6 +49,8 @@ SHARED_RUNS: dict[str, str | None] = {
     "wrapped_handlers_service.py": "sns_sqs",
     "startup_order_amqp_service.py": "amqp",
     "startup_order_sns_sqs_service.py": "sns_sqs",
+    "amqp_legacy_service.py": "amqp",
+    "pubsub_orders_service.py pubsub_shipping_service.py": "sns_sqs",
 }
 FAMILIES = {"amqp": ("memory", "rabbitmq"), "sns_sqs": ("memory", "aws")}
 #: The backend of runs without a broker.

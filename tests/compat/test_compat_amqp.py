@@ -113,3 +113,15 @@ def test_middleware_can_replace_the_envelope_data(middleware_run: Result) -> Non
 
 def test_retry_raised_by_a_middleware_redelivers(middleware_run: Result) -> None:
     assert received(middleware_run, "retry_from_middleware") == {"data_ok": True, "deliveries": 2}
+
+
+def test_legacy_decorated_amqp_service_with_message_protocol(corpus: Corpus, amqp_backend: Backend) -> None:
+    result = corpus.result("amqp_legacy_service.py", amqp_backend)
+    assert result.returncode == 0, result.describe()  # it sent itself SIGINT
+    assert result.event("received") == {
+        "event": "received",
+        "test": True,
+        "wildcard": True,
+        "metadata_topic": "test.topic",
+        "service_uuid_matches": True,
+    }

@@ -150,3 +150,37 @@ def test_the_original_middleware_test_chain_on_sqs_send_message(middleware_run: 
 )
 def test_example_middleware_passing_positional_arguments_to_func(middleware_run: Result) -> None:
     assert received(middleware_run, "positional_pass_through") == {"data_ok": True, "attribute_count": 1}
+
+
+def test_protobuf_envelope_with_proto_class(handlers_run: Result) -> None:
+    assert seen(handlers_run)["protobuf"] == {
+        "type": "SNSSQSMessage",
+        "metadata_topic": "compat-protobuf",
+        "service_name": "compat_aws_sns_sqs",
+    }
+
+
+def test_decorator_extras_reach_the_envelope(handlers_run: Result) -> None:
+    """Reference 2.2/6.4: decorator extras go to validate() and parse_message() (with
+    message_attributes=), and build_message() gets message_attributes=."""
+    assert seen(handlers_run)["envelope_kwargs"] == {
+        "validated": {"custom_option": "x"},
+        "parse_kwargs": ["custom_option", "message_attributes"],
+        "build_kwargs": ["message_attributes"],
+    }
+
+
+def test_deprecated_message_protocol_keyword(handlers_run: Result) -> None:
+    assert seen(handlers_run)["message_protocol"] == {"envelope": "custom"}
+
+
+def test_two_service_files_in_one_run_exchange_messages(corpus: Corpus, sns_sqs_backend: Backend) -> None:
+    result = corpus.result("pubsub_orders_service.py pubsub_shipping_service.py", sns_sqs_backend)
+    assert result.returncode == 0, result.describe()
+    assert result.event("shipped") == {
+        "event": "shipped",
+        "data": {"order": 1},
+        "from": "compat_orders",
+        "orders_uuid_matches": True,  # get_service() finds the other file's service
+        "services": ["compat_orders", "compat_shipping"],
+    }

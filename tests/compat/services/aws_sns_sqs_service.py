@@ -11,7 +11,8 @@ import uuid as uuid_
 from typing import Any, Dict, List
 
 import tomodachi
-from tomodachi.envelope import JsonBase
+from tomodachi.envelope import JsonBase, ProtobufBase
+from tomodachi.envelope.protobuf_base import SNSSQSMessage
 from tomodachi.transport.aws_sns_sqs import (
     AWSSNSSQSInternalServiceError,
     aws_sns_sqs,
@@ -40,6 +41,26 @@ class CustomEnvelope:
     @classmethod
     async def parse_message(cls, payload: str, **kwargs: Any) -> Any:
         return json.loads(payload), None, None
+
+
+class KeywordsEnvelope:
+    """Records the keywords parse_message and validate get (decorator extras, message_attributes)."""
+
+    validated: Dict[str, Any] = {}
+
+    @classmethod
+    def validate(cls, **kwargs: Any) -> None:
+        cls.validated = dict(kwargs)
+
+    @classmethod
+    async def build_message(cls, service: Any, topic: str, data: Any, **kwargs: Any) -> str:
+        return json.dumps({"data": data, "build_kwargs": sorted(kwargs)})
+
+    @classmethod
+    async def parse_message(cls, payload: str, **kwargs: Any) -> Any:
+        message = json.loads(payload)
+        message["parse_kwargs"] = sorted(kwargs)
+        return message, None, None
 
 
 class AWSSNSSQSService(tomodachi.Service):
@@ -82,6 +103,9 @@ class AWSSNSSQSService(tomodachi.Service):
         "attributes",
         "fifo",
         "retried",
+        "protobuf",
+        "envelope_kwargs",
+        "message_protocol",
     )
 
     def check_closer(self) -> None:
@@ -216,6 +240,32 @@ class AWSSNSSQSService(tomodachi.Service):
             self.seen["retried"] = {"calls": self.retry_calls, "receive_count": approximate_receive_count}
             self.check_closer()
 
+    @aws_sns_sqs("compat-protobuf", message_envelope=ProtobufBase, proto_class=SNSSQSMessage)
+    async def protobuf(self, data: Any, metadata: Any, service: Any) -> None:
+        if data.service.name == self.data_uuid:
+            self.seen["protobuf"] = {
+                "type": type(data).__name__,
+                "metadata_topic": metadata.get("topic"),
+                "service_name": service.get("name"),
+            }
+            self.check_closer()
+
+    @aws_sns_sqs("compat-envelope-kwargs", message_envelope=KeywordsEnvelope, custom_option="x")
+    async def envelope_kwargs(self, data: Any, parse_kwargs: Any, build_kwargs: Any) -> None:
+        if data == self.data_uuid:
+            self.seen["envelope_kwargs"] = {
+                "validated": KeywordsEnvelope.validated,
+                "parse_kwargs": parse_kwargs,
+                "build_kwargs": build_kwargs,
+            }
+            self.check_closer()
+
+    @aws_sns_sqs("compat-message-protocol", message_protocol=CustomEnvelope)
+    async def message_protocol_kwarg(self, data: Any, envelope: str) -> None:
+        if data == self.data_uuid:
+            self.seen["message_protocol"] = {"envelope": envelope}
+            self.check_closer()
+
     async def _start_service(self) -> None:
         self.closer = asyncio.Future()
         self.seen = {}
@@ -241,6 +291,9 @@ class AWSSNSSQSService(tomodachi.Service):
 
         asyncio.ensure_future(_async())
 
+        proto_message = SNSSQSMessage()  # any protobuf message class will do as the payload
+        proto_message.service.name = self.data_uuid
+
         message_id = await aws_sns_sqs_publish(self, self.data_uuid, "compat-topic", wait=True)
         report("published", message_id_type=type(message_id).__name__)
         tasks = [
@@ -262,6 +315,9 @@ class AWSSNSSQSService(tomodachi.Service):
             ),
             await publish(self.data_uuid, "compat-fifo", group_id="group-1", deduplication_id="dedup-1"),
             await publish(self.data_uuid, "compat-retry"),
+            await publish(proto_message, "compat-protobuf", message_envelope=ProtobufBase),
+            await publish(self.data_uuid, "compat-envelope-kwargs", message_envelope=KeywordsEnvelope),
+            await publish(self.data_uuid, "compat-message-protocol", message_protocol=CustomEnvelope),
         ]
         report("publish_wait_false", task_types=sorted({type(t).__name__ for t in tasks}))
         await asyncio.gather(*tasks)
