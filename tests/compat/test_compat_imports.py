@@ -52,7 +52,8 @@ NAMES: dict[str, str] = {
     "tomodachi.discovery.aws_sns_registration": "AWSSNSRegistration",
     "tomodachi.invoker": "Invoker decorator",
     "tomodachi.validation.validation": (
-        "validate_field_regex validate_field_length RegexMissmatchException TooSmallException TooLargeException"
+        "validate_field_regex validate_field_length RegexMissmatchException TooSmallException "
+        "TooLargeException"
     ),
     "tomodachi.logging": (
         "get_logger getLogger Logger LoggerProtocol configure remove_handlers reset_context bind_logger "
