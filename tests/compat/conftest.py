@@ -50,6 +50,7 @@ SHARED_RUNS: dict[str, str | None] = {
     "startup_order_amqp_service.py": "amqp",
     "startup_order_sns_sqs_service.py": "sns_sqs",
     "amqp_legacy_service.py": "amqp",
+    "aws_sns_sqs_dlq_service.py": "sns_sqs",
     "pubsub_orders_service.py pubsub_shipping_service.py": "sns_sqs",
 }
 FAMILIES = {"amqp": ("memory", "rabbitmq"), "sns_sqs": ("memory", "aws")}

@@ -15,6 +15,7 @@ from tomodachi.envelope import JsonBase, ProtobufBase
 from tomodachi.envelope.protobuf_base import SNSSQSMessage
 from tomodachi.transport.aws_sns_sqs import (
     AWSSNSSQSInternalServiceError,
+    QueueDoesNotExistError,
     aws_sns_sqs,
     aws_sns_sqs_publish,
     awssnssqs,
@@ -320,6 +321,19 @@ class AWSSNSSQSService(tomodachi.Service):
             await publish(self.data_uuid, "compat-message-protocol", message_protocol=CustomEnvelope),
         ]
         report("publish_wait_false", task_types=sorted({type(t).__name__ for t in tasks}))
+        try:
+            await sqs_send_message(self, "lost", queue_name="compat-no-such-queue-{}".format(self.data_uuid))
+            report("missing_queue", raised=None)
+        except QueueDoesNotExistError as exc:
+            import botocore.exceptions
+
+            report(
+                "missing_queue",
+                raised=type(exc).__name__,
+                is_client_error=isinstance(exc, botocore.exceptions.ClientError),
+            )
+        except Exception as exc:
+            report("missing_queue", raised=type(exc).__name__, is_client_error=None)
         await asyncio.gather(*tasks)
         await sqs_send_message(
             self,
