@@ -115,19 +115,20 @@ class Service:
         )
         from tomodachi.logging import get_logger
 
-        level = str(kwargs.pop("level", kwargs.pop("lvl", "info"))).lower()
+        level = kwargs.pop("level", kwargs.pop("lvl", "info"))
         name = kwargs.pop("name", None)
         message = kwargs.pop("message", kwargs.pop("msg", None))
         rest = list(args)
         if message is None and rest:
             message = rest.pop()
+        levels = ("debug", "info", "warning", "warn", "error", "critical")
         for value in rest:
-            if str(value).lower() in ("debug", "info", "warning", "warn", "error", "critical"):
-                level = str(value).lower()
+            if type(value) is int or str(value).lower() in levels:
+                level = value
             else:
                 name = value
-        logger = get_logger(name or "tomodachi.service")
-        getattr(logger, "warning" if level == "warn" else level, logger.info)(str(message), **kwargs)
+        logger = get_logger(name) if name else get_logger()  # as the original: the context's logger
+        logger.log(level if type(level) is int else str(level).lower(), str(message), **kwargs)
 
     def log_setup(self, *args: Any, **kwargs: Any) -> None:
         """Deprecated, does nothing (kept so old services run unchanged)."""

@@ -14,8 +14,10 @@ __all__ = [
     "CRITICAL",
     "DEBUG",
     "ERROR",
+    "FATAL",
     "INFO",
     "NOTSET",
+    "WARN",
     "WARNING",
     "level_name",
     "method_name",
@@ -26,8 +28,10 @@ NOTSET = 0
 DEBUG = 10
 INFO = 20
 WARNING = 30
+WARN = WARNING
 ERROR = 40
 CRITICAL = 50
+FATAL = CRITICAL
 
 # A threshold above every real level: used by the "disabled" logger type, so that each logger call
 # returns after a single integer comparison.

@@ -28,6 +28,8 @@ from tomodachi.logging.processors import (
     wrapped_logger,
 )
 from tomodachi.logging.renderers import ConsoleRenderer, want_colors
+from tomodachi.logging.routing import explicit_level
+from tomodachi.logging.stdlib_methods import StdlibLoggerMethods
 
 __all__ = ["Logger", "LoggerProtocol", "Pipeline", "getLogger", "get_logger", "is_enabled_for"]
 
@@ -95,10 +97,11 @@ def is_enabled_for(level: int | str) -> bool:
     return level >= _pipeline.level
 
 
-class Logger:
+class Logger(StdlibLoggerMethods):
     """A named logger with a bound context. Methods: ``debug``, ``info``, ``warning`` (``warn``),
     ``error``, ``critical`` (``fatal``), ``exception``, ``log``; ``bind``, ``new``, ``unbind``,
-    ``try_unbind``.
+    ``try_unbind``. The stdlib-logger methods (``addHandler``, ``setLevel``, ``propagate``, ...)
+    act on the stdlib logger of the same name (see :mod:`tomodachi.logging.stdlib_methods`).
 
     ``logger.info("event", key=value)`` logs ``event`` with the bound context plus ``key``.
     Positional arguments are %-interpolated into the event, as with stdlib logging. A value of
@@ -171,8 +174,18 @@ class Logger:
     # --- logging ----------------------------------------------------------------------------------
 
     def is_enabled_for(self, level: int | str) -> bool:
-        """True if an event at *level* would be written."""
+        """True if an event at *level* would be written (tomodachi's configured level)."""
         return is_enabled_for(level)
+
+    def isEnabledFor(self, level: int) -> bool:
+        """Like :meth:`is_enabled_for`, also honouring a level set on the stdlib logger of this name
+        (or a non-root ancestor)."""
+        return is_enabled_for(level) and level >= explicit_level(self._name)
+
+    def getEffectiveLevel(self) -> int:
+        """The level set on the stdlib logger of this name (or a non-root ancestor), else
+        tomodachi's configured level."""
+        return explicit_level(self._name) or _pipeline.level
 
     def _emit(
         self, pipeline: Pipeline, method: str, level: int, event: Any, args: tuple[Any, ...], kw: EventDict

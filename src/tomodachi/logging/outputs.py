@@ -23,19 +23,19 @@ from typing import Any, TextIO
 from tomodachi.logging.levels import method_name as _method_name
 from tomodachi.logging.processors import EventDict, Processor, mask_secrets, wrapped_logger
 from tomodachi.logging.renderers import resolve_exc_info
+from tomodachi.logging.routing import CONTEXT_ATTR, FORWARD, FORWARDED_ATTR, WRITE, forward, is_plain, route
 
 __all__ = [
+    "CONTEXT_ATTR",
     "CustomOutput",
     "DisabledOutput",
     "Output",
     "PythonOutput",
     "StreamOutput",
+    "process_record",
     "record_event_dict",
     "report_error",
 ]
-
-#: Attribute under which a forwarded tomodachi event carries its structured fields on a stdlib record.
-CONTEXT_ATTR = "logger.context"
 
 # Attributes every LogRecord has; anything else on a record came from ``extra=``.
 _RECORD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
@@ -43,6 +43,7 @@ _RECORD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict
     "asctime",
     "taskName",
     CONTEXT_ATTR,
+    FORWARDED_ATTR,
 }
 
 # Serialises writes from all threads: one line is never interleaved with another.
@@ -82,7 +83,7 @@ def record_event_dict(record: logging.LogRecord) -> EventDict:
     return event_dict
 
 
-def _process_record(record: logging.LogRecord, processors: Sequence[Processor]) -> tuple[str, EventDict]:
+def process_record(record: logging.LogRecord, processors: Sequence[Processor]) -> tuple[str, EventDict]:
     method = _method_name(record.levelno)
     event_dict = record_event_dict(record)
     if processors:
@@ -129,6 +130,23 @@ class StreamOutput(Output):
         self.logger_type = logger_type
 
     def emit(self, method: str, level: int, name: str, event_dict: EventDict, created: float | None) -> None:
+        if not is_plain(name):
+            # Rare: a stdlib handler of the application's wants the event too, or a stdlib level
+            # filters it (see tomodachi.logging.routing).
+            how = route(name, level)
+            if how & FORWARD:
+                created = forward(name, level, event_dict)
+            if not how & WRITE:
+                return
+        # The body of write(), inlined: this is the path of every line.
+        line = self._render(name, level, event_dict, created)
+        stream = self._stream or sys.stderr
+        with _write_lock:
+            stream.write(line + "\n")
+            stream.flush()
+
+    def write(self, name: str, level: int, event_dict: EventDict, created: float | None) -> None:
+        """Render and write one line (no routing)."""
         line = self._render(name, level, event_dict, created)
         stream = self._stream or sys.stderr
         with _write_lock:
@@ -136,8 +154,8 @@ class StreamOutput(Output):
             stream.flush()
 
     def emit_record(self, record: logging.LogRecord, processors: Sequence[Processor]) -> None:
-        method, event_dict = _process_record(record, processors)
-        self.emit(method, record.levelno, record.name, event_dict, record.created)
+        event_dict = process_record(record, processors)[1]
+        self.write(record.name, record.levelno, event_dict, record.created)
 
 
 class PythonOutput(Output):
@@ -247,7 +265,7 @@ class CustomOutput(Output):
         # would loop. None of these is forwarded.
         if self._stdlib or getattr(self._local, "active", False) or CONTEXT_ATTR in record.__dict__:
             return
-        method, event_dict = _process_record(record, processors)
+        method, event_dict = process_record(record, processors)
         self.emit(method, record.levelno, record.name, event_dict, record.created)
 
 

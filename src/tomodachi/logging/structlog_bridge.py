@@ -23,7 +23,7 @@ import threading
 from typing import Any
 
 from tomodachi.logging.logger import current_pipeline, get_logger
-from tomodachi.logging.outputs import Output, StreamOutput, report_error
+from tomodachi.logging.outputs import StreamOutput, report_error
 from tomodachi.logging.processors import EventDict, is_drop_event, mask_secrets, wrapped_logger
 from tomodachi.logging.renderers import ConsoleRenderer, want_colors
 
@@ -48,10 +48,10 @@ _LEVELS: dict[str, int] = {
 # stdlib handler that logs with structlog), the inner event goes to a plain console output
 # instead of recursing without end.
 _local = threading.local()
-_fallback: Output | None = None
+_fallback: StreamOutput | None = None
 
 
-def _fallback_output() -> Output:
+def _fallback_output() -> StreamOutput:
     global _fallback
     if _fallback is None:
         _fallback = StreamOutput(ConsoleRenderer(colors=want_colors(None)).render)
@@ -96,7 +96,7 @@ class StructlogTarget:
             if getattr(_local, "active", False):
                 # Called back from inside the output or a processor: write plainly, don't recurse.
                 event_dict = mask_secrets(None, method, event_dict)
-                _fallback_output().emit(method, level, name, event_dict, None)
+                _fallback_output().write(name, level, event_dict, None)
                 return
             _local.active = True
             try:
