@@ -248,7 +248,7 @@ async def test_failing_error_handlers_fall_back_to_a_bare_response(
         (tomodachi.http_error(99), "invalid status code 99"),
         (tomodachi.http_error("404"), "invalid status code '404'"),
         (tomodachi.websocket(r"/ws(?P<"), "invalid URL pattern"),
-        (tomodachi.http_static("/no/such/dir/anywhere", r"/static/"), "not a directory"),
+        (tomodachi.http_static("/", r"/static/"), "serving the file system root is refused"),
         (tomodachi.http("GET", r"/x", ignore_logging="yes"), "invalid ignore_logging"),
     ],
 )

@@ -181,3 +181,25 @@ async def test_static_path_traversal_is_404(serve: Any, path: str) -> None:
         response = await raw_get(r.port, path)
     assert response.startswith(b"HTTP/1.1 404"), response[:100]
     assert response.endswith(b"custom not found")
+
+
+async def test_static_directory_missing_at_start_answers_404_until_it_exists(
+    serve: Any, client: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    public = tmp_path / "public"
+
+    class LateStatic(tomodachi.Service):
+        name = "late-static"
+        options = tomodachi.Options(http={"port": 0})
+
+        @tomodachi.http_static(str(public), r"/static/")
+        async def files(self) -> None:
+            raise AssertionError("never called")
+
+    async with serve(LateStatic) as r:  # starts, as the original does
+        async with client.get(r.url + "/static/app.js") as response:
+            assert response.status == 404
+        public.mkdir()
+        (public / "app.js").write_text("built later")
+        async with client.get(r.url + "/static/app.js") as response:
+            assert (response.status, await response.text()) == (200, "built later")

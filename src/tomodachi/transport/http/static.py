@@ -21,6 +21,7 @@ from pathlib import Path
 from aiohttp import web
 
 from tomodachi.errors import ConfigurationError
+from tomodachi.logging import get_logger
 from tomodachi.transport.http.access_log import ROUTE_INFO_KEY, RouteLogInfo
 from tomodachi.transport.http.handler import HttpState
 from tomodachi.transport.http.routes import normalise_url
@@ -60,9 +61,18 @@ class StaticEndpoint:
         *,
         ignore_logging: bool | list[int] | tuple[int, ...] = False,
     ) -> None:
-        if not root.is_dir():
+        if root == Path(root.anchor):
             raise ConfigurationError(
-                f"invalid path {str(root)!r} for http_static handler {name!r}: not a directory"
+                f"invalid path {str(root)!r} for http_static handler {name!r}: "
+                "serving the file system root is refused"
+            )
+        if not root.is_dir():
+            # As the original: the service starts and answers 404 until the directory exists
+            # (it may be created by a build step); the warning says why nothing is found.
+            get_logger("tomodachi.http").warning(
+                "http_static directory does not exist: every request answers 404",
+                handler=name,
+                path=str(root),
             )
         self.state = state
         self.name = name
