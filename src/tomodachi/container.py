@@ -9,6 +9,8 @@ Stop order: ``_stopping_service`` (started at once, runs concurrently) -> transp
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
@@ -48,6 +50,25 @@ def _merge_config(instance: Service, config: Mapping[str, Any]) -> None:
             setattr(instance, key, [*current, *value])
         else:
             setattr(instance, key, value)
+
+
+def _fill_context(instance: Service, source: str) -> None:
+    """``instance.context`` as the original builds it: the instance's plain attributes at start-up,
+    ``_service_file_path``, and ``context`` itself (some services read
+    ``self.context["context"]["_service_file_path"]``). Transports add their facts later
+    (``_http_port``). Properties are not evaluated; methods are left out."""
+    context = instance.context
+    context.setdefault("_service_file_path", source)
+    context.setdefault("context", context)
+    for name in dir(instance):
+        if name.startswith("__") or name in context:
+            continue
+        value = inspect.getattr_static(instance, name, None)
+        if callable(value) or isinstance(
+            value, (property, functools.cached_property, staticmethod, classmethod)
+        ):
+            continue
+        context[name] = value
 
 
 class ServiceContainer:
@@ -126,7 +147,7 @@ class ServiceContainer:
             instance.name = "service"
         if not isinstance(getattr(instance, "context", None), dict):
             instance.context = {}
-        instance.context.setdefault("_service_file_path", self.source)
+        _fill_context(instance, self.source)
 
         transports: dict[Any, Transport] = {}
         for attribute, entrypoint in discover_entrypoints(type(instance)):

@@ -81,3 +81,28 @@ def test_each_instance_has_its_own_options() -> None:
     first.options.http.port = 1
     assert second.options.http.port == 1234
     assert first.options is not Svc.options
+
+
+async def test_context_holds_plain_attributes_the_file_path_and_itself() -> None:
+    class Svc(tomodachi.Service):
+        name = "ctx"
+        greeting = "hej"
+
+        def __init__(self) -> None:
+            self.counter = 3
+
+        @property
+        def expensive(self) -> str:
+            raise AssertionError("properties are not evaluated for the context")
+
+        @tomodachi.http("GET", r"/")
+        async def index(self, request: Any) -> str:
+            return "ok"
+
+    async with run_services(Svc) as app:
+        context = app.service.context
+        assert context["context"] is context  # self.context["context"]["_service_file_path"] works
+        assert context["_service_file_path"] == "tomodachi.testing"
+        assert (context["name"], context["greeting"], context["counter"]) == ("ctx", "hej", 3)
+        assert isinstance(context["_http_port"], int)
+        assert "index" not in context and "expensive" not in context
