@@ -177,7 +177,15 @@ class ServiceRun:
             self.kill()
             await self.proc.wait()
         await asyncio.gather(*self._readers, return_exceptions=True)
+        self._close_transport()
         return self._result(timed_out)
+
+    def _close_transport(self) -> None:
+        # asyncio leaves a finished subprocess's transport open; once its event loop is closed,
+        # the transport's __del__ would fail ("Event loop is closed"), so close it while it runs.
+        transport = getattr(self.proc, "_transport", None)
+        if transport is not None:
+            transport.close()
 
     async def stop(self, signum: int = signal.SIGTERM, within: float = 15.0) -> Result:
         self.send(signum)
@@ -187,6 +195,14 @@ class ServiceRun:
         if self.proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.kill()
+
+    async def aclose(self) -> None:
+        """Kill the process if it still runs, reap it and release its pipes."""
+        self.kill()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.proc.wait(), 10)
+        await asyncio.gather(*self._readers, return_exceptions=True)
+        self._close_transport()
 
 
 def command(*files: str | Path, broker: str | None = None, args: Sequence[str] = ()) -> list[str]:
@@ -229,7 +245,7 @@ async def run(*files: str | Path, **kwargs: Any) -> Result:
     try:
         return await process.finish()
     finally:
-        process.kill()
+        await process.aclose()
 
 
 class Corpus:
@@ -252,6 +268,13 @@ class Corpus:
             self.futures[(file, name)] = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
         return self
 
+    @staticmethod
+    async def _cancel_all() -> None:
+        tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     def result(self, file: str, backend: Backend | None = None) -> Result:
         """The run of *file* (space-separated files for one run of several) on *backend*."""
         future = self.futures.get((file, backend.name if backend else "plain"))
@@ -260,10 +283,8 @@ class Corpus:
         return future.result(timeout=TIMEOUT + 15)
 
     def __exit__(self, *exc_info: object) -> None:
-        for future in self.futures.values():
-            future.cancel()  # a run still going is killed by run()'s finally
-        pending = [f for f in self.futures.values() if not f.done()]
-        concurrent.futures.wait(pending, timeout=15)
+        # Runs still going (their tests were deselected) are cancelled: run() kills and reaps them.
+        asyncio.run_coroutine_threadsafe(self._cancel_all(), self.loop).result(timeout=30)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=15)
         self.loop.close()

@@ -49,6 +49,7 @@ SHARED_RUNS: dict[str, str | None] = {
     "wrapped_handlers_service.py": "sns_sqs",
     "startup_order_amqp_service.py": "amqp",
     "startup_order_sns_sqs_service.py": "sns_sqs",
+    "inherit_service.py": None,
     "amqp_legacy_service.py": "amqp",
     "aws_sns_sqs_dlq_service.py": "sns_sqs",
     "pubsub_orders_service.py pubsub_shipping_service.py": "sns_sqs",

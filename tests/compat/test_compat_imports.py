@@ -64,17 +64,8 @@ NAMES: dict[str, str] = {
 }
 
 #: (module, name) -> why it is expected to be missing (xfail, strict: passing means fixed).
-_PROTOCOL = (
-    "compat: tomodachi.protocol.json_base / protobuf_base are not modules (ModuleNotFoundError); the "
-    "original ships them as re-exports of tomodachi.envelope.*, and its test services import "
-    "'from tomodachi.protocol.json_base import JsonBase'"
-)
 _TYPES = "compat: typing names of the original's tomodachi.transport.aws_sns_sqs are missing (ImportError)"
 MISSING: dict[tuple[str, str], str] = {
-    ("tomodachi.protocol.json_base", "JsonBase"): _PROTOCOL,
-    ("tomodachi.protocol.json_base", "PROTOCOL_VERSION"): _PROTOCOL,
-    ("tomodachi.protocol.protobuf_base", "ProtobufBase"): _PROTOCOL,
-    ("tomodachi.protocol.protobuf_base", "PROTOCOL_VERSION"): _PROTOCOL,
     ("tomodachi.transport.aws_sns_sqs", "FilterPolicyDictValueType"): _TYPES,
     ("tomodachi.transport.aws_sns_sqs", "MessageEnvelopeProtocol"): _TYPES,
 }

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import re
+import signal
+import socket
 import sys
 
-from _compat_support import SERVICES, Corpus, run
+import aiohttp
+import pytest
+from _compat_support import SERVICES, Corpus, run, start
 
 
 def test_lifecycle_hooks_run_in_the_original_order(corpus: Corpus) -> None:
@@ -145,3 +149,46 @@ async def test_cli_entrypoint_with_sys_argv() -> None:
     )
     result = await run(argv=[sys.executable, "-c", script])
     assert result.returncode == 128, result.describe()
+
+
+def test_subclass_of_an_imported_service_class(corpus: Corpus) -> None:
+    result = corpus.result("inherit_service.py")
+    assert result.returncode == 0, result.describe()
+    got = result.event("inherited")
+    assert got["responses"] == {
+        "/base": [200, "base route of compat_child"],
+        "/child": [200, "child"],
+        "/overridden": [200, "from the child"],
+    }
+    assert got["services"] == ["compat_child"]  # the imported base class is not started
+
+
+async def test_http_refuses_connections_until_start_service_returned() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = await start("slow_start_service.py", env={"COMPAT_PORT": str(port)})
+    try:
+        await process.wait_event("start_service")
+        async with aiohttp.ClientSession() as session:
+            with pytest.raises(aiohttp.ClientConnectionError):
+                async with session.get(f"http://127.0.0.1:{port}/") as response:
+                    await response.text()
+            await process.wait_event("started_service")
+            async with session.get(f"http://127.0.0.1:{port}/") as response:
+                assert (response.status, await response.text()) == (200, "ok")
+        result = await process.stop(signal.SIGINT)
+        assert result.returncode == 0, result.describe()
+    finally:
+        await process.aclose()
+
+
+async def test_sigterm_while_started_service_never_returns() -> None:
+    process = await start("started_forever_service.py")
+    try:
+        await process.wait_event("started_service")
+        result = await process.stop(signal.SIGTERM)
+        assert result.returncode == 0, result.describe()
+        assert [e["event"] for e in result.events] == ["started_service", "stopping_service", "stop_service"]
+    finally:
+        await process.aclose()
