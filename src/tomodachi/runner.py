@@ -2,12 +2,14 @@
 
 The runner owns the signals, the order of start and stop, and the exit code:
 0 after SIGINT/SIGTERM, N after ``tomodachi.exit(N)``, 1 when a service fails to import,
-initialise or start. A second SIGINT forces an immediate exit (code 130).
+initialise or start. A second SIGINT (0.5 s or more after the first) forces an immediate exit
+(code 130).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -23,9 +25,12 @@ from tomodachi.logging import configure_structlog, get_logger
 from tomodachi.run_config import RunConfig
 from tomodachi.runtime import Runtime
 
-__all__ = ["FORCED_EXIT_CODE", "RunConfig", "run", "run_services"]
+__all__ = ["FORCED_EXIT_CODE", "FORCE_AFTER", "RunConfig", "run", "run_services"]
 
 FORCED_EXIT_CODE = 130
+#: Seconds after the first stop signal before another SIGINT forces the exit (earlier ones are
+#: taken for copies of the first, as sent by ``timeout -s INT`` to the whole process group).
+FORCE_AFTER = 0.5
 
 
 def _loop_factory(name: str) -> tuple[Callable[[], asyncio.AbstractEventLoop] | None, str]:
@@ -41,7 +46,10 @@ def _loop_factory(name: str) -> tuple[Callable[[], asyncio.AbstractEventLoop] | 
 
 
 def run(config: RunConfig) -> int:
-    """Run the services described by *config* until stopped; return the exit code."""
+    """Run the services described by *config* until stopped; return the exit code.
+
+    For the CLI: when it returns, SIGINT and SIGTERM are ignored (the process is exiting).
+    """
     from tomodachi.logging import configure
 
     configure(config.logger, config.log_level, custom_logger=config.custom_logger)
@@ -50,10 +58,21 @@ def run(config: RunConfig) -> int:
     get_contextvar("loop.setting").set(config.loop)
     if config.on_start is not None:
         config.on_start(loop_name)
-    with asyncio.Runner(loop_factory=factory) as runner:
-        runtime = Runtime()
-        runtime.message_broker = config.message_broker
-        return runner.run(run_services(config.files, config=config.config, runtime=runtime))
+    code: int | None = None
+    try:
+        with asyncio.Runner(loop_factory=factory) as runner:
+            runtime = Runtime()
+            runtime.message_broker = config.message_broker
+            code = runner.run(run_services(config.files, config=config.config, runtime=runtime))
+        # The services are down and the process is about to exit (this is the CLI's runner): a
+        # late copy of the stop signal must not turn a clean exit into 130 or a kill by SIGINT.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(ValueError, OSError):  # not the main thread
+                signal.signal(signum, signal.SIG_IGN)
+    except KeyboardInterrupt:
+        if code is None:
+            raise
+    return code
 
 
 async def run_services(
@@ -130,13 +149,22 @@ def _exit_code(runtime: Runtime) -> int:
 def _install_signal_handlers(loop: asyncio.AbstractEventLoop, runtime: Runtime) -> None:
     log = get_logger("tomodachi.signal")
 
+    first_signal_at: list[float] = []
+
     def on_signal(signum: int) -> None:
         if runtime.stop_requested.is_set():
-            if signum == signal.SIGINT:
+            # A copy of the first signal (``timeout -s INT`` and process-group signalling deliver
+            # SIGINT twice within milliseconds) is not a second ctrl+c.
+            if (
+                signum == signal.SIGINT
+                and first_signal_at
+                and loop.time() - first_signal_at[0] >= FORCE_AFTER
+            ):
                 log.warning("second interrupt signal: forcing exit without graceful teardown")
                 sys.stderr.flush()
                 os._exit(FORCED_EXIT_CODE)
             return
+        first_signal_at.append(loop.time())
         log.warning("interrupt signal <ctrl+c>" if signum == signal.SIGINT else "received termination signal")
         runtime.request_stop("signal")
 

@@ -6,6 +6,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 from tomodachi.__version__ import __version__
+from tomodachi.runner import FORCE_AFTER
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 Write = Callable[[str, str], Path]
@@ -124,9 +126,37 @@ def test_second_sigint_forces_exit_130(spawn: Spawn, write: Write) -> None:
     process.wait_for_stderr("started service successfully")
     process.send(signal.SIGINT)
     process.wait_for_stderr("stop hook sleeping")
+    time.sleep(FORCE_AFTER)  # a SIGINT sooner than this is taken for a copy of the first
     process.send(signal.SIGINT)
     assert process.wait() == 130, process.stderr
     assert "terminated service" not in process.stderr
+
+
+QUICK_STOP = """
+    import tomodachi
+
+
+    class QuickStop(tomodachi.Service):
+        name = "quick-stop"
+
+        async def _started_service(self):
+            pass
+
+        async def _stop_service(self):
+            self.logger.info("stop hook ran")
+"""
+
+
+def test_duplicate_sigint_is_not_a_second_ctrl_c(spawn: Spawn, write: Write) -> None:
+    """``timeout -s INT`` signals the child and then its process group: SIGINT arrives twice."""
+    write("app.py", QUICK_STOP)
+    process = spawn("run", "--production", "app.py")
+    process.wait_for_stderr("started service successfully")
+    process.send(signal.SIGINT)
+    process.send(signal.SIGINT)
+    assert process.wait() == 0, process.stderr
+    assert "stop hook ran" in process.stderr and "terminated service" in process.stderr
+    assert "forcing exit" not in process.stderr and "Traceback" not in process.stderr
 
 
 def test_exception_in_start_service(run_cli: Run, write: Write) -> None:
