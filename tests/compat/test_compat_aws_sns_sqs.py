@@ -227,3 +227,7 @@ def test_receive_count_keeps_counting_in_the_dead_letter_queue(
             )
         )
     assert dlq_run.event("dlq")["dead_lettered"]["receive_count"] == 3
+
+
+def test_large_json_base_payload_is_compressed(handlers_run: Result) -> None:
+    assert seen(handlers_run)["large"] == {"length": 70000, "data_encoding": "base64_gzip_json"}

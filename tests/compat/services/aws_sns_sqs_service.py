@@ -107,6 +107,7 @@ class AWSSNSSQSService(tomodachi.Service):
         "protobuf",
         "envelope_kwargs",
         "message_protocol",
+        "large",
     )
 
     def check_closer(self) -> None:
@@ -267,6 +268,12 @@ class AWSSNSSQSService(tomodachi.Service):
             self.seen["message_protocol"] = {"envelope": envelope}
             self.check_closer()
 
+    @aws_sns_sqs("compat-large")
+    async def large(self, data: Any, metadata: Any) -> None:
+        if isinstance(data, dict) and data.get("id") == self.data_uuid:
+            self.seen["large"] = {"length": len(data["text"]), "data_encoding": metadata.get("data_encoding")}
+            self.check_closer()
+
     async def _start_service(self) -> None:
         self.closer = asyncio.Future()
         self.seen = {}
@@ -319,6 +326,7 @@ class AWSSNSSQSService(tomodachi.Service):
             await publish(proto_message, "compat-protobuf", message_envelope=ProtobufBase),
             await publish(self.data_uuid, "compat-envelope-kwargs", message_envelope=KeywordsEnvelope),
             await publish(self.data_uuid, "compat-message-protocol", message_protocol=CustomEnvelope),
+            await publish({"id": self.data_uuid, "text": "x" * 70000}, "compat-large"),
         ]
         report("publish_wait_false", task_types=sorted({type(t).__name__ for t in tasks}))
         try:
