@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import signal
+import socket
 from collections.abc import Iterator
 
 import aiohttp
 import pytest
-from _compat_support import LiveService
+from _compat_support import LiveService, run
 
 
 @pytest.fixture(scope="module")
@@ -180,3 +181,24 @@ async def test_middleware_around_an_error_handler_gets_status_code(
 ) -> None:
     status, body, _ = await fetch("GET", middleware_service["error_handler_middleware"] + "/nothing-here")
     assert (status, body) == (404, "error 404 (middleware saw 404)")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_two_classes_on_one_port_with_reuse_port() -> None:
+    result = await run(
+        "same_port_service.py", env={"COMPAT_PORT": str(free_port()), "COMPAT_REUSE_PORT": "1"}
+    )
+    assert result.returncode == 0, result.describe()
+    assert result.has("started")
+
+
+async def test_two_classes_on_one_port_without_reuse_port_fail_to_start() -> None:
+    """docs/compatibility.md: SO_REUSEPORT is opt-in; a port in use is reported, exit 1."""
+    result = await run("same_port_service.py", env={"COMPAT_PORT": str(free_port())})
+    assert result.returncode == 1, result.describe()
+    assert result.logged(r"unable to bind service \[http\]") and result.logged(r"address already in use")
