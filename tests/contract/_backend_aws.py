@@ -6,12 +6,13 @@ queue prefix, so tests never see each other's topics or queues.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Iterator
 
 import pytest
 from contract_support import Backend
+
+from _moto_support import moto_server
 
 SNS_SQS = ["aws"]
 
@@ -19,15 +20,9 @@ SNS_SQS = ["aws"]
 @pytest.fixture(scope="session")
 def moto_url_backend_aws() -> Iterator[str]:
     pytest.importorskip("aiobotocore")
-    server_module = pytest.importorskip("moto.server")
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+    pytest.importorskip("moto.server")
+    with moto_server() as url:
+        yield url
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import re
 import urllib.parse
 import uuid
@@ -21,6 +20,7 @@ import pytest
 from aiohttp import web
 
 import tomodachi
+from _moto_support import moto_server
 from tomodachi.container import ServiceContainer
 from tomodachi.runtime import Runtime
 
@@ -35,16 +35,8 @@ SECRET = "moto-secret-never-logged"
 @pytest.fixture(scope="session")
 def moto_url() -> Iterator[str]:
     """The URL of a moto server (SNS, SQS, STS) on 127.0.0.1 and a free port."""
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+    with moto_server() as url:
+        yield url
 
 
 def options_for(url: str, prefix: str, **extra: Any) -> dict[str, Any]:
