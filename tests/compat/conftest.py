@@ -64,7 +64,8 @@ def _rabbitmq_problem() -> str | None:
         with socket.create_connection(RABBITMQ, timeout=2):
             return None
     except OSError as exc:
-        return f"RabbitMQ is not running at 127.0.0.1:5672 ({exc}); start it with 'rabbitmq-server -detached'"
+        host, port = RABBITMQ
+        return f"RabbitMQ is not running at {host}:{port} ({exc}); start it with 'rabbitmq-server -detached'"
 
 
 def _amqp_env() -> dict[str, str]:
