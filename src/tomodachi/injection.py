@@ -8,7 +8,7 @@ inspected once and turned into a small plan; an invocation then costs a few dict
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 from tomodachi.errors import ConfigurationError
@@ -233,6 +233,7 @@ def compile_middleware_chain(
     n_transport_positional: int,
     *,
     missing_as_none: bool = False,
+    protected: Collection[str] | None = None,
 ) -> Invoke:
     """Build ``invoke(positional, values, handler_values=None)`` running *middlewares* around *handler*.
 
@@ -246,6 +247,11 @@ def compile_middleware_chain(
     - *handler_values*: what the handler is given instead of *values* (messaging: the transport
       values plus the envelope's keys, which middlewares do not receive), with the middlewares'
       extra keywords added.
+    - *protected*: the keys of *values* an extra keyword cannot override (default: all of them;
+      HTTP protects ``request`` and ``status_code`` only, so a middleware may replace a named
+      route group, as in the original).
+    - Positional arguments given to ``func(...)`` are ignored, as in the original (its examples
+      call ``func(*args, **kwargs)``).
     - *missing_as_none*: a keyword a middleware requires but the call does not have is passed as
       ``None`` (messaging semantics; a call shape the middleware cannot take at all is a
       :class:`~tomodachi.ConfigurationError` here).
@@ -263,6 +269,7 @@ def compile_middleware_chain(
         return invoke_plain
 
     count = len(specs)
+    keep = tuple(protected) if protected is not None else None
 
     async def invoke(
         positional: tuple[Any, ...],
@@ -281,8 +288,15 @@ def compile_middleware_chain(
                 return await handler({**handler_values, **extra})
             spec = specs[index]
 
-            async def func(**extra: Any) -> Any:
-                merged = {**current, **extra, **values} if extra else current
+            async def func(*_ignored: Any, **extra: Any) -> Any:
+                if not extra:
+                    return await step(index + 1, current)
+                if keep is None:
+                    return await step(index + 1, {**current, **extra, **values})
+                merged = {**current, **extra}
+                for key in keep:
+                    if key in values:
+                        merged[key] = values[key]
                 return await step(index + 1, merged)
 
             args = (func, *positional, context)[: spec.n_positional]

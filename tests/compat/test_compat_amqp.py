@@ -69,11 +69,6 @@ def test_readme_style_message_middleware(middleware_run: Result) -> None:
     assert calls == ["readme_middleware:before", "handler", "readme_middleware:after"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="compat: positional arguments given to a middleware's func(...) raise TypeError "
-    "(the original ignores them; its aws_sns_sqs_middleware_service example passes *args on)",
-)
 def test_middleware_passing_positional_arguments_to_func(middleware_run: Result) -> None:
     assert received(middleware_run, "positional_pass_through") == {
         "data_ok": True,

@@ -143,11 +143,6 @@ def test_the_original_middleware_test_chain_on_sqs_send_message(middleware_run: 
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="compat: positional arguments given to a middleware's func(...) raise TypeError "
-    "(the original ignores them; its aws_sns_sqs_middleware_service example passes *args on)",
-)
 def test_example_middleware_passing_positional_arguments_to_func(middleware_run: Result) -> None:
     assert received(middleware_run, "positional_pass_through") == {"data_ok": True, "attribute_count": 1}
 
@@ -186,17 +181,7 @@ def test_two_service_files_in_one_run_exchange_messages(corpus: Corpus, sns_sqs_
     }
 
 
-def test_queue_does_not_exist_error(
-    handlers_run: Result, sns_sqs_backend: Backend, request: pytest.FixtureRequest
-) -> None:
-    if sns_sqs_backend.name == "memory":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="compat (in-memory broker): QueueDoesNotExistError is not a botocore ClientError "
-                "with --message-broker memory (it is on AWS, as docs/aws_sns_sqs.md says)",
-            )
-        )
+def test_queue_does_not_exist_error(handlers_run: Result) -> None:
     missing = handlers_run.event("missing_queue")
     assert missing["raised"] == "QueueDoesNotExistError"
     assert missing["is_client_error"] is True
@@ -215,17 +200,7 @@ def test_dead_letter_queue_after_max_receive_count(dlq_run: Result) -> None:
     assert got["dead_lettered"]["topic"] == "compat-dlq-topic"
 
 
-def test_receive_count_keeps_counting_in_the_dead_letter_queue(
-    dlq_run: Result, sns_sqs_backend: Backend, request: pytest.FixtureRequest
-) -> None:
-    if sns_sqs_backend.name == "memory":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="compat (in-memory broker): approximate_receive_count restarts at 1 in the "
-                "dead-letter queue; SQS (moto) keeps the count across the redrive (3 after 2 receives)",
-            )
-        )
+def test_receive_count_keeps_counting_in_the_dead_letter_queue(dlq_run: Result) -> None:
     assert dlq_run.event("dlq")["dead_lettered"]["receive_count"] == 3
 
 

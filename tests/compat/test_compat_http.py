@@ -140,11 +140,6 @@ async def test_readme_http_middleware(middleware_service: dict[str, str]) -> Non
     assert (await fetch("GET", base + "/missing"))[:2] == (404, "error 404")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="compat: positional arguments given to a middleware's func(...) raise TypeError; the "
-    "original's example middleware (func, service, request, *args, **kwargs) passes the context on",
-)
 async def test_older_example_http_middleware_passing_args_on(middleware_service: dict[str, str]) -> None:
     assert (await fetch("GET", middleware_service["old_example"] + "/example"))[:2] == (200, "old example")
 
@@ -156,12 +151,6 @@ async def test_middleware_short_circuit_and_result_replacement(middleware_servic
     assert (await fetch("GET", base + "/middleware-through"))[:2] == (200, "handler")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="compat: a middleware's func(id=...) cannot replace a named route group (docs/http.md "
-    "calls groups transport values); the original lets extras override groups, and its example "
-    "middleware documents 'await func(*args, id=\"overridden\", **kwargs)'",
-)
 async def test_middleware_overrides_a_named_group(middleware_service: dict[str, str]) -> None:
     assert (await fetch("GET", middleware_service["override_group"] + "/item/1"))[:2] == (
         200,

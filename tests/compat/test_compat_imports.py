@@ -64,11 +64,7 @@ NAMES: dict[str, str] = {
 }
 
 #: (module, name) -> why it is expected to be missing (xfail, strict: passing means fixed).
-_TYPES = "compat: typing names of the original's tomodachi.transport.aws_sns_sqs are missing (ImportError)"
-MISSING: dict[tuple[str, str], str] = {
-    ("tomodachi.transport.aws_sns_sqs", "FilterPolicyDictValueType"): _TYPES,
-    ("tomodachi.transport.aws_sns_sqs", "MessageEnvelopeProtocol"): _TYPES,
-}
+MISSING: dict[tuple[str, str], str] = {}
 
 
 def _cases() -> list[object]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tomodachi.envelope import MessageEnvelope
 from tomodachi.messaging.envelopes import DEFAULT
 from tomodachi.transport.aws_sns_sqs.decorators import SnsSqsSubscription, aws_sns_sqs, awssnssqs
 from tomodachi.transport.aws_sns_sqs.errors import (
@@ -26,8 +27,12 @@ from tomodachi.transport.aws_sns_sqs.publish import (
 )
 from tomodachi.transport.aws_sns_sqs.transport import AWSSNSSQSTransport
 
+#: Typing names of the original (``from tomodachi.transport.aws_sns_sqs import ...``).
 MessageAttributesType = dict[str, Any]
-FilterPolicyDictType = dict[str, Any]
+FilterPolicyDictValueType = list[Any]
+FilterPolicyDictType = dict[str, FilterPolicyDictValueType | dict[str, Any]]
+#: What ``message_envelope=`` accepts: ``build_message`` / ``parse_message`` (``tomodachi.envelope``).
+MessageEnvelopeProtocol = MessageEnvelope
 
 MESSAGE_ENVELOPE_DEFAULT = DEFAULT
 MESSAGE_TOPIC_PREFIX = DEFAULT
@@ -49,9 +54,13 @@ __all__ = [
     "AWSSNSSQSInternalServiceErrorException",
     "AWSSNSSQSInternalServiceException",
     "AWSSNSSQSTransport",
+    "FilterPolicyDictType",
+    "FilterPolicyDictValueType",
+    "MessageAttributesType",
     "MessageBodyFormatter",
     "MessageBodyFormatterContext",
     "MessageBodyFormatterProtocol",
+    "MessageEnvelopeProtocol",
     "QueueDoesNotExistError",
     "SnsSqsSubscription",
     "aws_sns_sqs",

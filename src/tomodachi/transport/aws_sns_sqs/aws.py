@@ -20,7 +20,7 @@ import json
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
-from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from tomodachi._tasks import TaskTracker, gather_or_cancel
 from tomodachi.logging import get_logger
@@ -34,7 +34,7 @@ from tomodachi.transport.aws_sns_sqs.clients import (
     is_transient,
 )
 from tomodachi.transport.aws_sns_sqs.consumer import Backoff, QueueConsumer
-from tomodachi.transport.aws_sns_sqs.errors import AWSSNSSQSException, QueueDoesNotExistError
+from tomodachi.transport.aws_sns_sqs.errors import AWSSNSSQSException, missing_queue_error
 from tomodachi.transport.aws_sns_sqs.topology import ConsumerTopology, Topology, split_arn
 from tomodachi.transport.aws_sns_sqs.transport import AWSSNSSQSTransport, SqsConsumer
 
@@ -275,24 +275,6 @@ async def publish(
     return str(response["MessageId"])
 
 
-_MISSING_QUEUE_TYPES: dict[type, type] = {}
-
-
-def _queue_does_not_exist(exc: BaseException, name: str) -> QueueDoesNotExistError:
-    """A :class:`QueueDoesNotExistError` that is also botocore's ``QueueDoesNotExist`` (a ``ClientError``)."""
-    base = type(exc)
-    message = f"SQS queue {name!r} does not exist"
-    if not hasattr(exc, "response") or not hasattr(exc, "operation_name"):
-        return QueueDoesNotExistError(message)
-    cls = _MISSING_QUEUE_TYPES.get(base)
-    if cls is None:
-        cls = type("QueueDoesNotExistError", (QueueDoesNotExistError, base), {"__module__": __name__})
-        _MISSING_QUEUE_TYPES[base] = cls
-    error = cast(QueueDoesNotExistError, cls(getattr(exc, "response"), getattr(exc, "operation_name")))  # noqa: B009
-    error.args = (message,)
-    return error
-
-
 async def queue_url(service: Any, runtime: Runtime, name_url_or_arn: str) -> str:
     """The URL of an SQS queue given by (prefixed) name, URL or ARN (``GetQueueUrl``, cached)."""
     if name_url_or_arn.startswith(("https://", "http://")):
@@ -312,7 +294,7 @@ async def queue_url(service: Any, runtime: Runtime, name_url_or_arn: str) -> str
         )  # fmt: skip
     except Exception as exc:
         if is_missing_queue(exc):
-            raise _queue_does_not_exist(exc, name_url_or_arn) from None
+            raise missing_queue_error(name_url_or_arn, exc) from None
         raise
     url = str(response["QueueUrl"])
     clients.queue_urls[name_url_or_arn] = url
@@ -350,6 +332,6 @@ async def send_message(
             for key, url in list(clients.queue_urls.items()):
                 if url == queue_url:
                     del clients.queue_urls[key]
-            raise _queue_does_not_exist(exc, queue_url) from None
+            raise missing_queue_error(queue_url, exc) from None
         raise
     return str(response["MessageId"])

@@ -122,7 +122,9 @@ class HttpEndpoint:
         call = compile_handler(func, first="request", first_unless_named=tuple(group_names))
         self.call: HandlerCall = call
         # Without middlewares the handler is called directly (one coroutine less per request).
-        self.invoke: Invoke | None = compile_middleware_chain(middlewares, call, 2) if middlewares else None
+        self.invoke: Invoke | None = (
+            compile_middleware_chain(middlewares, call, 2, protected=PROTECTED) if middlewares else None
+        )
         self.logger = handler_logger(name, "tomodachi.http")
         self.log_info = RouteLogInfo(name, ignore_logging)
         self.drop_none = groups_with_defaults(func, group_names)
@@ -180,6 +182,10 @@ class HttpEndpoint:
         return response
 
 
+#: The values an HTTP middleware's extra keywords cannot override (named groups they can).
+PROTECTED = ("request", "status_code")
+
+
 class ErrorEndpoint:
     """An ``@http_error(status_code)`` handler."""
 
@@ -197,7 +203,7 @@ class ErrorEndpoint:
         self.name = name
         self.status = status
         call = compile_handler(func, first="request", first_unless_named=("status_code",))
-        self.invoke: Invoke = compile_middleware_chain(middlewares, call, 2)
+        self.invoke: Invoke = compile_middleware_chain(middlewares, call, 2, protected=PROTECTED)
         self.logger = handler_logger(name, "tomodachi.http_error")
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:

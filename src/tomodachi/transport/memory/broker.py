@@ -84,9 +84,9 @@ class MemoryBroker:
     def queue_url(self, name: str) -> str:
         name = queue_name_of(name)
         if not self.sns_sqs.queue_exists(name):
-            from tomodachi.transport.aws_sns_sqs.errors import QueueDoesNotExistError
+            from tomodachi.transport.aws_sns_sqs.errors import missing_queue_error
 
-            raise QueueDoesNotExistError(f"SQS queue {name!r} does not exist")
+            raise missing_queue_error(name)
         return f"memory://sqs/{name}"
 
     def send_sqs(

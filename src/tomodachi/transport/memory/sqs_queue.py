@@ -303,9 +303,9 @@ class SqsQueue:
                     "receive_count": message.receive_count,
                 },
             )
-            # The moved message keeps its id, body, attributes and send time; its receive
-            # count starts again from 0 in the dead-letter queue.
-            moved = replace(message, seq=next(dlq._seq), receive_count=0, receipt_handle=None, version=0)
+            # The moved message keeps its id, body, attributes, send time and receive count
+            # (SQS keeps counting in the dead-letter queue, as moto does).
+            moved = replace(message, seq=next(dlq._seq), receipt_handle=None, version=0)
             dlq._enqueue(moved, 0)
             return False
         message.receive_count = count = message.receive_count + 1
