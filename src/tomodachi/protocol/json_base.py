@@ -1,6 +1,7 @@
-"""Deprecated: ``tomodachi.protocol.json_base`` is ``tomodachi.envelope.json_base`` (the same module object).
+"""Deprecated: ``tomodachi.protocol.json_base`` is ``tomodachi.envelope.json_base``.
 
-``from tomodachi.protocol.json_base import ...`` keeps working for services written for the original.
+``from tomodachi.protocol.json_base import ...`` keeps working for services written for the
+original.
 """
 
 from __future__ import annotations

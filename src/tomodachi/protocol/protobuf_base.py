@@ -1,6 +1,7 @@
-"""Deprecated: ``tomodachi.protocol.protobuf_base`` is ``tomodachi.envelope.protobuf_base`` (the same module object).
+"""Deprecated: ``tomodachi.protocol.protobuf_base`` is ``tomodachi.envelope.protobuf_base``.
 
-``from tomodachi.protocol.protobuf_base import ...`` keeps working for services written for the original.
+``from tomodachi.protocol.protobuf_base import ...`` keeps working for services written for the
+original.
 """
 
 from __future__ import annotations
