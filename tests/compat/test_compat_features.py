@@ -107,7 +107,7 @@ def test_handlers_behind_functools_wraps_adapters(corpus: Corpus, sns_sqs_backen
 
 @pytest.mark.xfail(
     strict=True,
-    reason="deliberate difference (docs/compatibility.md, 'Decorators stacked on a handler'): every "
+    reason="deliberate difference (docs/compatibility.md, 'Handlers and middleware'): every "
     "declaration on a method calls the method as the class holds it, the outermost wrapper; two "
     "stacked fixed-signature adapters therefore call each other with arguments they do not take. "
     "The original called each declaration's own function, which also let a decorator placed above "
