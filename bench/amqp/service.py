@@ -41,9 +41,14 @@ class BenchService(tomodachi.Service):
         self.consume_started = 0.0
         self.publish_cpu = 0.0
         self.consume_cpu_started = 0.0
+        self.published = asyncio.Event()
 
     @tomodachi.amqp("bench.message", competing=True, queue_name="queue")
     async def handle(self, data: dict[str, Any]) -> None:
+        # AMQP consumers run before _started_service (as in the original): the first prefetch
+        # window waits here until everything is published, like the baseline's publish-then-consume.
+        if not self.published.is_set():
+            await self.published.wait()
         handled = self.handled
         handled[0] += 1
         if handled[0] == MESSAGES:
@@ -58,7 +63,8 @@ class BenchService(tomodachi.Service):
             tomodachi.exit(0)
 
     async def _started_service(self) -> None:
-        # The queue exists (declared at start); the consumer starts once this hook returns.
+        # The queue exists and is consumed (declared and consumed at start); handlers wait for
+        # `published`.
         begin, cpu = time.perf_counter(), time.process_time()
         for first in range(0, MESSAGES, WINDOW):
             await asyncio.gather(
@@ -70,3 +76,4 @@ class BenchService(tomodachi.Service):
         end, cpu_end = time.perf_counter(), time.process_time()
         self.publish_seconds, self.publish_cpu = end - begin, cpu_end - cpu
         self.consume_started, self.consume_cpu_started = end, cpu_end
+        self.published.set()
