@@ -21,7 +21,7 @@ import enum
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tomodachi.errors import ConfigurationError, describe_exception
 from tomodachi.injection import compile_handler, compile_middleware_chain
@@ -32,7 +32,7 @@ from tomodachi.messaging.errors import RejectMessage, RetryMessage
 if TYPE_CHECKING:
     from tomodachi.transport.base import Handler
 
-__all__ = ["HANDLED", "MessageHandler", "Outcome", "Settle", "handler_for_subscription"]
+__all__ = ["HANDLED", "MessageHandler", "Outcome", "Settle", "Subscription", "handler_for_subscription"]
 
 
 class Settle(enum.Enum):
@@ -170,13 +170,35 @@ class MessageHandler:
         return HANDLED
 
 
-def handler_for_subscription(
-    service: Any, handler: Handler, subscription: Any, *, kind: str, positional_key: str, where: str
-) -> MessageHandler:
-    """A :class:`MessageHandler` from a decorator's declaration (``@amqp``, ``@aws_sns_sqs``).
+class Subscription(Protocol):
+    """What a message decorator's declaration tells the pipeline (``@amqp``, ``@aws_sns_sqs``, yours).
 
-    The declaration has ``message_envelope``, ``message_protocol``, ``envelope_kwargs`` and
-    ``callback_kwargs``; the envelope is checked here, so a bad one fails start-up (naming *where*).
+    A frozen dataclass with these fields satisfies it; ``DEFAULT`` (``tomodachi.messaging.envelopes``)
+    for the envelope fields means "the service's ``message_envelope``".
+    """
+
+    @property
+    def message_envelope(self) -> Any: ...
+    @property
+    def message_protocol(self) -> Any: ...
+    @property
+    def envelope_kwargs(self) -> Mapping[str, Any]: ...
+    @property
+    def callback_kwargs(self) -> Sequence[str] | None: ...
+
+
+def handler_for_subscription(
+    service: Any,
+    handler: Handler,
+    subscription: Subscription,
+    *,
+    kind: str,
+    positional_key: str,
+    where: str,
+) -> MessageHandler:
+    """A :class:`MessageHandler` from a decorator's declaration (a :class:`Subscription`).
+
+    The envelope is resolved and checked here, so a bad one fails start-up (naming *where*).
     """
     envelope = resolve_envelope(service, subscription.message_envelope, subscription.message_protocol)
     check_envelope(envelope, where, subscription.envelope_kwargs)
