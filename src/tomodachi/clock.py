@@ -10,7 +10,7 @@ time* (:meth:`Clock.sleep_until`). The scheduler only uses these, so a test can 
     ...
     await clock.advance(3600)        # one hour, stopping at every scheduled wake-up
 
-The clock of a run is kept in ``runtime.shared`` (see :func:`use_clock` / :func:`get_clock`);
+The clock of a run is ``runtime.clock`` (see :func:`use_clock` / :func:`get_clock`);
 without one, the :data:`SYSTEM_CLOCK` is used.
 """
 
@@ -212,7 +212,7 @@ def _delta(seconds: float | timedelta) -> timedelta:
 
 def use_clock(runtime: Runtime, clock: Clock) -> None:
     """Make *clock* the clock of every scheduler of *runtime* (set it before the services start)."""
-    runtime.shared[Clock] = clock
+    runtime.clock = clock
 
 
 def get_clock(runtime: Runtime | None = None) -> Clock:
@@ -221,8 +221,6 @@ def get_clock(runtime: Runtime | None = None) -> Clock:
         from tomodachi.runtime import current_runtime
 
         runtime = current_runtime()
-    if runtime is not None:
-        clock = runtime.shared.get(Clock)
-        if clock is not None:
-            return clock  # type: ignore[no-any-return]
+    if runtime is not None and runtime.clock is not None:
+        return runtime.clock
     return SYSTEM_CLOCK

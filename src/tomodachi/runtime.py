@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Hashable
+from typing import TYPE_CHECKING, TypeVar, cast
 
 if TYPE_CHECKING:
+    from tomodachi.clock import Clock
     from tomodachi.service import Service
 
 __all__ = ["Runtime", "current_runtime", "get_service", "get_services"]
+
+T = TypeVar("T")
 
 _current: contextvars.ContextVar[Runtime | None] = contextvars.ContextVar("tomodachi.runtime", default=None)
 
@@ -28,12 +31,13 @@ class Runtime:
         self.exit_code = 0
         self.stop_requested = asyncio.Event()
         self.stop_reason = ""
-        #: Resources shared by transports of every service in the run (e.g. an in-memory broker,
-        #: or one broker connection per set of options), keyed by the transport that owns them.
-        self.shared: dict[Any, Any] = {}
+        #: The clock schedulers and in-memory brokers of the run follow (``None``: the system
+        #: clock); see :func:`tomodachi.clock.use_clock`.
+        self.clock: Clock | None = None
         #: ``"memory"`` runs every message transport of the run on the in-process broker
         #: (``--message-broker memory``, and ``tomodachi.testing``); ``None`` follows the options.
         self.message_broker: str | None = None
+        self._resources: dict[Hashable, object] = {}
         self._closers: list[Callable[[], Awaitable[None]]] = []
 
     def activate(self) -> contextvars.Token[Runtime | None]:
@@ -51,12 +55,39 @@ class Runtime:
         if self.services.get(service.name) is service:
             del self.services[service.name]
 
-    def on_close(self, closer: Callable[[], Awaitable[None]]) -> None:
-        """Register *closer* to run once every service of the run has stopped (shared clients)."""
-        self._closers.append(closer)
+    def resource(
+        self,
+        key: Hashable,
+        factory: Callable[[], T],
+        close: Callable[[T], Awaitable[None]] | None = None,
+    ) -> T:
+        """The run-scoped resource called *key*: created by *factory* on first use, then shared.
+
+        One broker connection per set of options, one client pool, one in-memory broker: every
+        service of the run that asks for the same *key* gets the same object. *close*, if given,
+        is awaited once when the run ends (after every service has stopped), resources created
+        last closed first; the key is forgotten before it runs. Use a key that names its owner,
+        e.g. ``("myproject.redis", url)``, and one type per key.
+        """
+        try:
+            return cast(T, self._resources[key])
+        except KeyError:
+            pass
+        value = factory()
+        self._resources[key] = value
+        if close is not None:
+            close_value = close
+
+            async def closer() -> None:
+                if self._resources.get(key) is value:
+                    del self._resources[key]
+                await close_value(value)
+
+            self._closers.append(closer)
+        return value
 
     async def aclose(self) -> None:
-        """Run the registered closers, last registered first; errors are logged, not raised."""
+        """Close the run's resources, last created first; errors are logged, not raised."""
         while self._closers:
             closer = self._closers.pop()
             try:

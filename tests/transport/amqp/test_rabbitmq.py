@@ -19,7 +19,7 @@ from tomodachi.transport.amqp import (
     AmqpPublishError,
     AmqpTooManyConsumersException,
 )
-from tomodachi.transport.amqp.connection import AmqpConnection
+from tomodachi.transport.amqp.connection import AmqpConnection, get_connection
 
 from ._amqp_support import Harness, amqp_options, get_messages, rabbitmqctl
 
@@ -237,9 +237,13 @@ async def test_one_connection_per_set_of_options(harness: Harness, prefix: str) 
         Svc.name = name
         return Svc
 
-    await harness.start(make("one"), make("two"))
-    await harness.start(make("three", heartbeat=30))
-    connections = [v for v in harness.runtime.shared.values() if isinstance(v, AmqpConnection)]
+    first = await harness.start(make("one"), make("two"))
+    second = await harness.start(make("three", heartbeat=30))
+    connections: list[AmqpConnection] = []
+    for service in [*first.instances, *second.instances]:
+        connection = get_connection(harness.runtime, service.options)
+        if not any(connection is c for c in connections):
+            connections.append(connection)
     assert len(connections) == 2
     assert {c.params.heartbeat for c in connections} == {60, 30}
     assert "password" not in repr(connections[0].params)

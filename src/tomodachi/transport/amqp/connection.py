@@ -6,8 +6,8 @@ exchanges, queues and bindings that were declared through its channels, and rest
 consumers. This module adds what a service needs around it:
 
 - one :class:`AmqpConnection` per :class:`ConnectionParams` per :class:`~tomodachi.runtime.Runtime`
-  (kept in ``runtime.shared``, closed by a ``runtime.on_close`` closer once every service of the
-  run has stopped), so services with different options never share a connection by accident and
+  (a run-scoped resource, ``runtime.resource``, closed once every service of the run has
+  stopped), so services with different options never share a connection by accident and
   two runs in one process never share one at all;
 - a start-up connect that is bounded (:data:`CONNECT_TIMEOUT`) and fails with one line:
   ``Unable to connect [amqp] to <host>:<port> (<reason>)``, never with the password;
@@ -97,17 +97,7 @@ def get_connection(runtime: Runtime, options: Options) -> AmqpConnection:
     """The run's connection for these connection options (created, not connected, on first use)."""
     params = ConnectionParams.from_options(options)
     key = ("tomodachi.amqp.connection", params)
-    connection: AmqpConnection | None = runtime.shared.get(key)
-    if connection is None:
-        connection = AmqpConnection(params)
-        runtime.shared[key] = connection
-
-        async def close() -> None:
-            runtime.shared.pop(key, None)
-            await connection.close()
-
-        runtime.on_close(close)
-    return connection
+    return runtime.resource(key, lambda: AmqpConnection(params), AmqpConnection.close)
 
 
 class AmqpConnection:

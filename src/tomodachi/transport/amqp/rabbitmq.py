@@ -375,6 +375,10 @@ def _reply_text(exc: ChannelClosed) -> str:
 
 
 # -- publishing --------------------------------------------------------------------------------
+def _publisher_cache() -> dict[int, tuple[Any, AmqpConnection, float]]:
+    return {}
+
+
 def publish(
     service: Any, runtime: Runtime, exchange: str, routing_key: str, body: bytes, *, message_id: str
 ) -> Awaitable[None]:
@@ -384,12 +388,13 @@ def publish(
     reachable (or does not confirm) within ``amqp.publish_timeout`` seconds.
     """
     options = service.options
-    # The connection (and timeout) of a service's options, looked up once per options object.
-    key = ("tomodachi.amqp.publisher", id(options))
-    cached: tuple[Any, AmqpConnection, float] | None = runtime.shared.get(key)
+    # The connection (and timeout) of a service's options, looked up once per options object
+    # (Options is mutable, so unhashable: the cache checks identity).
+    publishers = runtime.resource("tomodachi.amqp.publishers", _publisher_cache)
+    cached = publishers.get(id(options))
     if cached is None or cached[0] is not options:
         cached = (options, get_connection(runtime, options), float(options.amqp.publish_timeout))
-        runtime.shared[key] = cached
+        publishers[id(options)] = cached
     _options, connection, timeout = cached
     # Returned, not awaited here: the caller awaits it (one coroutine less per publish).
     return connection.publish(exchange, routing_key, body, message_id=message_id, timeout=timeout)

@@ -1,7 +1,7 @@
 """aiobotocore clients (SNS, SQS, STS), shared by every service of a run with the same AWS options.
 
-:func:`clients_for` keeps one :class:`AwsClients` per set of options in ``runtime.shared`` and
-registers its ``close`` with ``runtime.on_close``, so the clients live exactly as long as the
+:func:`clients_for` keeps one :class:`AwsClients` per set of options as a run-scoped resource
+(``runtime.resource``, closed when the run ends), so the clients live exactly as long as the
 run. The clients are created on first use. Every call goes through :meth:`AwsClients.call`,
 which returns a plain ``dict`` (aiobotocore is untyped) and optionally bounds the call in time.
 
@@ -234,12 +234,7 @@ def clients_for(service: Any, runtime: Runtime) -> AwsClients:
     """The clients for *service*'s AWS options in *runtime*; created (and closed) once per run."""
     settings = ClientSettings.from_options(service.options)
     key = ("tomodachi.aws_sns_sqs.clients", settings.key)
-    clients: AwsClients | None = runtime.shared.get(key)
-    if clients is None:
-        clients = AwsClients(settings)
-        runtime.shared[key] = clients
-        runtime.on_close(clients.close)
-    return clients
+    return runtime.resource(key, lambda: AwsClients(settings), AwsClients.close)
 
 
 # -- errors ------------------------------------------------------------------------------------

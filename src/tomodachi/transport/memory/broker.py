@@ -1,9 +1,9 @@
 """``MemoryBroker``: the in-process broker of one run (AMQP and SNS+SQS semantics).
 
 Every service of a run (``tomodachi run a.py b.py``, or ``tomodachi.testing``) shares one
-broker, kept in ``runtime.shared``, so they exchange messages as they would through RabbitMQ or
-AWS. Time (visibility timeouts, delays, long polls) follows the run's clock, so a test with a
-``ManualClock`` moves it without waiting.
+broker, a run-scoped resource (``runtime.resource``), so they exchange messages as they would
+through RabbitMQ or AWS. Time (visibility timeouts, delays, long polls) follows the run's clock,
+so a test with a ``ManualClock`` moves it without waiting.
 """
 
 from __future__ import annotations
@@ -50,10 +50,7 @@ class MemoryBroker:
     @classmethod
     def of(cls, runtime: Runtime) -> MemoryBroker:
         """The broker of *runtime*, created on first use with the run's clock."""
-        broker = runtime.shared.get(cls)
-        if broker is None:
-            broker = runtime.shared[cls] = cls(get_clock(runtime))
-        return broker
+        return runtime.resource(("tomodachi.memory.broker", cls), lambda: cls(get_clock(runtime)))
 
     # -- publishing (used by amqp_publish / aws_sns_sqs_publish / sqs_send_message) -------------
     def publish_amqp(self, exchange: str, routing_key: str, body: bytes, *, message_id: str) -> str:
