@@ -1,4 +1,4 @@
-"""A moto server (SNS, SQS, STS) for tests in any directory: ``from _moto_support import moto_server``.
+"""A moto server (SNS, SQS, STS) for tests in any directory: ``from tests._moto_support import moto_server``.
 
 A module with a unique name (``conftest`` modules shadow each other), not collected by pytest.
 """

@@ -1,8 +1,7 @@
-"""Helpers shared by test modules in several directories: ``from _support import ...``.
+"""Helpers shared by test modules in several directories: ``from tests._support import ...``.
 
-A module with a unique name, unlike ``conftest`` (every directory's conftest is imported as
-``conftest`` and they shadow each other). Its name does not match ``test_*.py``, so it is not
-collected. The fixtures built on these helpers are in ``tests/conftest.py``.
+Its name does not match ``test_*.py``, so it is not collected. The fixtures built on these
+helpers are in ``tests/conftest.py``.
 """
 
 from __future__ import annotations
@@ -23,6 +22,23 @@ from typing import IO, Any
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 #: Seconds to wait for a subprocess (a line of output, its exit).
 TIMEOUT = 30.0
+
+#: Real brokers the tests talk to: marker -> (the environment variable that says the broker is
+#: absent, what the broker is). A test marked with a broker's marker runs against it, and fails
+#: when it cannot reach it - unless the variable is set (to anything but "", "0"), which skips it.
+BROKERS: dict[str, tuple[str, str]] = {
+    "rabbitmq": ("TOMODACHI_TEST_NO_RABBITMQ", "RabbitMQ at 127.0.0.1:5672"),
+    "aws": ("TOMODACHI_TEST_NO_AWS", "moto server (AWS SNS, SQS, STS)"),
+}
+
+
+def broker_absent(marker: str) -> str | None:
+    """Why tests of the broker of *marker* are skipped, or None when they must run."""
+    variable, what = BROKERS[marker]
+    value = os.environ.get(variable, "")
+    if value in ("", "0"):
+        return None
+    return f"{variable}={value}: no {what} on this machine"
 
 
 async def wait_until(predicate: Callable[[], Any], within: float = 10.0, what: str = "condition") -> None:

@@ -1,11 +1,15 @@
 """Fixtures shared by several test directories.
 
-- ``wait_until``: poll a condition with a deadline (also importable: ``from _support import wait_until``);
+- ``wait_until``: poll a condition with a deadline (also ``from tests._support import wait_until``);
 - ``json_logs``: tomodachi logging as JSON on (captured) stderr, parsed;
 - ``write`` / ``spawn``: files in *tmp_path* and ``python -m tomodachi`` subprocesses run there.
 
-Helpers that test modules import live in ``_support.py`` (a unique module name; every directory's
-conftest is imported as ``conftest``, so ``from conftest import ...`` could get another one).
+Helpers that test modules import live in ``_support.py`` (``from tests._support import ...``).
+
+Real-broker tests carry the marker of their broker (``rabbitmq``, ``aws``); they are skipped only
+when the environment variable of :data:`tests._support.BROKERS` says the broker is absent, and
+fail otherwise when it cannot be reached. The contract suite's real-broker backends are plugins
+(``pytest_plugins`` below; a plugin must be registered in this top-level conftest).
 """
 
 from __future__ import annotations
@@ -18,8 +22,19 @@ from typing import Any
 
 import pytest
 
-import _support
 import tomodachi.logging as tlog
+from tests import _support
+
+pytest_plugins = ["tests.contract._backend_rabbitmq", "tests.contract._backend_aws"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Skip the tests of a broker that an environment variable says is absent (see ``BROKERS``)."""
+    for marker in _support.BROKERS:
+        if reason := _support.broker_absent(marker):
+            for item in items:
+                if item.get_closest_marker(marker):
+                    item.add_marker(pytest.mark.skip(reason=reason))
 
 
 @pytest.fixture(name="wait_until")

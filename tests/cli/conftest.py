@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from _support import SRC, TIMEOUT, cli_env
+from tests._support import SRC, TIMEOUT, cli_env
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from _support import ServiceProcess, cli_env
+from tests._support import ServiceProcess, cli_env
 
 SERVICES = Path(__file__).resolve().parent / "services"
 PREFIX = "COMPAT "

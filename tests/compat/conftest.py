@@ -1,9 +1,11 @@
 """Backends for the compatibility corpus, and the corpus runs shared by several tests.
 
 Messaging tests are parametrized over the in-memory broker (``--message-broker memory``) and the
-real broker of their family: RabbitMQ (skipped when it is not running at 127.0.0.1:5672) or moto
-(one server per session). The corpus services read their broker settings from the environment,
-the way the original's test services do (``TOMODACHI_TEST_AWS_*``), so a backend is a set of
+real broker of their family: RabbitMQ at 127.0.0.1:5672 (marker ``rabbitmq``) or moto, one server
+per session (marker ``aws``). A real broker that is not there fails its tests, unless its
+environment variable (``TOMODACHI_TEST_NO_RABBITMQ``, ``TOMODACHI_TEST_NO_AWS``) says it is
+absent. The corpus services read their broker settings from the environment, the way the
+original's test services do (``TOMODACHI_TEST_AWS_*``), so a backend is a set of
 environment variables plus, for the in-memory broker, the command-line flag.
 
 The slow corpus runs (messaging round trips, services that wait for a handler that may never be
@@ -15,11 +17,13 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
-from _compat_support import Backend, Corpus, unique
 
-from _moto_support import moto_server
+from tests._moto_support import moto_server
+from tests._support import broker_absent
+from tests.compat._compat_support import Backend, Corpus, unique
 
 RABBITMQ = ("127.0.0.1", 5672)
 
@@ -55,6 +59,8 @@ SHARED_RUNS: dict[str, str | None] = {
     "pubsub_orders_service.py pubsub_shipping_service.py": "sns_sqs",
 }
 FAMILIES = {"amqp": ("memory", "rabbitmq"), "sns_sqs": ("memory", "aws")}
+#: The marker of each real broker's tests (the in-memory broker has none).
+MARKS: dict[str, Any] = {"rabbitmq": pytest.mark.rabbitmq, "aws": pytest.mark.aws}
 #: The backend of runs without a broker.
 PLAIN = Backend("plain", None)
 
@@ -86,15 +92,26 @@ def _aws_env(url: str) -> dict[str, str]:
 
 
 class Backends:
-    """Makes a fresh :class:`Backend` (own names) per run; knows which real brokers are missing."""
+    """Makes a fresh :class:`Backend` (own names) per run; knows which real brokers are absent.
 
-    def __init__(self, moto_url: str | None, missing: dict[str, str]) -> None:
+    *absent*: backend -> why its tests are skipped (an environment variable says so); *broken*:
+    backend -> why it cannot be used (its tests fail with that reason).
+    """
+
+    def __init__(self, moto_url: str | None, absent: dict[str, str], broken: dict[str, str]) -> None:
         self.moto_url = moto_url
-        self.missing = missing
+        self.absent = absent
+        self.broken = broken
+
+    @property
+    def missing(self) -> set[str]:
+        return set(self.absent) | set(self.broken)
 
     def make(self, family: str, name: str) -> Backend:
-        if name in self.missing:
-            pytest.skip(self.missing[name])
+        if name in self.absent:
+            pytest.skip(self.absent[name])
+        if name in self.broken:
+            pytest.fail(self.broken[name])
         if family == "amqp":
             return Backend(name, "memory" if name == "memory" else None, _amqp_env())
         return Backend(
@@ -104,18 +121,15 @@ class Backends:
 
 @pytest.fixture(scope="session")
 def backends() -> Iterator[Backends]:
-    missing: dict[str, str] = {}
-    if problem := _rabbitmq_problem():
-        missing["rabbitmq"] = problem
-    try:
-        import aiobotocore  # noqa: F401
-        import moto.server  # noqa: F401
-    except ImportError as exc:
-        missing["aws"] = f"moto[server] and aiobotocore are needed for the AWS backend ({exc})"
-        yield Backends(None, missing)
+    absent = {name: reason for name in MARKS if (reason := broker_absent(name))}
+    broken: dict[str, str] = {}
+    if "rabbitmq" not in absent and (problem := _rabbitmq_problem()):
+        broken["rabbitmq"] = problem
+    if "aws" in absent:
+        yield Backends(None, absent, broken)
         return
     with moto_server() as url:
-        yield Backends(url, missing)
+        yield Backends(url, absent, broken)
 
 
 @pytest.fixture(scope="session")
@@ -133,13 +147,17 @@ def corpus(backends: Backends) -> Iterator[Corpus]:
         yield started
 
 
-@pytest.fixture(scope="module", params=FAMILIES["amqp"])
+def _params(family: str) -> list[Any]:
+    return [pytest.param(name, marks=MARKS.get(name, ())) for name in FAMILIES[family]]
+
+
+@pytest.fixture(scope="module", params=_params("amqp"))
 def amqp_backend(request: pytest.FixtureRequest, backends: Backends) -> Backend:
     """An AMQP backend: the in-memory broker, or RabbitMQ."""
     return backends.make("amqp", request.param)
 
 
-@pytest.fixture(scope="module", params=FAMILIES["sns_sqs"])
+@pytest.fixture(scope="module", params=_params("sns_sqs"))
 def sns_sqs_backend(request: pytest.FixtureRequest, backends: Backends) -> Backend:
     """An SNS+SQS backend: the in-memory broker, or moto's server."""
     return backends.make("sns_sqs", request.param)

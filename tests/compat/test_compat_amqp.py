@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from _compat_support import Backend, Corpus, Result
+
+from tests.compat._compat_support import Backend, Corpus, Result
 
 
 def test_amqp_handlers_receive_the_documented_keywords(corpus: Corpus, amqp_backend: Backend) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from _compat_support import Backend, Corpus, Result
+
+from tests.compat._compat_support import Backend, Corpus, Result
 
 
 @pytest.fixture(scope="module")

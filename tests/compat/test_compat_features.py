@@ -8,7 +8,8 @@ import re
 from pathlib import Path
 
 import pytest
-from _compat_support import Backend, Corpus, run
+
+from tests.compat._compat_support import Backend, Corpus, run
 
 ISO_UTC = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
 

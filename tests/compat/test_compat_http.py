@@ -8,7 +8,8 @@ from collections.abc import Iterator
 
 import aiohttp
 import pytest
-from _compat_support import LiveService, run
+
+from tests.compat._compat_support import LiveService, run
 
 
 @pytest.fixture(scope="module")

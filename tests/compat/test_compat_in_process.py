@@ -4,8 +4,8 @@ broker, free ports): the same files, the same behaviour as under ``tomodachi run
 from __future__ import annotations
 
 import pytest
-from _compat_support import SERVICES
 
+from tests.compat._compat_support import SERVICES
 from tomodachi.testing import run_service_files
 
 # the corpus uses deprecated styles on purpose (dict options, self.log, message_protocol)

@@ -9,7 +9,8 @@ import sys
 
 import aiohttp
 import pytest
-from _compat_support import SERVICES, Corpus, run, start
+
+from tests.compat._compat_support import SERVICES, Corpus, run, start
 
 
 def test_lifecycle_hooks_run_in_the_original_order(corpus: Corpus) -> None:

@@ -1,5 +1,6 @@
 """The ``aws`` SNS+SQS contract backend: the AWS transport (aiobotocore) against moto's server.
 
+A pytest plugin (``pytest_plugins`` of ``tests/conftest.py``); its tests are marked ``aws``.
 moto runs once per test session on 127.0.0.1 and a free port; each test gets its own topic and
 queue prefix, so tests never see each other's topics or queues.
 """
@@ -10,17 +11,15 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from contract_support import Backend
 
-from _moto_support import moto_server
+from tests._moto_support import moto_server
+from tests.contract.contract_support import Backend
 
-SNS_SQS = ["aws"]
+CONTRACT_BACKENDS = {"sns_sqs": [pytest.param("aws", marks=pytest.mark.aws)]}
 
 
 @pytest.fixture(scope="session")
 def moto_url_backend_aws() -> Iterator[str]:
-    pytest.importorskip("aiobotocore")
-    pytest.importorskip("moto.server")
     with moto_server() as url:
         yield url
 

@@ -1,9 +1,11 @@
 """The ``rabbitmq`` AMQP contract backend: the aio-pika transport against a real RabbitMQ.
 
-The broker is expected at 127.0.0.1:5672 (guest/guest), as on the CI and development machines;
-when none answers, the backend's tests are skipped with that reason. Each test gets its own
-routing-key and queue-name prefix, so tests never see each other's messages; its queues expire
-a minute after their last consumer left, and its dead-letter exchange is deleted after it.
+A pytest plugin (``pytest_plugins`` of ``tests/conftest.py``). The broker is expected at
+127.0.0.1:5672 (guest/guest), as on the CI and development machines; when none answers, the
+backend's tests fail (they are marked ``rabbitmq``: ``TOMODACHI_TEST_NO_RABBITMQ=1`` skips them).
+Each test gets its own routing-key and queue-name prefix, so tests never see each other's
+messages; its queues expire a minute after their last consumer left, and its dead-letter exchange
+is deleted after it.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from contract_support import Backend
 
-AMQP = ["rabbitmq"]
+from tests.contract.contract_support import Backend
+
+CONTRACT_BACKENDS = {"amqp": [pytest.param("rabbitmq", marks=pytest.mark.rabbitmq)]}
 
 
 @pytest.fixture(scope="session")

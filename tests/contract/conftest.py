@@ -1,31 +1,37 @@
 """The message-transport contract: one suite, run against every backend of a family.
 
 A backend is a fixture named ``amqp_backend_<name>`` or ``sns_sqs_backend_<name>`` returning a
-:class:`Backend`; the in-memory ones are defined here, the real brokers' in
-``_backend_<name>.py`` files next to this one (their fixtures are imported below). Tests only
-use the public decorators and publish functions, and observe what handlers received.
+:class:`Backend`. The in-memory ones are defined here; the real brokers' are pytest plugins
+(``_backend_<name>.py`` next to this file, listed in ``pytest_plugins`` of ``tests/conftest.py``),
+each naming its backends in ``CONTRACT_BACKENDS`` (family -> ``pytest.param(name, marks=...)``, the
+mark being its broker's). Tests only use the public decorators and publish functions, and observe
+what handlers received.
 """
 
 from __future__ import annotations
 
-import importlib
-import pathlib
 import uuid
+from typing import Any
 
 import pytest
-from contract_support import Backend, Inbox
 
-AMQP_BACKENDS = ["memory"]
-SNS_SQS_BACKENDS = ["memory"]
+from tests.contract.contract_support import Backend, Inbox
 
-# Real-broker backends register themselves: each _backend_<name>.py defines its fixture and
-# appends its name to AMQP_BACKENDS or SNS_SQS_BACKENDS.
-for _path in sorted(pathlib.Path(__file__).parent.glob("_backend_*.py")):
-    _module = importlib.import_module(_path.stem)
-    _name = _path.stem.removeprefix("_backend_")
-    globals().update({k: v for k, v in vars(_module).items() if k.endswith(f"_backend_{_name}")})
-    AMQP_BACKENDS.extend(getattr(_module, "AMQP", []))
-    SNS_SQS_BACKENDS.extend(getattr(_module, "SNS_SQS", []))
+FAMILIES = ("amqp", "sns_sqs")
+
+
+def _backends(config: pytest.Config, family: str) -> list[Any]:
+    """The in-memory backend of *family*, then those of the registered backend plugins."""
+    found = [pytest.param("memory")]
+    for plugin in config.pluginmanager.get_plugins():
+        found.extend(getattr(plugin, "CONTRACT_BACKENDS", {}).get(family, []))
+    return sorted(found, key=lambda param: (param.values[0] != "memory", str(param.values[0])))
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    for family in FAMILIES:
+        if f"{family}_backend" in metafunc.fixturenames:
+            metafunc.parametrize(f"{family}_backend", _backends(metafunc.config, family), indirect=True)
 
 
 @pytest.fixture
@@ -38,13 +44,13 @@ def sns_sqs_backend_memory() -> Backend:
     return Backend("memory", {}, "memory")
 
 
-@pytest.fixture(params=AMQP_BACKENDS)
+@pytest.fixture
 def amqp_backend(request: pytest.FixtureRequest) -> Backend:
     backend: Backend = request.getfixturevalue(f"amqp_backend_{request.param}")
     return backend
 
 
-@pytest.fixture(params=SNS_SQS_BACKENDS)
+@pytest.fixture
 def sns_sqs_backend(request: pytest.FixtureRequest) -> Backend:
     backend: Backend = request.getfixturevalue(f"sns_sqs_backend_{request.param}")
     return backend

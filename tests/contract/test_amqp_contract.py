@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from contract_support import Backend, Inbox
-
 import tomodachi
+from tests.contract.contract_support import Backend, Inbox
 from tomodachi.envelope import JsonBase
 from tomodachi.testing import run_services
 

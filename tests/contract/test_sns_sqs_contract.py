@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from contract_support import Backend, Inbox
 
 import tomodachi
+from tests.contract.contract_support import Backend, Inbox
 from tomodachi.envelope import JsonBase
 from tomodachi.testing import run_services
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from _moto_support import moto_server
+from tests._moto_support import moto_server
 
 REGION = "eu-west-1"
 ACCESS_KEY_ID = "AKIDDISCOVERY"
@@ -32,8 +32,6 @@ def moto_options(url: str, prefix: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def moto_url() -> Iterator[str]:
-    pytest.importorskip("aiobotocore")
-    pytest.importorskip("moto.server")
     with moto_server() as url:
         yield url
 

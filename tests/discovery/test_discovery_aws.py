@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pytest
+
 import tomodachi
 from tomodachi.discovery import AWSSNSRegistration, register_service
 from tomodachi.envelope import JsonBase
@@ -46,6 +48,7 @@ async def active_run(message_broker: str | None = None) -> AsyncIterator[Runtime
         Runtime.deactivate(token)
 
 
+@pytest.mark.aws
 async def test_registration_and_deregistration_on_sns(
     aws_options: dict[str, Any], prefix: str, sns_probe: Any
 ) -> None:
@@ -83,6 +86,7 @@ async def test_registration_and_deregistration_on_sns(
         assert message["data"]["http_endpoints"] == []
 
 
+@pytest.mark.aws
 async def test_a_service_without_envelope_publishes_json_text(
     aws_options: dict[str, Any], prefix: str, sns_probe: Any
 ) -> None:

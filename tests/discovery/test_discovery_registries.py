@@ -10,8 +10,8 @@ import types
 from collections.abc import Callable
 from typing import Any
 
-import _support
 import tomodachi
+from tests import _support
 from tomodachi import discovery
 from tomodachi.discovery import (
     DummyRegistry,

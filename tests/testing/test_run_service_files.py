@@ -78,6 +78,7 @@ def _write_service(root: Path, *, port: int, exit_code: int) -> Path:
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.rabbitmq
 async def test_file_on_rabbitmq_and_its_fixed_port(tmp_path: Path) -> None:
     port = _free_port()
     path = _write_service(tmp_path, port=port, exit_code=0)

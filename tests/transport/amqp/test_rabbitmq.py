@@ -11,7 +11,7 @@ import aio_pika
 import pytest
 
 import tomodachi
-from _support import wait_until
+from tests._support import wait_until
 from tomodachi.envelope import JsonBase
 from tomodachi.transport.amqp import (
     AmqpInternalServiceError,
@@ -23,7 +23,7 @@ from tomodachi.transport.amqp.connection import AmqpConnection, get_connection
 
 from ._amqp_support import Harness, amqp_options, get_messages, rabbitmqctl
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.rabbitmq, pytest.mark.timeout(60)]
 
 
 async def test_wildcard_routing_and_injected_keywords(harness: Harness, prefix: str) -> None:

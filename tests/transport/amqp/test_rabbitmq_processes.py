@@ -16,13 +16,13 @@ import aio_pika
 import pytest
 
 import tomodachi
-from _support import cli_env, wait_until
+from tests._support import cli_env, wait_until
 from tomodachi.transport.amqp import AmqpPublishError
 from tomodachi.transport.amqp import connection as connection_module
 
 from ._amqp_support import URL, Harness, amqp_options, rabbitmqctl, stdout_values, wait_for_broker
 
-pytestmark = pytest.mark.timeout(90)
+pytestmark = [pytest.mark.rabbitmq, pytest.mark.timeout(90)]
 
 WORKER = """
 import asyncio

@@ -11,7 +11,7 @@ from tomodachi.envelope import JsonBase
 
 from ._amqp_support import Harness, amqp_options
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.rabbitmq, pytest.mark.timeout(60)]
 
 
 async def test_service_can_wait_in_started_service_for_its_own_message(harness: Harness, prefix: str) -> None:

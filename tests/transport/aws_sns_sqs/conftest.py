@@ -20,12 +20,9 @@ import pytest
 from aiohttp import web
 
 import tomodachi
-from _moto_support import moto_server
+from tests._moto_support import moto_server
 from tomodachi.container import ServiceContainer
 from tomodachi.runtime import Runtime
-
-pytest.importorskip("aiobotocore")
-pytest.importorskip("moto.server")
 
 REGION = "eu-west-1"
 ACCESS_KEY_ID = "AKIDTESTING"

@@ -8,9 +8,13 @@ import json
 import uuid
 from typing import Any
 
+import pytest
+
 import tomodachi
 from tomodachi.envelope import JsonBase
 from tomodachi.transport.aws_sns_sqs import AWSSNSSQSInternalServiceError
+
+pytestmark = pytest.mark.aws
 
 
 async def test_publish_consume_and_injected_values(

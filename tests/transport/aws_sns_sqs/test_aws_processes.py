@@ -13,13 +13,15 @@ from typing import Any
 
 import pytest
 
-from _support import cli_env
+from tests._support import cli_env
 
 SERVICE = """
 import asyncio
 import os
 
 import tomodachi
+
+pytestmark = pytest.mark.aws
 
 URL = os.environ["TEST_MOTO_URL"]
 PREFIX = os.environ["TEST_PREFIX"]

@@ -19,6 +19,8 @@ from tomodachi.transport.aws_sns_sqs import (
     QueueDoesNotExistError,
 )
 
+pytestmark = pytest.mark.aws
+
 SECRET = "moto-secret-never-logged"  # the secret conftest configures
 
 ATTRIBUTES = {"n": 1, "f": 1.5, "s": "text", "b": True, "none": None, "l": ["a", 1], "bin": b"\x00\x01\xff"}

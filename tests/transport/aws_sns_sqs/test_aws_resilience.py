@@ -11,6 +11,8 @@ import tomodachi
 from tomodachi.envelope import JsonBase
 from tomodachi.transport.aws_sns_sqs import consumer as consumer_module
 
+pytestmark = pytest.mark.aws
+
 
 async def test_visibility_is_extended_while_a_handler_runs(
     proxied_options: Any, serve: Any, wait_until: Any, boto: Any, prefix: str, aws_proxy: Any

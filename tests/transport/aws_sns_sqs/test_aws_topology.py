@@ -15,6 +15,8 @@ from tomodachi.container import StartupError
 from tomodachi.envelope import JsonBase
 from tomodachi.transport.aws_sns_sqs import FILTER_POLICY_DEFAULT
 
+pytestmark = pytest.mark.aws
+
 _WRITES = {
     "create_queue",
     "create_topic",
