@@ -13,7 +13,7 @@ from tomodachi.__version__ import __build_time__, __version__, __version_info__
 from tomodachi.decorator import decorator
 from tomodachi.entrypoint import declare
 from tomodachi.errors import ConfigurationError, TomodachiError
-from tomodachi.runtime import get_service, get_services
+from tomodachi.runtime import Runtime, ServiceRecord, get_service, get_services, runtime_of
 from tomodachi.service import Service, exit, service
 from tomodachi.transport.base import Handler, Transport
 
@@ -159,7 +159,9 @@ __all__ = [
     "OptionsInterface",
     "RejectMessage",
     "RetryMessage",
+    "Runtime",
     "Service",
+    "ServiceRecord",
     "TomodachiError",
     "TomodachiServiceMeta",
     "Transport",
@@ -198,6 +200,7 @@ __all__ = [
     "minutely",
     "monthly",
     "run",
+    "runtime_of",
     "schedule",
     "scheduler",
     "service",

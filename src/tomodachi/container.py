@@ -18,7 +18,7 @@ from typing import Any
 from tomodachi.entrypoint import discover_entrypoints
 from tomodachi.errors import ConfigurationError, ServiceStartError, TomodachiError, describe_exception
 from tomodachi.logging import get_logger, reset_context_logger, set_context_logger
-from tomodachi.runtime import Runtime
+from tomodachi.runtime import Runtime, ServiceRecord
 from tomodachi.service import LIFECYCLE_HOOKS, Service
 from tomodachi.transport.base import Handler, Transport
 
@@ -87,7 +87,8 @@ class ServiceContainer:
         self.source = source
         self.config = config or {}
         self.instances: list[Service] = []
-        self.transports: dict[int, list[Transport]] = {}
+        #: One record per instance, in the order of :attr:`instances` (also kept by the runtime).
+        self.records: list[ServiceRecord] = []
         self._started: list[Transport] = []
         self._stopping_tasks: list[asyncio.Task[Any]] = []
         self._start_attempted = False
@@ -112,8 +113,9 @@ class ServiceContainer:
                 ) from exc
             self._prepare(instance)
             self.instances.append(instance)
-        for instance in self.instances:
-            for transport in self.transports[id(instance)]:
+        for record in self.records:
+            instance = record.service
+            for transport in record.transports:
                 try:
                     await transport.setup()
                 except (ConfigurationError, ServiceStartError) as exc:
@@ -160,12 +162,12 @@ class ServiceContainer:
                     raise StartupError(f"{self._where()}{instance.name}: {exc}") from exc
                 transport = transports[key] = implementation(instance, self.runtime)
             transport.add_handler(Handler(attribute, getattr(instance, attribute), entrypoint))
-        self.transports[id(instance)] = list(transports.values())
-        instance._tomodachi_transports = self.transports[id(instance)]
-        instance._tomodachi_runtime = self.runtime
         if not transports and not any(_user_hook(instance, h) for h in LIFECYCLE_HOOKS[:2]):
             get_logger("tomodachi.init").error("no transport handlers defined", service=instance.name)
             raise StartupError(f"{self._where()}no transport handlers defined in service {instance.name!r}")
+        record = ServiceRecord(instance, self.runtime, self, self.source, list(transports.values()))
+        self.records.append(record)
+        self.runtime.add_record(record)
         self.runtime.register(instance)
 
     # -- start ---------------------------------------------------------------------------
@@ -204,7 +206,7 @@ class ServiceContainer:
         self._log.info("starting the service", state="starting")
         await self._hooks("_start_service")
 
-        all_transports = [t for i in self.instances for t in self.transports[id(i)]]
+        all_transports = self._transports()
         # Shielded: a stop requested meanwhile does not cancel a transport half-way through
         # starting (a consumer registered but not recorded, a channel closed mid-RPC); stop()
         # waits for this (each transport bounds its own start) and then stops what started.
@@ -229,9 +231,12 @@ class ServiceContainer:
         await self._hooks("_started_service")
         for transport in all_transports:
             await transport.started()
-        for instance in self.instances:
-            instance._tomodachi_serving = True
-            self._log.info("started service successfully", state="ready", service=instance.name)
+        for record in self.records:
+            record.serving = True
+            self._log.info("started service successfully", state="ready", service=record.service.name)
+
+    def _transports(self) -> list[Transport]:
+        return [transport for record in self.records for transport in record.transports]
 
     async def _start_transport(self, transport: Transport) -> None:
         await transport.start()
@@ -243,8 +248,9 @@ class ServiceContainer:
         if self._stopping_tasks:
             return
         loop = asyncio.get_running_loop()
+        for record in self.records:
+            record.serving = False
         for instance in self.instances:
-            instance._tomodachi_serving = False
             self._log.info("stopping service", state="stopping", service=instance.name)
             if _user_hook(instance, "_stopping_service") is not None:
                 self._stopping_tasks.append(loop.create_task(self._guarded(instance, "_stopping_service")))
@@ -260,8 +266,7 @@ class ServiceContainer:
         if not self._start_attempted:  # set-up failed: nothing ran, only release transports
             for instance in self.instances:
                 self.runtime.unregister(instance)
-            everything = [t for i in self.instances for t in self.transports.get(id(i), [])]
-            await asyncio.gather(*(self._close_transport(t) for t in everything))
+            await asyncio.gather(*(self._close_transport(t) for t in self._transports()))
             return
         self.begin_stopping()
         if self._starting is not None and not self._starting.done():
@@ -273,8 +278,7 @@ class ServiceContainer:
                 await deregister_service(instance, timeout=DISCOVERY_TIMEOUT)
         started = list(self._started)
         await asyncio.gather(*(self._stop_transport(t) for t in started))
-        everything = [t for i in self.instances for t in self.transports.get(id(i), [])]
-        await asyncio.gather(*(self._close_transport(t) for t in everything))
+        await asyncio.gather(*(self._close_transport(t) for t in self._transports()))
         if self._stopping_tasks:
             await asyncio.gather(*self._stopping_tasks, return_exceptions=True)
         for instance in self.instances:

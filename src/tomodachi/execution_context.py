@@ -121,7 +121,7 @@ def _running_transport_kinds() -> set[str]:
     return {
         transport.display_name()
         for service in runtime.services.values()
-        for transport in getattr(service, "_tomodachi_transports", ())
+        for transport in runtime.transports(service)
     }
 
 

@@ -91,14 +91,20 @@ class Service:
         A message transport is not ready while its broker connection is down (it reconnects by
         itself); ``readiness`` tells which one.
         """
-        if not getattr(self, "_tomodachi_serving", False):
+        from tomodachi.runtime import record_of
+
+        record = record_of(self)
+        if record is None or not record.serving:
             return False
         return all(self.readiness.values())
 
     @property
     def readiness(self) -> dict[str, bool]:
         """Readiness of each transport of the service, by name (``"amqp"``, ``"http"``, ...)."""
-        transports = getattr(self, "_tomodachi_transports", ())
+        from tomodachi.runtime import record_of
+
+        record = record_of(self)
+        transports = record.transports if record is not None else ()
         return {transport.display_name(): bool(transport.ready) for transport in transports}
 
     @property

@@ -34,7 +34,7 @@ def service_class(registries: list[Any]) -> type[tomodachi.Service]:
             async def _start_service(self) -> None:
                 # On the in-memory broker: a queue that sees every (de)registration, subscribed
                 # before anything can be published.
-                runtime = self._tomodachi_runtime
+                runtime = tomodachi.runtime_of(self)
                 sns_sqs = MemoryBroker.of(runtime).sns_sqs
                 for topic in ("services-registration-register", "services-registration-deregister"):
                     sns_sqs.create_topic(topic)

@@ -6,7 +6,7 @@ import importlib
 from typing import TYPE_CHECKING, Any, Literal
 
 from tomodachi.errors import ConfigurationError
-from tomodachi.runtime import Runtime, current_runtime
+from tomodachi.runtime import Runtime, runtime_of
 
 if TYPE_CHECKING:
     from tomodachi.service import Service
@@ -15,18 +15,6 @@ __all__ = ["MEMORY", "Family", "backend_class", "runtime_of", "uses_memory_broke
 
 MEMORY = "memory"
 Family = Literal["amqp", "aws_sns_sqs"]
-
-
-def runtime_of(service: object) -> Runtime:
-    """The run *service* belongs to (the current one); a publish outside any run is a mistake."""
-    runtime = getattr(service, "_tomodachi_runtime", None) or current_runtime()
-    if runtime is None:
-        from tomodachi.errors import TomodachiError
-
-        raise TomodachiError(
-            "no tomodachi run is active: publish from a running service (or inside tomodachi.testing)"
-        )
-    return runtime
 
 
 def uses_memory_broker(service: Service, runtime: Runtime, family: Family) -> bool:

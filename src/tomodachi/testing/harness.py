@@ -97,8 +97,11 @@ class RunningServices:
 
     # -- HTTP ---------------------------------------------------------------------------------
     def url(self, path: str = "/", service: type[Service] | str | None = None) -> str:
+        from tomodachi.transport.http import HttpTransport
+
         instance = self.service if service is None else self[service]
-        port = instance.context.get("_http_port")
+        transport = self.runtime.transport(instance, HttpTransport)
+        port = transport.port if transport is not None else None
         if not port:
             raise LookupError(f"service {instance.name!r} has no HTTP server")
         return f"http://127.0.0.1:{port}{path}"

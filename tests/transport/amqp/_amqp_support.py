@@ -80,8 +80,9 @@ class Harness:
 
     @staticmethod
     def transport(container: ServiceContainer, index: int = 0) -> RabbitMQTransport:
-        service = container.instances[index]
-        return next(t for t in container.transports[id(service)] if isinstance(t, RabbitMQTransport))
+        transport = container.runtime.transport(container.instances[index], RabbitMQTransport)
+        assert transport is not None
+        return transport
 
     async def stop(self, container: ServiceContainer) -> None:
         if container in self.containers:

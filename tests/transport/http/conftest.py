@@ -23,10 +23,10 @@ class Running:
     def __init__(self, container: ServiceContainer) -> None:
         self.container = container
         self.service = container.instances[0]
-        self.transport = next(
-            t for t in container.transports[id(self.service)] if isinstance(t, HttpTransport)
-        )
-        self.port = int(self.service.context["_http_port"])
+        transport = container.runtime.transport(self.service, HttpTransport)
+        assert transport is not None and transport.port is not None
+        self.transport = transport
+        self.port = transport.port
         self.url = f"http://127.0.0.1:{self.port}"
 
 

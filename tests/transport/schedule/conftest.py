@@ -35,9 +35,9 @@ class Running:
         self.runtime = runtime
         self.clock = clock
         self.service = container.instances[0]
-        self.transport = next(
-            t for t in container.transports[id(self.service)] if isinstance(t, ScheduleTransport)
-        )
+        transport = runtime.transport(self.service, ScheduleTransport)
+        assert transport is not None
+        self.transport = transport
 
 
 @contextlib.asynccontextmanager

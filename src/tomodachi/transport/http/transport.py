@@ -49,6 +49,8 @@ class HttpTransport(Transport):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        #: The port the server listens on, once :meth:`start` has bound it (``None`` before); with
+        #: ``http.port`` 0 (or unset), the one the OS picked.
         self.port: int | None = None
         self.config: HttpConfig | None = None
         self._router: Router[Endpoint] = Router()
@@ -89,10 +91,9 @@ class HttpTransport(Transport):
     def _service_file(self) -> str | None:
         """The service file (relative static paths start there): the container's record of it,
         else the file of the module that defines the service class."""
-        context = getattr(self.service, "context", None)
-        path = context.get("_service_file_path") if isinstance(context, dict) else None
-        if path:
-            return str(path)
+        record = self.runtime.record(self.service)
+        if record is not None and record.source:
+            return record.source
         module = sys.modules.get(type(self.service).__module__)
         return getattr(module, "__file__", None)
 
