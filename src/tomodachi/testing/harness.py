@@ -292,7 +292,11 @@ async def _run(
 ) -> AsyncIterator[RunningServices]:
     import tomodachi
     from tomodachi import logging as tlog
+    from tomodachi.logging.state import restore_logging_state, save_logging_state
 
+    # The caller's logging configuration is put back when the run ends (it may have configured
+    # tomodachi logging or stdlib root handlers itself: a run must not undo that).
+    logging_before = save_logging_state()
     tomodachi.SERVICE_EXIT_CODE = tomodachi.DEFAULT_SERVICE_EXIT_CODE  # as a new `tomodachi run`
     runtime = Runtime()
     runtime.message_broker = message_broker
@@ -317,9 +321,7 @@ async def _run(
             await running._close_sessions()
         await asyncio.gather(*(container.stop() for container in containers))
         await runtime.aclose()
-        if capture_logs:
-            tlog.remove_handlers()
-            tlog.reset_context()
+        restore_logging_state(logging_before)
         Runtime.deactivate(token)
 
 
