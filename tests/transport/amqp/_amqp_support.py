@@ -16,7 +16,7 @@ import aio_pika
 import tomodachi
 from tomodachi.container import ServiceContainer
 from tomodachi.runtime import Runtime
-from tomodachi.transport.amqp.rabbitmq import RabbitMQTransport
+from tomodachi.transport.amqp.transport import AmqpTransport
 
 HOST, PORT = "127.0.0.1", 5672
 URL = f"amqp://guest:guest@{HOST}:{PORT}/"
@@ -79,8 +79,8 @@ class Harness:
         return container
 
     @staticmethod
-    def transport(container: ServiceContainer, index: int = 0) -> RabbitMQTransport:
-        transport = container.runtime.transport(container.instances[index], RabbitMQTransport)
+    def transport(container: ServiceContainer, index: int = 0) -> AmqpTransport:
+        transport = container.runtime.transport(container.instances[index], AmqpTransport)
         assert transport is not None
         return transport
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tomodachi.transport.memory.amqp_broker import AmqpBroker, AmqpConsumer, AmqpDelivery, ConsumerCancelled
+from tomodachi.transport.memory.amqp_broker import AmqpBroker, AmqpDelivery, ConsumerCancelled, QueueConsumer
 
 
 def _broker(*queues: tuple[str, str]) -> AmqpBroker:
@@ -20,7 +20,7 @@ def _broker(*queues: tuple[str, str]) -> AmqpBroker:
     return broker
 
 
-async def _pending(consumer: AmqpConsumer) -> asyncio.Task[AmqpDelivery]:
+async def _pending(consumer: QueueConsumer) -> asyncio.Task[AmqpDelivery]:
     task = asyncio.ensure_future(consumer.get())
     await asyncio.sleep(0)
     assert not task.done()

@@ -6,7 +6,8 @@ aio-pika is imported only when a service actually connects to RabbitMQ.
 from __future__ import annotations
 
 from tomodachi.messaging.envelopes import DEFAULT
-from tomodachi.transport.amqp.decorators import AmqpSubscription, amqp
+from tomodachi.transport.amqp.declaration import AmqpSubscription
+from tomodachi.transport.amqp.decorators import amqp
 from tomodachi.transport.amqp.errors import (
     AmqpChannelClosed,
     AmqpConnectionException,

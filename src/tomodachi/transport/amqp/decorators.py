@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from tomodachi.messaging.envelopes import DEFAULT
+from tomodachi.transport.amqp.declaration import AmqpSubscription
+from tomodachi.transport.amqp.transport import AmqpTransport
 
-__all__ = ["AmqpSubscription", "amqp"]
+__all__ = ["amqp"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-@dataclass(frozen=True, slots=True)
-class AmqpSubscription:
-    """The arguments of one ``@tomodachi.amqp`` declaration."""
-
-    routing_key: str
-    exchange_name: str = ""
-    competing: bool | None = None
-    queue_name: str | None = None
-    message_envelope: Any = DEFAULT
-    message_protocol: Any = DEFAULT
-    callback_kwargs: tuple[str, ...] | None = None
-    envelope_kwargs: Mapping[str, Any] = field(default_factory=dict)
 
 
 def amqp(
@@ -47,8 +34,6 @@ def amqp(
     - *message_envelope*: default the service's ``message_envelope``; ``None`` for raw payloads.
       Other keyword arguments go to the envelope (``proto_class=...``).
     """
-    from tomodachi.transport.amqp.transport import AmqpTransport
-
     subscription = AmqpSubscription(
         routing_key=routing_key,
         exchange_name=exchange_name or "",

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import Any
 
-__all__ = ["decode_routing_key", "encode_routing_key", "queue_name"]
+__all__ = ["decode_routing_key", "default_exchange", "encode_routing_key", "queue_name"]
 
 _KEEP = frozenset(chr(c) for c in range(0x21, 0x7F))
 _ENCODED = re.compile(r"___([0-9a-f]+)_")
@@ -47,3 +48,8 @@ def queue_name(
     encoded = encode_routing_key(routing_key_prefix + routing_key)
     source = encoded if competing else encoded + func_name + service_uuid
     return prefix + hashlib.sha256(source.encode("utf-8")).hexdigest()
+
+
+def default_exchange(service: Any, exchange_name: str = "") -> str:
+    """The exchange of a handler or a publish: *exchange_name*, ``amqp.exchange_name`` or ``amq.topic``."""
+    return exchange_name or service.options.amqp.exchange_name or "amq.topic"

@@ -1,4 +1,4 @@
-"""``tomodachi.amqp_publish``: publish to a topic exchange, on RabbitMQ or the in-memory broker."""
+"""``tomodachi.amqp_publish``: publish to a topic exchange, through the service's AMQP backend."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import asyncio
 import uuid
 from typing import Any
 
-from tomodachi.messaging.backend import runtime_of, uses_memory_broker
+from tomodachi.messaging.backend import runtime_of
 from tomodachi.messaging.envelopes import DEFAULT, build_payload, resolve_envelope
-from tomodachi.transport.amqp.naming import encode_routing_key
-from tomodachi.transport.amqp.transport import default_exchange
+from tomodachi.transport.amqp.backend import backend_for
+from tomodachi.transport.amqp.naming import default_exchange, encode_routing_key
 
 __all__ = ["amqp_publish", "publish"]
 
@@ -73,14 +73,7 @@ async def publish_message(
     key = encode_routing_key(prefix + routing_key)
     message_id = uuid.uuid4().hex
     body = payload.encode("utf-8")
-    if uses_memory_broker(service, runtime, "amqp"):
-        from tomodachi.transport.memory.broker import MemoryBroker
-
-        MemoryBroker.of(runtime).publish_amqp(exchange, key, body, message_id=message_id)
-    else:
-        from tomodachi.transport.amqp.rabbitmq import publish as rabbitmq_publish
-
-        await rabbitmq_publish(service, runtime, exchange, key, body, message_id=message_id)
+    await backend_for(service, runtime).publish(service, runtime, exchange, key, body, message_id=message_id)
     return message_id
 
 

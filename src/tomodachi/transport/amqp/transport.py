@@ -1,31 +1,55 @@
-"""``AmqpTransport``: what every AMQP backend shares (declarations, names, settling rules).
+"""``AmqpTransport``: the one consumer of ``@tomodachi.amqp`` handlers, on any AMQP backend.
 
-``@tomodachi.amqp`` declares this class; :meth:`AmqpTransport.implementation` picks the backend
-per service: RabbitMQ through aio-pika (``tomodachi.transport.amqp.rabbitmq``), or the
-in-memory broker (``tomodachi.transport.memory``) when ``amqp.broker`` is ``"memory"`` or the
-run was started with ``--message-broker memory``.
+Per service, one transport serves every ``@amqp`` handler. The broker is behind an
+:class:`~tomodachi.transport.amqp.backend.AmqpBackend` (RabbitMQ, or the in-memory broker),
+chosen once per service by :func:`~tomodachi.transport.amqp.backend.backend_for`; all the rest
+happens here, the same on every backend:
+
+- ``setup()`` resolves each handler's names (exchange, binding key, queue) and compiles its
+  message pipeline;
+- ``start()`` connects, declares the dead-letter exchange, the exchanges, queues and bindings
+  (a non-competing queue that already has a consumer fails the start) and starts the consumers
+  before ``_started_service`` (a service may wait there for a message it publishes to itself);
+- each delivery runs in a task owned by the transport (an outage never cancels user code, only
+  the grace period does): decoded as UTF-8, run through the pipeline, then acked, requeued or
+  rejected (dead-lettered) by :meth:`AmqpTransport.disposition`;
+- ``stop()`` cancels the consumers, drains in-flight handlers within the grace period and
+  returns the unfinished ones' messages to their queue; ``close()`` releases the channel.
+
+The concurrency bound is the broker's prefetch limit (``amqp.qos``), set by the backend.
 """
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tomodachi._tasks import gather_or_cancel
 from tomodachi.errors import ConfigurationError
-from tomodachi.messaging.backend import backend_class
+from tomodachi.logging import get_logger
 from tomodachi.messaging.pipeline import MessageHandler, Outcome, Settle, handler_for_subscription
-from tomodachi.transport.amqp.decorators import AmqpSubscription
-from tomodachi.transport.amqp.naming import decode_routing_key, encode_routing_key, queue_name
+from tomodachi.transport.amqp.backend import AmqpBackend, Delivery, OnDelivery, backend_for
+from tomodachi.transport.amqp.declaration import AmqpSubscription
+from tomodachi.transport.amqp.errors import AmqpTooManyConsumersException
+from tomodachi.transport.amqp.naming import (
+    decode_routing_key,
+    default_exchange,
+    encode_routing_key,
+    queue_name,
+)
+from tomodachi.transport.amqp.redelivery import RedeliveryCounter
 from tomodachi.transport.base import Handler, Transport
 
 if TYPE_CHECKING:
     from tomodachi.runtime import Runtime
     from tomodachi.service import Service
 
-__all__ = ["AmqpConsumer", "AmqpProperties", "AmqpTransport", "Disposition", "default_exchange"]
+__all__ = ["AmqpProperties", "AmqpSubscriber", "AmqpTransport", "Disposition"]
 
-_PREDECLARED = ("", "amq.topic")
+#: Seconds settling a delivery may take while the transport gives it back (stop, cancellation).
+_GIVE_BACK_TIMEOUT = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +68,7 @@ class AmqpProperties:
 
 
 @dataclass(slots=True)
-class AmqpConsumer:
+class AmqpSubscriber:
     """One handler resolved against the service's options (names are final here)."""
 
     handler: Handler
@@ -54,85 +78,190 @@ class AmqpConsumer:
     queue: str
     competing: bool
 
-    @property
-    def declare_exchange(self) -> bool:
-        """Whether the exchange must be declared (``amq.topic`` and the default always exist)."""
-        return self.exchange not in _PREDECLARED
-
 
 class Disposition(enum.Enum):
-    """What a backend does with a delivery after the pipeline."""
+    """What the transport does with a delivery after the pipeline."""
 
     ACK = "ack"
     REQUEUE = "requeue"
     DEAD_LETTER = "dead_letter"
 
 
-def default_exchange(service: Any, exchange_name: str = "") -> str:
-    return exchange_name or service.options.amqp.exchange_name or "amq.topic"
+_RESULTS = {
+    Disposition.ACK: "handled",
+    Disposition.REQUEUE: "retry",
+    Disposition.DEAD_LETTER: "dead_lettered",
+}
 
 
 class AmqpTransport(Transport):
-    """Base of the AMQP backends; one instance serves every ``@amqp`` handler of a service."""
+    """Serves a service's ``@amqp`` handlers (see the module docstring)."""
 
     kind = "amqp"
 
     def __init__(self, service: Service, runtime: Runtime) -> None:
         super().__init__(service, runtime)
-        self.consumers: list[AmqpConsumer] = []
+        self.consumers: list[AmqpSubscriber] = []
+        self.backend: AmqpBackend | None = None
+        self._stopping = False
+        self._dead_letter_exchange: str | None = None
+        self._redeliveries = RedeliveryCounter()
+        self._log = get_logger("tomodachi.amqp")
 
-    @classmethod
-    def implementation(cls, service: Service, runtime: Runtime) -> type[Transport]:
-        if cls is not AmqpTransport:
-            return cls
-        return backend_class(
-            service,
-            runtime,
-            "amqp",
-            memory="tomodachi.transport.memory.amqp_transport:MemoryAmqpTransport",
-            real="tomodachi.transport.amqp.rabbitmq:RabbitMQTransport",
-            extra="amqp",
-        )
+    @property
+    def ready(self) -> bool:
+        """False before start, while the broker is unreachable, and once stopping."""
+        backend = self.backend
+        return backend is not None and not self._stopping and backend.ready
 
     # -- setup -----------------------------------------------------------------------------
     async def setup(self) -> None:
-        options = self.service.options.amqp
+        self.backend = backend_for(self.service, self.runtime)(self.service, self.runtime)
+        self._dead_letter_exchange = self.service.options.amqp.dead_letter_exchange or None
         for handler in self.handlers:
-            sub = handler.args[0]
-            if not isinstance(sub, AmqpSubscription):  # pragma: no cover - declared by amqp() only
-                raise ConfigurationError(f"{handler.name}: not declared with @tomodachi.amqp")
-            where = f"@amqp handler {handler.name!r}"
-            if not isinstance(sub.routing_key, str):
-                raise ConfigurationError(f"{where}: routing_key must be a string, got {sub.routing_key!r}")
-            if sub.queue_name is not None and sub.competing is False:
-                raise ConfigurationError(
-                    f"{where}: a queue_name is shared by every instance, so it cannot be competing=False"
-                )
-            competing = bool(sub.competing) or sub.queue_name is not None
-            pipeline = handler_for_subscription(
-                self.service, handler, sub, kind="amqp", positional_key="routing_key", where=where
+            self.consumers.append(self._subscriber(handler))
+
+    def _subscriber(self, handler: Handler) -> AmqpSubscriber:
+        options = self.service.options.amqp
+        sub = handler.args[0]
+        if not isinstance(sub, AmqpSubscription):  # pragma: no cover - declared by amqp() only
+            raise ConfigurationError(f"{handler.name}: not declared with @tomodachi.amqp")
+        where = f"@amqp handler {handler.name!r}"
+        if not isinstance(sub.routing_key, str):
+            raise ConfigurationError(f"{where}: routing_key must be a string, got {sub.routing_key!r}")
+        if sub.queue_name is not None and sub.competing is False:
+            raise ConfigurationError(
+                f"{where}: a queue_name is shared by every instance, so it cannot be competing=False"
             )
-            self.consumers.append(
-                AmqpConsumer(
-                    handler=handler,
-                    pipeline=pipeline,
-                    exchange=default_exchange(self.service, sub.exchange_name),
-                    binding_key=encode_routing_key(options.routing_key_prefix + sub.routing_key),
-                    queue=queue_name(
-                        sub.routing_key,
-                        handler.name,
-                        str(self.service.uuid),
-                        competing=competing,
-                        explicit_name=sub.queue_name,
-                        prefix=options.queue_name_prefix,
-                        routing_key_prefix=options.routing_key_prefix,
-                    ),
-                    competing=competing,
+        competing = bool(sub.competing) or sub.queue_name is not None
+        pipeline = handler_for_subscription(
+            self.service, handler, sub, kind="amqp", positional_key="routing_key", where=where
+        )
+        return AmqpSubscriber(
+            handler=handler,
+            pipeline=pipeline,
+            exchange=default_exchange(self.service, sub.exchange_name),
+            binding_key=encode_routing_key(options.routing_key_prefix + sub.routing_key),
+            queue=queue_name(
+                sub.routing_key,
+                handler.name,
+                str(self.service.uuid),
+                competing=competing,
+                explicit_name=sub.queue_name,
+                prefix=options.queue_name_prefix,
+                routing_key_prefix=options.routing_key_prefix,
+            ),
+            competing=competing,
+        )
+
+    # -- start -----------------------------------------------------------------------------
+    async def start(self) -> None:
+        assert self.backend is not None, "setup() first"
+        await self.backend.start(self._declare_and_consume)
+
+    async def _declare_and_consume(self) -> None:
+        backend = self.backend
+        assert backend is not None
+        ttl = int(self.service.options.amqp.queue_ttl or 0) or None
+        dlx = self._dead_letter_exchange
+        if dlx:
+            await backend.declare_exchange(dlx)
+        declared: set[str] = set()
+        for consumer in self.consumers:
+            if consumer.exchange not in declared:
+                await backend.declare_exchange(consumer.exchange)
+                declared.add(consumer.exchange)
+            consumers = await backend.declare_queue(consumer.queue, ttl=ttl, dead_letter_exchange=dlx)
+            if not consumer.competing and consumers:
+                raise AmqpTooManyConsumersException(
+                    f"queue {consumer.queue!r} of handler {consumer.handler.name!r} already has "
+                    f"{consumers} consumer(s): a non-competing queue serves one service instance "
+                    "(use competing=True to share the work between instances)"
                 )
-            )
+            await backend.bind(consumer.queue, consumer.exchange, consumer.binding_key)
+        # Every consumer at once (one round trip, not one per handler).
+        await gather_or_cancel(
+            *(backend.consume(consumer.queue, self._on_delivery_for(consumer)) for consumer in self.consumers)
+        )
 
     # -- per delivery ----------------------------------------------------------------------
-    def values_for(self, consumer: AmqpConsumer, properties: AmqpProperties) -> dict[str, Any]:
+    def _on_delivery_for(self, consumer: AmqpSubscriber) -> OnDelivery:
+        spawn = self.tasks.spawn
+        deliver = self._deliver
+        backend = self.backend
+        assert backend is not None
+
+        async def on_delivery(delivery: Delivery) -> None:
+            # The backend calls this in its receive task (on RabbitMQ one tied to the channel,
+            # cancelled if the channel closes); the handler runs in a task owned by this transport.
+            if self._stopping:  # sent before the broker saw our cancel: give it back
+                await _settle_quietly(backend.requeue(delivery))
+                return
+            spawn(deliver(consumer, backend, delivery))
+
+        return on_delivery
+
+    async def _deliver(self, consumer: AmqpSubscriber, backend: AmqpBackend, delivery: Delivery) -> None:
+        message_id = delivery.message_id
+        count = self._redeliveries.count(delivery)
+        try:
+            payload = delivery.body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            consumer.pipeline.logger.warning(
+                "undecodable message", message_id=message_id, error=f"body is not UTF-8 ({exc.reason})"
+            )
+            outcome = Outcome(Settle.DEAD_LETTER, "undecodable", exc)
+        else:
+            properties = AmqpProperties(
+                message_id,
+                delivery.headers,
+                delivery.redelivered,
+                delivery.delivery_tag,
+                count,
+                delivery.content_type,
+                delivery.exchange,
+                delivery.routing_key,
+            )
+            try:
+                outcome = await consumer.pipeline(
+                    payload, self.values_for(consumer, properties), message_id=message_id or ""
+                )
+            except asyncio.CancelledError:
+                # Not finished within the grace period: give the message back to the queue.
+                await _settle_quietly(backend.requeue(delivery))
+                raise
+        await self._settle(consumer, backend, delivery, count, outcome)
+
+    async def _settle(
+        self, consumer: AmqpSubscriber, backend: AmqpBackend, delivery: Delivery, count: int, outcome: Outcome
+    ) -> None:
+        disposition = self.disposition(consumer, outcome, count, delivery.message_id)
+        result = _RESULTS[disposition]
+        try:
+            if disposition is Disposition.ACK:
+                await backend.ack(delivery)
+                self._redeliveries.settled(delivery)
+            elif disposition is Disposition.REQUEUE:
+                self._redeliveries.requeued(delivery, count)
+                await backend.requeue(delivery)
+            else:
+                self._redeliveries.settled(delivery)
+                await backend.reject(delivery)
+                if not self._dead_letter_exchange:
+                    self.log_dropped(consumer, delivery.message_id, outcome)
+                    result = "dropped"
+        except backend.settle_errors as exc:
+            # The channel closed (broker outage) while the handler ran: the broker has already
+            # put the message back and delivers it again after the reconnection.
+            consumer.pipeline.logger.debug(
+                "delivery not settled: channel closed; the broker redelivers it",
+                message_id=delivery.message_id,
+                error=repr(exc),
+            )
+            return
+        backend.settled(consumer.handler.name, delivery, count, result, outcome)
+
+    def values_for(self, consumer: AmqpSubscriber, properties: AmqpProperties) -> dict[str, Any]:
         """The transport keywords of one delivery (``routing_key`` is the key it was sent with)."""
         prefix = self.service.options.amqp.routing_key_prefix
         routing_key = decode_routing_key(properties.routing_key)
@@ -145,7 +274,7 @@ class AmqpTransport(Transport):
         }
 
     def disposition(
-        self, consumer: AmqpConsumer, outcome: Outcome, delivery_count: int, message_id: str | None
+        self, consumer: AmqpSubscriber, outcome: Outcome, delivery_count: int, message_id: str | None
     ) -> Disposition:
         """Ack, requeue or dead-letter, by the outcome and ``amqp.max_redeliveries``."""
         if outcome.settle is Settle.ACK:
@@ -162,10 +291,44 @@ class AmqpTransport(Transport):
             )
         return Disposition.DEAD_LETTER
 
-    def log_dropped(self, consumer: AmqpConsumer, message_id: str | None, outcome: Outcome) -> None:
+    def log_dropped(self, consumer: AmqpSubscriber, message_id: str | None, outcome: Outcome) -> None:
         """A dead-lettered message with no dead-letter exchange configured is dropped: say so."""
         consumer.pipeline.logger.error(
             "message dropped (no dead-letter exchange configured: set amqp.dead_letter_exchange)",
             message_id=message_id,
             reason=outcome.reason,
         )
+
+    # -- stop ------------------------------------------------------------------------------
+    async def stop(self) -> None:
+        """Cancel the consumers, drain in-flight handlers within the grace period, requeue the rest."""
+        self._stopping = True
+        if self.backend is not None:
+            await self.backend.stop_consuming()
+        in_flight = len(self.tasks)
+        cancelled = await self.tasks.drain(self.grace_period)
+        if cancelled:
+            self._log.warning(
+                f"{len(cancelled)} of {in_flight} message handler(s) did not finish within the grace period: "
+                "cancelled, their messages go back to the queue",
+                service=self.service.name,
+                grace_period=self.grace_period,
+            )
+
+    async def close(self) -> None:
+        """Release the channel: messages still unacknowledged go back to their queues."""
+        if self.backend is not None:
+            await self.backend.close()
+
+
+async def _settle_quietly(settle: Any) -> None:
+    try:
+        await asyncio.wait_for(settle, _GIVE_BACK_TIMEOUT)
+    except (Exception, asyncio.CancelledError) as exc:
+        if isinstance(exc, asyncio.CancelledError) and _cancelling():
+            raise
+
+
+def _cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0

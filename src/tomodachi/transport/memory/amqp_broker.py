@@ -25,13 +25,13 @@ from typing import Any
 
 from tomodachi.transport.memory.topic_match import topic_matches
 
-__all__ = ["AmqpBroker", "AmqpConsumer", "AmqpDelivery", "ConsumerCancelled"]
+__all__ = ["AmqpBroker", "AmqpDelivery", "ConsumerCancelled", "QueueConsumer"]
 
 _EXCHANGE_TYPES = frozenset({"topic", "direct", "fanout"})
 
 
 class ConsumerCancelled(Exception):
-    """Raised by :meth:`AmqpConsumer.get` once the consumer is cancelled (or its queue deleted)."""
+    """Raised by :meth:`QueueConsumer.get` once the consumer is cancelled (or its queue deleted)."""
 
 
 @dataclass(slots=True)
@@ -67,8 +67,8 @@ class _Queue:
     dead_letter_routing_key: str | None
     ready: deque[_Message] = field(default_factory=deque)
     # Pending get() calls, longest-waiting first: (consumer, future to hand the message to).
-    waiters: deque[tuple[AmqpConsumer, asyncio.Future[tuple[int, _Message]]]] = field(default_factory=deque)
-    consumers: list[AmqpConsumer] = field(default_factory=list)
+    waiters: deque[tuple[QueueConsumer, asyncio.Future[tuple[int, _Message]]]] = field(default_factory=deque)
+    consumers: list[QueueConsumer] = field(default_factory=list)
     bindings: set[tuple[str, str]] = field(default_factory=set)  # (exchange, pattern)
     unacked: int = 0
 
@@ -172,12 +172,12 @@ class AmqpBroker:
         )
         return message_id, targets
 
-    def consume(self, queue: str, *, prefetch: int = 0) -> AmqpConsumer:
+    def consume(self, queue: str, *, prefetch: int = 0) -> QueueConsumer:
         """Start a consumer on *queue*, allowed *prefetch* unacked deliveries (0: no limit)."""
         if prefetch < 0:
             raise ValueError("prefetch must be >= 0")
         q = self._queue(queue)
-        consumer = AmqpConsumer(self, q, prefetch)
+        consumer = QueueConsumer(self, q, prefetch)
         q.consumers.append(consumer)
         return consumer
 
@@ -231,7 +231,7 @@ class AmqpBroker:
         """Hand ready messages to waiting consumers that have room, longest-waiting first."""
         if not queue.ready or not queue.waiters:
             return
-        skipped: deque[tuple[AmqpConsumer, asyncio.Future[tuple[int, _Message]]]] = deque()
+        skipped: deque[tuple[QueueConsumer, asyncio.Future[tuple[int, _Message]]]] = deque()
         while queue.ready and queue.waiters:
             consumer, future = queue.waiters.popleft()
             if future.done():  # the get() was cancelled
@@ -287,7 +287,7 @@ class AmqpBroker:
             callback(event, details)
 
 
-class AmqpConsumer:
+class QueueConsumer:
     """A consumer of one queue (see :meth:`AmqpBroker.consume`)."""
 
     def __init__(self, broker: AmqpBroker, queue: _Queue, prefetch: int) -> None:
