@@ -217,3 +217,32 @@ async def test_bad_decorator_arguments_fail_start_up_with_one_line(sns_sqs_backe
     with pytest.raises(tomodachi.TomodachiError, match="dead-letter queue"):
         async with _run(sns_sqs_backend, Wrong):
             pass
+
+
+async def test_message_ids_and_undecodable_log_line_are_the_same_on_every_backend(
+    sns_sqs_backend: Backend, inbox: Inbox
+) -> None:
+    class Ids(tomodachi.Service):
+        name = "ids"
+
+        @tomodachi.aws_sns_sqs("ids.raw")
+        async def on_raw(self, body: str, sns_message_id: str, sqs_message_id: str) -> None:
+            inbox.add((body, sns_message_id, sqs_message_id))
+
+        @tomodachi.aws_sns_sqs("ids.json", message_envelope=JsonBase)
+        async def on_json(self, data: Any) -> None:
+            inbox.add(("json", data))
+
+    async with _run(sns_sqs_backend, Ids) as app:
+        sns_id = await tomodachi.aws_sns_sqs_publish(app.service, "hello", "ids.raw")
+        bad_id = await tomodachi.aws_sns_sqs_publish(app.service, "not an envelope", "ids.json")
+        [(body, sns_message_id, sqs_message_id)] = await inbox.wait_count(1)
+        await inbox.stays(1, 0.5)
+        logs = app.logs
+    # The injected SQS message id is the id of the queue's copy, never the SNS id.
+    assert (body, sns_message_id) == ("hello", sns_id)
+    assert sqs_message_id and sqs_message_id != sns_id
+    undecodable = [r for r in logs if r.get("message") == "undecodable message"]
+    assert len(undecodable) == 1, undecodable
+    assert undecodable[0]["message_id"] not in ("", bad_id)  # the SQS message id, as for every log line
+    assert undecodable[0]["handler"] == "on_json"

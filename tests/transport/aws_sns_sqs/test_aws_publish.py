@@ -83,11 +83,11 @@ async def test_sqs_send_message_with_every_parameter(
 
 async def _queue_url(service: Any, name: str) -> str:
     from tomodachi.runtime import current_runtime
-    from tomodachi.transport.aws_sns_sqs.aws import queue_url
+    from tomodachi.transport.aws_sns_sqs.client import client_for
 
     runtime = current_runtime()
     assert runtime is not None
-    return await queue_url(service, runtime, name)
+    return await client_for(service, runtime).queue_url(name)
 
 
 async def test_sqs_send_message_verbatim_body_and_fifo(

@@ -9,7 +9,8 @@ from typing import Any
 
 from tomodachi.envelope import MessageEnvelope
 from tomodachi.messaging.envelopes import DEFAULT
-from tomodachi.transport.aws_sns_sqs.decorators import SnsSqsSubscription, aws_sns_sqs, awssnssqs
+from tomodachi.transport.aws_sns_sqs.declaration import SnsSqsSubscription
+from tomodachi.transport.aws_sns_sqs.decorators import aws_sns_sqs, awssnssqs
 from tomodachi.transport.aws_sns_sqs.errors import (
     AWSSNSSQSConnectionException,
     AWSSNSSQSException,

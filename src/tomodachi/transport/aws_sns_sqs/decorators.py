@@ -2,34 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from tomodachi.messaging.envelopes import DEFAULT
+from tomodachi.transport.aws_sns_sqs.declaration import SnsSqsSubscription
+from tomodachi.transport.aws_sns_sqs.transport import AWSSNSSQSTransport
 
-__all__ = ["SnsSqsSubscription", "aws_sns_sqs", "awssnssqs"]
+__all__ = ["aws_sns_sqs", "awssnssqs"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-@dataclass(frozen=True, slots=True)
-class SnsSqsSubscription:
-    """The arguments of one ``@tomodachi.aws_sns_sqs`` declaration (defaults as the original)."""
-
-    topic: str | None = None
-    competing: bool | None = None
-    queue_name: str | None = None
-    message_envelope: Any = DEFAULT
-    message_protocol: Any = DEFAULT
-    filter_policy: Any = DEFAULT  # DEFAULT: leave the subscription as it is; None: no filter
-    visibility_timeout: int | None = -1  # -1: leave the queue as it is
-    dead_letter_queue_name: Any = DEFAULT  # DEFAULT: leave; None: remove the redrive policy
-    max_receive_count: int | None = -1
-    fifo: bool = False
-    max_number_of_consumed_messages: int | None = 10
-    callback_kwargs: tuple[str, ...] | None = None
-    envelope_kwargs: Mapping[str, Any] = field(default_factory=dict)
 
 
 def aws_sns_sqs(
@@ -58,8 +40,6 @@ def aws_sns_sqs(
     - *max_number_of_consumed_messages*: messages received (and handled concurrently) per batch, 1-10.
     - Other keyword arguments go to the envelope (``proto_class=...``).
     """
-    from tomodachi.transport.aws_sns_sqs.transport import AWSSNSSQSTransport
-
     subscription = SnsSqsSubscription(
         topic=topic,
         competing=competing,

@@ -1,4 +1,7 @@
-"""Publishing to SNS topics and sending to SQS queues, on AWS or the in-memory broker."""
+"""``aws_sns_sqs_publish`` and ``sqs_send_message``: build the message, hand it to the service's client.
+
+The broker (AWS or the in-memory one) is behind :func:`.client.client_for`, chosen there only.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +11,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
-from tomodachi.messaging.backend import runtime_of, uses_memory_broker
+from tomodachi.messaging.backend import runtime_of
 from tomodachi.messaging.background import background_unless_wait
 from tomodachi.messaging.envelopes import DEFAULT, PayloadError, build_payload, resolve_envelope
 from tomodachi.transport.aws_sns_sqs.attributes import encode_attributes, notification_attributes
+from tomodachi.transport.aws_sns_sqs.client import client_for
 from tomodachi.transport.aws_sns_sqs.naming import topic_name, validate_topic_name
 
 __all__ = [
@@ -104,21 +108,10 @@ async def aws_sns_sqs_publish(
     validate_topic_name(name)
     if fifo and deduplication_id is None:
         deduplication_id = str(uuid.uuid4())
-    encoded = encode_attributes(attributes)
-    if uses_memory_broker(service, runtime, "aws_sns_sqs"):
-        from tomodachi.transport.memory.broker import MemoryBroker
-
-        return MemoryBroker.of(runtime).publish_sns(
-            name, payload, message_attributes=encoded, group_id=group_id, deduplication_id=deduplication_id
-        )
-    from tomodachi.transport.aws_sns_sqs.aws import publish as aws_publish
-
-    return await aws_publish(
-        service,
-        runtime,
+    return await client_for(service, runtime).publish(
         name,
         payload,
-        message_attributes=encoded,
+        message_attributes=encode_attributes(attributes),
         group_id=group_id,
         deduplication_id=deduplication_id,
         topic_attributes=None if topic_attributes is DEFAULT else topic_attributes,
@@ -191,16 +184,8 @@ async def sqs_send_message(
     name = resolve_queue_name(service, queue_name, queue_name_prefix)
     deduplication_id = _fifo_deduplication_id(name, queue_name, group_id, deduplication_id)
     attributes = dict(message_attributes or {})
-    memory = uses_memory_broker(service, runtime, "aws_sns_sqs")
-    if memory:
-        from tomodachi.transport.memory.broker import MemoryBroker
-
-        broker = MemoryBroker.of(runtime)
-        queue_url = broker.queue_url(name)
-    else:
-        from tomodachi.transport.aws_sns_sqs import aws
-
-        queue_url = await aws.queue_url(service, runtime, name)
+    client = client_for(service, runtime)
+    queue_url = await client.queue_url(name)
     context = MessageBodyFormatterContext(
         data=data,
         message_attributes=attributes,
@@ -212,22 +197,10 @@ async def sqs_send_message(
         kwargs=kwargs,
     )
     body = await _format_body(message_body_formatter, context)
-    encoded = encode_attributes(attributes)
-    if memory:
-        return broker.send_sqs(
-            name,
-            body,
-            message_attributes=encoded,
-            delay_seconds=delay_seconds,
-            group_id=group_id,
-            deduplication_id=deduplication_id,
-        )
-    return await aws.send_message(
-        service,
-        runtime,
+    return await client.send_message(
         queue_url,
         body,
-        message_attributes=encoded,
+        message_attributes=encode_attributes(attributes),
         delay_seconds=delay_seconds,
         group_id=group_id,
         deduplication_id=deduplication_id,

@@ -22,6 +22,7 @@ from typing import Any, Final
 
 from tomodachi.logging import get_logger
 from tomodachi.messaging.envelopes import DEFAULT
+from tomodachi.transport.aws_sns_sqs.client import QueueBinding
 from tomodachi.transport.aws_sns_sqs.clients import (
     AwsClients,
     AWSSNSSQSStartError,
@@ -29,11 +30,10 @@ from tomodachi.transport.aws_sns_sqs.clients import (
     aws_error,
     error_code,
 )
-from tomodachi.transport.aws_sns_sqs.transport import SqsConsumer
+from tomodachi.transport.aws_sns_sqs.resolve import SqsConsumer
 
 __all__ = [
     "FIFO_QUEUE_ATTRIBUTES",
-    "ConsumerTopology",
     "QueueInfo",
     "Topology",
     "queue_policy",
@@ -71,16 +71,6 @@ class QueueInfo:
             return int(self.attributes.get("VisibilityTimeout", "30"))
         except ValueError:
             return 30
-
-
-@dataclass(slots=True)
-class ConsumerTopology:
-    """What a consumer needs after set-up: its queue, its DLQ's URL, the topics it listens to."""
-
-    queue: QueueInfo
-    dead_letter_url: str | None
-    visibility_timeout: int
-    topic_arns: list[str]
 
 
 def split_arn(arn: str) -> tuple[str, str, str]:
@@ -346,7 +336,7 @@ class Topology:
         self._log.info("updated the subscription's filter policy", topic=topic)
 
     # -- one handler ----------------------------------------------------------------------
-    async def setup(self, consumer: SqsConsumer) -> ConsumerTopology | None:
+    async def setup(self, consumer: SqsConsumer) -> QueueBinding | None:
         """Create or verify everything *consumer* needs; ``None`` when something is missing."""
         queue = await self.queue(consumer.queue, fifo=consumer.fifo)
         if queue is None:
@@ -385,7 +375,7 @@ class Topology:
             if consumer.visibility_timeout is not None
             else queue.visibility_timeout
         )
-        return ConsumerTopology(queue, dead_letter_url, visibility, topic_arns)
+        return QueueBinding(queue.name, queue.url, visibility, dead_letter_url, topic_arns)
 
     async def _queue_attributes(self, queue: QueueInfo, consumer: SqsConsumer, redrive: Any) -> None:
         wanted: dict[str, str] = {}

@@ -8,7 +8,8 @@ test can move time (visibility timeouts, delays, long polls, deduplication windo
 - :mod:`.amqp_broker` — exchanges, queues, bindings, competing consumers, prefetch, DLX;
 - :mod:`.filter_policy` — AWS SNS subscription filter policies on message attributes;
 - :mod:`.sqs_queue` — one SQS queue: visibility, delays, redrive, FIFO groups, deduplication;
-- :mod:`.sns_sqs_broker` — SNS topics fanning out to SQS queues.
+- :mod:`.sns_sqs_broker` — SNS topics fanning out to SQS queues;
+- :mod:`.sns_sqs_client` — the SNS+SQS client protocol on that model (the consumer is shared with AWS).
 """
 
 from __future__ import annotations

@@ -1,16 +1,8 @@
-"""The AWS backend of ``@tomodachi.aws_sns_sqs``, ``aws_sns_sqs_publish`` and ``sqs_send_message``.
+"""Publishing to SNS topics and sending to SQS queues on AWS: topic ARNs and queue URLs, retries, errors.
 
-:class:`AwsSnsSqsTransport` serves a service's handlers on Amazon SNS+SQS (or any endpoint that
-speaks their APIs: localstack, moto) through aiobotocore:
-
-- ``start``: set up (or verify, with ``manage_topology`` off) every handler's topology, in
-  declaration order (:mod:`.topology`); a wrong endpoint or refused credentials fail here with
-  one line, in bounded time;
-- ``started``: one receive loop and one visibility extender per handler (:mod:`.consumer`);
-- ``stop``: cancel the receive loops, let in-flight handlers finish within the grace period,
-  then make the messages of the cancelled ones visible again.
-
-The clients are shared per set of options in the run (:mod:`.clients`) and closed with it.
+Each call is retried while it fails transiently (throttling, 5xx, connection errors), up to
+:data:`PUBLISH_ATTEMPTS` times, then fails with one clear ``AWSSNSSQSException``. Topic ARNs and
+queue URLs are cached on the run's :class:`~.clients.AwsClients`.
 """
 
 from __future__ import annotations
@@ -20,29 +12,21 @@ import json
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import Any, Final, TypeVar
 
-from tomodachi._tasks import TaskTracker, gather_or_cancel
-from tomodachi.logging import get_logger
+from tomodachi.transport.aws_sns_sqs.backoff import Backoff
 from tomodachi.transport.aws_sns_sqs.clients import (
     AwsClients,
     Service,
     aws_error,
-    clients_for,
     error_code,
     is_missing_queue,
     is_transient,
 )
-from tomodachi.transport.aws_sns_sqs.consumer import Backoff, QueueConsumer
 from tomodachi.transport.aws_sns_sqs.errors import AWSSNSSQSException, missing_queue_error
-from tomodachi.transport.aws_sns_sqs.topology import ConsumerTopology, Topology, split_arn
-from tomodachi.transport.aws_sns_sqs.transport import AWSSNSSQSTransport, SqsConsumer
+from tomodachi.transport.aws_sns_sqs.topology import split_arn
 
-if TYPE_CHECKING:
-    from tomodachi.runtime import Runtime
-    from tomodachi.service import Service as TomodachiService
-
-__all__ = ["AwsSnsSqsTransport", "publish", "queue_url", "send_message"]
+__all__ = ["PUBLISH_ATTEMPTS", "publish", "queue_url", "send_message"]
 
 T = TypeVar("T")
 
@@ -53,88 +37,6 @@ _INVALID_PARAMETER: Final = frozenset(
 _TOPIC_NOT_FOUND: Final = frozenset({"NotFound", "NotFoundException"})
 
 
-class AwsSnsSqsTransport(AWSSNSSQSTransport):
-    """The SNS+SQS handlers of one service, on AWS."""
-
-    def __init__(self, service: TomodachiService, runtime: Runtime) -> None:
-        super().__init__(service, runtime)
-        self.queue_consumers: list[QueueConsumer] = []
-        self._receivers = TaskTracker()
-        self._extenders = TaskTracker()
-        self._topology: Topology | None = None
-        self._log = get_logger("tomodachi.aws_sns_sqs")
-
-    async def start(self) -> None:
-        if not self.consumers:
-            return
-        clients = clients_for(self.service, self.runtime)
-        options = self.service.options.aws_sns_sqs
-        topology = self._topology = Topology(clients, options, manage=bool(options.manage_topology))
-        # Queues are set up concurrently; handlers sharing a queue one after the other (they
-        # build one queue policy together).
-        by_queue: dict[str, list[SqsConsumer]] = {}
-        for consumer in self.consumers:
-            by_queue.setdefault(consumer.queue, []).append(consumer)
-        done: dict[int, ConsumerTopology | None] = {}
-
-        async def set_up(consumers: list[SqsConsumer]) -> None:
-            for consumer in consumers:
-                done[id(consumer)] = await topology.setup(consumer)
-
-        await gather_or_cancel(*map(set_up, by_queue.values()))
-        results = [(c, r) for c in self.consumers if (r := done[id(c)]) is not None]
-        topology.raise_if_missing()
-        for consumer, result in results:
-            self.queue_consumers.append(
-                QueueConsumer(self, consumer, clients, result, self.tasks, self._resetup(topology, consumer))
-            )
-            self._log.info(
-                "consuming SQS queue",
-                handler=consumer.handler.name,
-                queue=result.queue.name,
-                topics=[arn.rsplit(":", 1)[-1] for arn in result.topic_arns],
-            )
-
-    @staticmethod
-    def _resetup(topology: Topology, consumer: SqsConsumer) -> Callable[[], Awaitable[ConsumerTopology]]:
-        async def again() -> ConsumerTopology:
-            result = await topology.setup(consumer)
-            topology.raise_if_missing()
-            assert result is not None
-            return result
-
-        return again
-
-    async def started(self) -> None:
-        for queue_consumer in self.queue_consumers:
-            name = queue_consumer.consumer.handler.name
-            self._receivers.spawn(queue_consumer.receive_loop(), name=f"aws_sns_sqs:receive:{name}")
-            self._extenders.spawn(queue_consumer.extend_loop(), name=f"aws_sns_sqs:extend:{name}")
-
-    async def stop(self) -> None:
-        await self._receivers.cancel_all()  # stop intake: cancels the long polls
-        cancelled = await self.tasks.drain(self.grace_period)
-        if cancelled:
-            self._log.warning(
-                "handlers still running at the end of the grace period were cancelled; "
-                "their messages are returned to the queue",
-                count=len(cancelled),
-                grace_period=self.grace_period,
-            )
-        await self._extenders.cancel_all()
-        await asyncio.gather(*(c.release_unfinished() for c in self.queue_consumers))
-
-    async def close(self) -> None:
-        await self._receivers.cancel_all()
-        await self.tasks.cancel_all()
-        await self._extenders.cancel_all()
-
-    @property
-    def ready(self) -> bool:
-        return len(self._receivers) == len(self.queue_consumers)
-
-
-# -- publishing and sending ---------------------------------------------------------------------
 async def _attempts(
     clients: AwsClients,
     service: Service,
@@ -229,8 +131,8 @@ async def _topic_arn(
 
 
 async def publish(
-    service: Any,
-    runtime: Runtime,
+    clients: AwsClients,
+    options: Any,
     topic_name: str,
     payload: str,
     *,
@@ -240,9 +142,10 @@ async def publish(
     topic_attributes: Any,
     overwrite_topic_attributes: bool,
 ) -> str:
-    """Publish *payload* to the (encoded, prefixed) SNS topic *topic_name*; returns the MessageId."""
-    clients = clients_for(service, runtime)
-    options = service.options.aws_sns_sqs
+    """Publish *payload* to the (encoded, prefixed) SNS topic *topic_name*; returns the MessageId.
+
+    *options* is the service's ``aws_sns_sqs`` section.
+    """
     try:
         arn = await _topic_arn(clients, options, topic_name, topic_attributes, overwrite_topic_attributes)
     except Exception as exc:
@@ -275,11 +178,10 @@ async def publish(
     return str(response["MessageId"])
 
 
-async def queue_url(service: Any, runtime: Runtime, name_url_or_arn: str) -> str:
+async def queue_url(clients: AwsClients, name_url_or_arn: str) -> str:
     """The URL of an SQS queue given by (prefixed) name, URL or ARN (``GetQueueUrl``, cached)."""
     if name_url_or_arn.startswith(("https://", "http://")):
         return name_url_or_arn
-    clients = clients_for(service, runtime)
     cached = clients.queue_urls.get(name_url_or_arn)
     if cached is not None:
         return cached
@@ -302,8 +204,7 @@ async def queue_url(service: Any, runtime: Runtime, name_url_or_arn: str) -> str
 
 
 async def send_message(
-    service: Any,
-    runtime: Runtime,
+    clients: AwsClients,
     queue_url: str,
     body: str,
     *,
@@ -313,7 +214,6 @@ async def send_message(
     deduplication_id: str | None,
 ) -> str:
     """``SendMessage`` of *body* to *queue_url*; returns the SQS MessageId."""
-    clients = clients_for(service, runtime)
     request: dict[str, Any] = {"QueueUrl": queue_url, "MessageBody": body}
     if message_attributes:
         request["MessageAttributes"] = dict(message_attributes)
