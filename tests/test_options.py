@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+import tomodachi
 from tomodachi.errors import ConfigurationError, InvalidOptionError
 from tomodachi.options import DEFAULT, Options, OptionsInterface, coerce_options
 
@@ -57,6 +58,7 @@ DEFAULTS: dict[str, Any] = {
     "amqp.publish_timeout": 10.0,
     "watcher.ignored_dirs": [],
     "watcher.watched_file_endings": [],
+    "termination_grace_period_seconds": None,
 }
 
 
@@ -178,8 +180,9 @@ def test_repr_tree() -> None:
     text = repr(Options())
     assert str(Options()) == text
     lines = text.splitlines()
-    assert lines[0] == '∴ http <class: "Options.HTTP" -- prefix: "http">:'
-    assert lines[1] == "  | port = 9700"
+    assert lines[0] == "| termination_grace_period_seconds = None"  # top-level keys, then the sections
+    assert lines[1] == '∴ http <class: "Options.HTTP" -- prefix: "http">:'
+    assert lines[2] == "  | port = 9700"
     assert "  | host = '0.0.0.0'" in lines
     assert '∴ aws_sns_sqs <class: "Options.AWSSNSSQS" -- prefix: "aws_sns_sqs">:' in lines
     assert '∴ aws_endpoint_urls <class: "Options.AWSEndpointURLs" -- prefix: "aws_endpoint_urls">:' in lines
@@ -314,3 +317,34 @@ def test_update_is_all_or_nothing() -> None:
     with pytest.raises(InvalidOptionError):
         options.http = {"port": 2, "prot": 3}  # type: ignore[assignment]
     assert options.http.port == 9700
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({}, 30.0),  # neither set: the default of the original's key
+        ({"http.termination_grace_period_seconds": 2}, 2.0),  # the original's key still applies
+        ({"termination_grace_period_seconds": 1.5}, 1.5),
+        # both set: the transport-neutral key wins
+        ({"termination_grace_period_seconds": 0, "http.termination_grace_period_seconds": 9}, 0.0),
+    ],
+)
+def test_grace_period_neutral_key_then_http_key(values: dict[str, Any], expected: float) -> None:
+    from tomodachi.options import grace_period_of
+    from tomodachi.runtime import Runtime
+
+    options = Options(**values)
+    assert grace_period_of(options) == expected
+
+    class Svc(tomodachi.Service):
+        pass
+
+    service = Svc()
+    service.options = options
+    assert tomodachi.Transport(service, Runtime()).grace_period == expected  # every transport reads it
+
+
+def test_grace_period_neutral_key_is_checked() -> None:
+    with pytest.raises(ConfigurationError, match="termination_grace_period_seconds"):
+        Options(termination_grace_period_seconds=-1)
+    assert Options(termination_grace_period_seconds=None).termination_grace_period_seconds is None

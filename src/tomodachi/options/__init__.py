@@ -6,6 +6,6 @@ Import is cheap (stdlib only), so the CLI and the container can use it before an
 from __future__ import annotations
 
 from ._base import DEFAULT, OptionsInterface
-from .definitions import Options, coerce_options
+from .definitions import Options, coerce_options, grace_period_of
 
-__all__ = ["DEFAULT", "Options", "OptionsInterface", "coerce_options"]
+__all__ = ["DEFAULT", "Options", "OptionsInterface", "coerce_options", "grace_period_of"]

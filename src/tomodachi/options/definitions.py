@@ -17,7 +17,7 @@ from tomodachi.errors import ConfigurationError
 from . import _validators as v
 from ._base import OptionsInterface, _opt, _section
 
-__all__ = ["Options", "coerce_options"]
+__all__ = ["Options", "coerce_options", "grace_period_of"]
 
 _IS_LINUX = sys.platform.startswith("linux")
 
@@ -125,6 +125,21 @@ class Options(OptionsInterface):
     aws_endpoint_urls: AWSEndpointURLs = _section(AWSEndpointURLs)
     amqp: AMQP = _section(AMQP)
     watcher: Watcher = _section(Watcher)
+    # Added by us: the grace period of every transport; None follows the original's key,
+    # ``http.termination_grace_period_seconds``, as before. See grace_period_of().
+    termination_grace_period_seconds: int | float | None = _opt(None, v.number_check(optional=True))
+
+
+def grace_period_of(options: Options) -> float:
+    """Seconds in-flight work may take to finish after a stop request, for every transport.
+
+    ``termination_grace_period_seconds`` when set; otherwise ``http.termination_grace_period_seconds``
+    (the original's key, default 30), which is still honoured for compatibility.
+    """
+    neutral = options.termination_grace_period_seconds
+    if neutral is not None:
+        return float(neutral)
+    return float(options.http.termination_grace_period_seconds)
 
 
 def coerce_options(value: object, *, stacklevel: int = 2) -> Options:

@@ -122,5 +122,9 @@ class Transport:
 
     @property
     def grace_period(self) -> float:
-        """Seconds in-flight work may take to finish after a stop request."""
-        return float(self.service.options.http.termination_grace_period_seconds)
+        """Seconds in-flight work may take to finish after a stop request: the service's
+        ``termination_grace_period_seconds`` option, else ``http.termination_grace_period_seconds``
+        (see :func:`tomodachi.options.grace_period_of`)."""
+        from tomodachi.options import grace_period_of
+
+        return grace_period_of(self.service.options)

@@ -395,14 +395,18 @@ async def test_stop_lets_running_invocations_finish_within_the_grace_period(
     assert not messages(logs, "cancelled scheduled functions")
 
 
+@pytest.mark.parametrize(
+    "grace_key",
+    ["http.termination_grace_period_seconds", "termination_grace_period_seconds"],  # original, neutral
+)
 async def test_stop_cancels_what_outlives_the_grace_period_with_one_warning(
-    on_clock: OnClock, logs: Logs
+    on_clock: OnClock, logs: Logs, grace_key: str
 ) -> None:
     events: list[str] = []
 
     class Stuck(tomodachi.Service):
         name = "stuck"
-        options = tomodachi.Options(**{"http.termination_grace_period_seconds": 0.1})
+        options = tomodachi.Options(**{grace_key: 0.1})
 
         @tomodachi.heartbeat(max_concurrent=2)
         async def stuck(self) -> None:

@@ -7,8 +7,8 @@
 2. idle keep-alive connections close at once; a request that still arrives on an open
    connection gets 503 with ``Connection: close``; in-flight responses carry ``Connection: close``;
 3. websockets get a close frame (1001, going away);
-4. in-flight requests may finish until ``http.termination_grace_period_seconds``; what still runs
-   then is cancelled, with one warning naming how many requests were cancelled;
+4. in-flight requests may finish within the grace period (:attr:`Transport.grace_period`); what
+   still runs then is cancelled, with one warning naming how many requests were cancelled;
 5. the runner is cleaned up.
 
 The stop returns as soon as the last in-flight request has finished (no fixed sleeps).

@@ -16,8 +16,8 @@ How it runs:
   If the event loop was blocked past several due times, the function runs once, late, and
   the schedule continues with the next due time after now.
 - An exception in a function is logged (with its name) and the schedule continues.
-- On stop, no new invocations start; running ones may finish within the service's
-  ``http.termination_grace_period_seconds``, then are cancelled with one logged warning.
+- On stop, no new invocations start; running ones may finish within the service's grace period
+  (:attr:`Transport.grace_period`), then are cancelled with one logged warning.
 """
 
 from __future__ import annotations
