@@ -279,7 +279,8 @@ class Corpus:
         """The run of *file* (space-separated files for one run of several) on *backend*."""
         future = self.futures.get((file, backend.name if backend else "plain"))
         if future is None:
-            raise KeyError(f"{file} on {backend.name} is not a shared corpus run (see SHARED_RUNS)")
+            on = backend.name if backend else "plain"
+            raise KeyError(f"{file} on {on} is not a shared corpus run (see SHARED_RUNS)")
         return future.result(timeout=TIMEOUT + 15)
 
     def __exit__(self, *exc_info: object) -> None:

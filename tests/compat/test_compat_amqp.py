@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.compat._compat_support import Backend, Corpus, Result
@@ -55,9 +57,9 @@ def middleware_run(corpus: Corpus, amqp_backend: Backend) -> Result:
     return corpus.result("amqp_middleware_service.py", amqp_backend)
 
 
-def received(result: Result, service: str) -> dict:
+def received(result: Result, service: str) -> dict[str, Any]:
     assert result.returncode == 0, result.describe()
-    got = result.event(service)["received"]
+    got: dict[str, Any] = result.event(service)["received"]
     assert got is not None, f"the handler of {service!r} was never called; {result.describe()}"
     return got
 

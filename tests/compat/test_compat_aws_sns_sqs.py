@@ -97,7 +97,7 @@ def test_publish_returns_the_message_id_or_a_task(handlers_run: Result) -> None:
 
 def received(result: Result, service: str) -> dict[str, Any]:
     assert result.returncode == 0, result.describe()
-    got = result.event(service)["received"]
+    got: dict[str, Any] = result.event(service)["received"]
     assert got is not None, f"the handler of {service!r} was never called; {result.describe()}"
     return got
 

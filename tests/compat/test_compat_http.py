@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import socket
 from collections.abc import Iterator
+from typing import Any
 
 import aiohttp
 import pytest
@@ -28,7 +29,7 @@ def base(http_service: tuple[LiveService, str]) -> str:
     return http_service[1]
 
 
-async def fetch(method: str, url: str, **kwargs: object) -> tuple[int, str, dict[str, str]]:
+async def fetch(method: str, url: str, **kwargs: Any) -> tuple[int, str, dict[str, str]]:
     async with aiohttp.ClientSession() as session, session.request(method, url, **kwargs) as response:
         return response.status, await response.text(), dict(response.headers)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import warnings
+from typing import Any
 
 import pytest
 
@@ -67,8 +68,8 @@ NAMES: dict[str, str] = {
 MISSING: dict[tuple[str, str], str] = {}
 
 
-def _cases() -> list[object]:
-    cases = []
+def _cases() -> list[Any]:
+    cases: list[Any] = []
     for module, names in NAMES.items():
         for name in names.split():
             reason = MISSING.get((module, name))

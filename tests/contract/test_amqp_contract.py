@@ -33,7 +33,7 @@ async def test_handled_with_envelope_and_delivered_routing_key(amqp_backend: Bac
     assert data == {"id": 1}
     assert routing_key == "order.created"  # the delivered key, not the pattern
     assert topic == "order.created"
-    assert message_uuid.startswith(app.service.uuid + ".")
+    assert message_uuid.startswith(f"{app.service.uuid}.")
 
 
 async def test_wildcards_route_like_a_topic_exchange(amqp_backend: Backend, inbox: Inbox) -> None:

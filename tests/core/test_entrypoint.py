@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import pytest
 
 import tomodachi
-from tomodachi.entrypoint import Entrypoint, declare, discover_entrypoints
+from tomodachi.entrypoint import Entrypoint, declare, discover_entrypoints, entrypoints_of
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Dummy(tomodachi.Transport):
     pass
 
 
-def mark(*args: Any, **kwargs: Any) -> Any:
+def mark(*args: Any, **kwargs: Any) -> Callable[[F], F]:
     return Dummy.decorator(*args, **kwargs)
 
 
@@ -69,7 +72,7 @@ async def test_decorated_method_is_directly_callable() -> None:
 
 def test_declare_refuses_static_methods() -> None:
     with pytest.raises(TypeError, match="plain methods"):
-        declare(Dummy)(staticmethod(lambda: None))  # type: ignore[arg-type]
+        declare(Dummy)(staticmethod(lambda: None))
 
 
 def test_a_function_shared_by_two_classes_is_not_mutated_by_later_declarations() -> None:
@@ -77,6 +80,6 @@ def test_a_function_shared_by_two_classes_is_not_mutated_by_later_declarations()
         return None
 
     first = mark("a")(handler)
-    assert [ep.args for ep in first.__tomodachi_entrypoints__] == [("a",)]
+    assert [ep.args for ep in entrypoints_of(first)] == [("a",)]
     mark("b")(handler)
-    assert [ep.args for ep in handler.__tomodachi_entrypoints__] == [("a",), ("b",)]
+    assert [ep.args for ep in entrypoints_of(handler)] == [("a",), ("b",)]

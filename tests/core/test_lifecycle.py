@@ -47,7 +47,7 @@ class Ordered(tomodachi.Service):
     async def _started_service(self) -> None:
         events.append("_started_service")
 
-    @example.tick(0.01)
+    @example.tick(0.01)  # type: ignore[untyped-decorator]  # the example module is loaded from its file
     async def ticked(self, tick: int) -> None:
         events.append("tick")
         if tick == 2:
@@ -143,7 +143,7 @@ async def test_bad_transport_argument_fails_setup_with_handler_name() -> None:
     class BadTick(tomodachi.Service):
         name = "bad-tick"
 
-        @example.tick(-1)
+        @example.tick(-1)  # type: ignore[untyped-decorator]  # as above
         async def never(self) -> None:
             pass
 
@@ -169,7 +169,7 @@ def test_deprecated_service_decorator_and_dict_options_still_work() -> None:
     assert any(issubclass(w.category, DeprecationWarning) for w in caught)
 
     async def main() -> None:
-        _runtime, container = await _run(Legacy)
+        _runtime, container = await _run(Legacy)  # type: ignore[arg-type]  # made a Service by the decorator
         assert container.instances[0].options.http.port == 0
         await container.stop()
 

@@ -46,7 +46,7 @@ async def test_dict_assigned_in_init_is_converted() -> None:
         def __init__(self) -> None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)
-                self.options = {"http": {"port": 0, "server_header": "dict-in-init"}}
+                self.options = {"http": {"port": 0, "server_header": "dict-in-init"}}  # type: ignore[assignment]  # deprecated dict form
             assert isinstance(self.options, Options)
 
         @tomodachi.http("GET", r"/")
@@ -64,7 +64,7 @@ def test_dict_options_are_converted_at_class_creation_with_a_warning() -> None:
 
         class Legacy(tomodachi.Service):
             name = "legacy"
-            options = {"aws": {"region_name": "eu-west-1"}, "http.port": 4711}
+            options = {"aws": {"region_name": "eu-west-1"}, "http.port": 4711}  # type: ignore[assignment]  # deprecated dict form
 
     assert any(issubclass(w.category, DeprecationWarning) for w in caught)
     assert isinstance(Legacy.options, Options)

@@ -55,7 +55,7 @@ def aws_options(moto_url: str, prefix: str) -> dict[str, Any]:
 async def sns_probe(moto_url: str, prefix: str) -> AsyncIterator[Subscribe]:
     """``read = await sns_probe(topic)``: an SQS queue subscribed to SNS *topic* (both created
     on moto); ``await read()`` returns the SNS notifications received so far, parsed."""
-    from aiobotocore.session import get_session
+    from aiobotocore.session import get_session  # type: ignore[import-untyped]
 
     session = get_session()
     kwargs = {

@@ -51,8 +51,8 @@ def reference_build(
 
 @pytest.fixture
 def fixed_ids(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(json_base_module.uuid, "uuid4", lambda: FIXED_UUID)
-    monkeypatch.setattr(json_base_module.time, "time", lambda: FIXED_TIME)
+    monkeypatch.setattr(f"{json_base_module.__name__}.uuid.uuid4", lambda: FIXED_UUID)
+    monkeypatch.setattr(f"{json_base_module.__name__}.time.time", lambda: FIXED_TIME)
 
 
 def test_jsonbase_is_a_message_envelope() -> None:

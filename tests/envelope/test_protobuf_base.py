@@ -14,7 +14,7 @@ import pytest
 
 pytest.importorskip("google.protobuf")
 
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory  # type: ignore[import-untyped]
 
 from tomodachi.envelope import EnvelopeEncodeError, MessageEnvelope, ProtobufBase
 from tomodachi.envelope import protobuf_base as protobuf_base_module
@@ -117,8 +117,8 @@ def test_the_runtime_descriptor_matches_the_documented_proto_file() -> None:
 
 
 async def test_build_message_matches_the_reference_encoding(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(protobuf_base_module.uuid, "uuid4", lambda: FIXED_UUID)
-    monkeypatch.setattr(protobuf_base_module.time, "time", lambda: FIXED_TIME)
+    monkeypatch.setattr(f"{protobuf_base_module.__name__}.uuid.uuid4", lambda: FIXED_UUID)
+    monkeypatch.setattr(f"{protobuf_base_module.__name__}.time.time", lambda: FIXED_TIME)
     payload = await ProtobufBase.build_message(FakeService(), "people", Person(name="Ada", age=36))
 
     service = _bytes_field(1, "svc") + _bytes_field(2, "instance-1")

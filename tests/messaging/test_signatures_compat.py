@@ -290,7 +290,7 @@ async def test_pass_through_wrapper_with_args_kwargs_gets_every_value() -> None:
 
 
 async def test_tomodachi_decorator_keeps_injecting_by_the_handlers_parameters() -> None:
-    calls: list[tuple[str, Any]] = []
+    calls: list[tuple[Any, bool]] = []
 
     @tomodachi.decorator
     async def only_json(self: Any, data: Any, *args: Any, **kwargs: Any) -> Any:

@@ -10,6 +10,7 @@ import socket
 import textwrap
 import uuid
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -86,7 +87,8 @@ async def test_file_on_rabbitmq_and_its_fixed_port(tmp_path: Path) -> None:
         async with aiohttp.ClientSession() as client, client.get(f"http://127.0.0.1:{port}/ping") as response:
             assert await response.text() == "pong"
         assert await app.wait_for_exit(timeout=20) == 0
-        assert app["echo"].closer.result() == {"hello": "world"}
+        echo: Any = app["echo"]  # a class from the service file: its attributes are unknown here
+        assert echo.closer.result() == {"hello": "world"}
         assert app.service.readiness == {"http": True, "amqp": True}
 
 

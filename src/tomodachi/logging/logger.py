@@ -13,7 +13,7 @@ A call below the level costs one global lookup and one integer comparison.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, Self
 
 from tomodachi.logging import context as _context
@@ -35,14 +35,25 @@ __all__ = ["Logger", "LoggerProtocol", "Pipeline", "getLogger", "get_logger", "i
 
 
 class LoggerProtocol(Protocol):
-    """What code that only logs needs from a logger (tomodachi's, structlog's or stdlib's)."""
+    """What code that only logs needs from a logger (tomodachi's, structlog's or stdlib's).
 
-    def debug(self, event: Any = ..., *args: Any, **kw: Any) -> Any: ...
-    def info(self, event: Any = ..., *args: Any, **kw: Any) -> Any: ...
-    def warning(self, event: Any = ..., *args: Any, **kw: Any) -> Any: ...
-    def error(self, event: Any = ..., *args: Any, **kw: Any) -> Any: ...
-    def critical(self, event: Any = ..., *args: Any, **kw: Any) -> Any: ...
-    def exception(self, event: Any = ..., *args: Any, **kw: Any) -> Any: ...
+    The methods are read-only properties returning ``Callable[..., Any]``: the three kinds of
+    logger spell their parameters differently (stdlib's ``msg`` and keyword-only ``exc_info``,
+    structlog's ``event`` and ``**kw``), and a type checker accepts all of them only this way.
+    """
+
+    @property
+    def debug(self) -> Callable[..., Any]: ...
+    @property
+    def info(self) -> Callable[..., Any]: ...
+    @property
+    def warning(self) -> Callable[..., Any]: ...
+    @property
+    def error(self) -> Callable[..., Any]: ...
+    @property
+    def critical(self) -> Callable[..., Any]: ...
+    @property
+    def exception(self) -> Callable[..., Any]: ...
 
 
 class Pipeline:

@@ -142,7 +142,7 @@ async def test_dead_letter_exchange_and_max_redeliveries(harness: Harness, prefi
     dead = await get_messages(dlq, 4)
     assert sorted(m.body for m in dead) == sorted([b"retry", b"reject", b"fail", b"\xff\xfe not utf-8"])
     for message in dead:
-        assert message.routing_key.startswith(f"{prefix}work.")
+        assert (message.routing_key or "").startswith(f"{prefix}work.")
         assert message.headers["x-death"]  # RabbitMQ dead-lettered it
     # max_redeliveries=1: one redelivery, then dead-lettered.
     assert [c for m, c in deliveries if m == "retry"] == [1, 2]
@@ -295,7 +295,7 @@ async def test_interop_with_the_original_wire_format(harness: Harness, prefix: s
 
     container = await harness.start(Interop)
     # Exactly what the original library puts on the wire: a JsonBase document, no properties.
-    payload = {
+    payload: dict[str, Any] = {
         "service": {"name": "legacy-service", "uuid": "6a1f5c1e-6e69-4f0b-8a8f-1b9d0a7f3e55"},
         "metadata": {
             "message_uuid": "6a1f5c1e-6e69-4f0b-8a8f-1b9d0a7f3e55.0e3c6f9e-8e5a-4a51-9f3b-0c1d2e3f4a5b",

@@ -223,7 +223,7 @@ class Boto:
 
 @pytest.fixture
 async def boto(moto_url: str) -> AsyncIterator[Boto]:
-    from aiobotocore.session import get_session
+    from aiobotocore.session import get_session  # type: ignore[import-untyped]
 
     session = get_session()
     kwargs = {

@@ -15,13 +15,13 @@ import pytest
 
 from tests._support import cli_env
 
+pytestmark = pytest.mark.aws
+
 SERVICE = """
 import asyncio
 import os
 
 import tomodachi
-
-pytestmark = pytest.mark.aws
 
 URL = os.environ["TEST_MOTO_URL"]
 PREFIX = os.environ["TEST_PREFIX"]
@@ -104,7 +104,10 @@ async def test_competing_consumers_in_two_processes(
         process.wait_for_stderr("started service successfully")
     sent = [f"m{n}" for n in range(60)]
     await publish(boto, prefix + "jobs", sent)
-    both = lambda: lines(tmp_path / "first.txt") + lines(tmp_path / "second.txt")  # noqa: E731
+
+    def both() -> list[str]:
+        return lines(tmp_path / "first.txt") + lines(tmp_path / "second.txt")
+
     wait_for(lambda: set(both()) >= set(sent), 30, "every message")
     assert lines(tmp_path / "first.txt") and lines(tmp_path / "second.txt")  # both competed
     for process in (first, second):

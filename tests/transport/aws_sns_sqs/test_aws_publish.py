@@ -114,7 +114,7 @@ async def test_sqs_send_message_verbatim_body_and_fifo(
 
 
 async def test_sqs_send_message_to_a_missing_queue(make_options: Any, serve: Any) -> None:
-    from botocore.exceptions import ClientError
+    from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
     async with serve(inbox_service(make_options(), [], queue_name="exists")) as running:
         with pytest.raises(QueueDoesNotExistError) as failure:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -244,16 +245,16 @@ async def test_failing_error_handlers_fall_back_to_a_bare_response(
     [
         (tomodachi.http("GET", r"/broken(["), "invalid URL pattern '/broken(['"),
         (tomodachi.http("GE T", r"/x"), "invalid HTTP method 'GE T'"),
-        (tomodachi.http(42, r"/x"), "invalid HTTP method 42"),
+        (tomodachi.http(42, r"/x"), "invalid HTTP method 42"),  # type: ignore[arg-type]  # invalid on purpose
         (tomodachi.http_error(99), "invalid status code 99"),
-        (tomodachi.http_error("404"), "invalid status code '404'"),
+        (tomodachi.http_error("404"), "invalid status code '404'"),  # type: ignore[arg-type]  # on purpose
         (tomodachi.websocket(r"/ws(?P<"), "invalid URL pattern"),
         (tomodachi.http_static("/", r"/static/"), "serving the file system root is refused"),
-        (tomodachi.http("GET", r"/x", ignore_logging="yes"), "invalid ignore_logging"),
+        (tomodachi.http("GET", r"/x", ignore_logging="yes"), "invalid ignore_logging"),  # type: ignore[arg-type]
     ],
 )
 async def test_invalid_declarations_fail_setup_naming_handler(
-    serve: Any, decorator: Any, fragment: str
+    serve: Any, decorator: Callable[[Callable[..., Any]], Callable[..., Any]], fragment: str
 ) -> None:
     class Invalid(tomodachi.Service):
         name = "invalid"

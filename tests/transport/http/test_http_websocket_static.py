@@ -90,7 +90,7 @@ async def test_websockets_are_closed_with_1001_on_stop(serve: Any, client: aioht
     events.clear()
     async with serve(WebSocketService, stop=False) as r:
         ws = await client.ws_connect(r.url + "/silent")
-        assert await ws.send_str("ignored") is None
+        await ws.send_str("ignored")
         started = asyncio.get_running_loop().time()
         stop = asyncio.create_task(r.container.stop())
         message = await asyncio.wait_for(ws.receive(), 2)
