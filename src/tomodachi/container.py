@@ -56,7 +56,8 @@ def _fill_context(instance: Service, source: str) -> None:
     """``instance.context`` as the original builds it: the instance's plain attributes at start-up,
     ``_service_file_path``, and ``context`` itself (some services read
     ``self.context["context"]["_service_file_path"]``). Transports add their facts later
-    (``_http_port``). Properties are not evaluated; methods are left out."""
+    (``_http_port``). Properties are not evaluated; methods are left out. This is for services
+    only: the framework reads its own data from the :class:`ServiceRecord`, never from here."""
     context = instance.context
     context.setdefault("_service_file_path", source)
     context.setdefault("context", context)

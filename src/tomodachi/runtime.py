@@ -17,7 +17,7 @@ import contextvars
 import weakref
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 if TYPE_CHECKING:
     from tomodachi.clock import Clock
@@ -59,6 +59,8 @@ class ServiceRecord:
     """Its transports, one per kind (and per :meth:`Transport.instance_key`), in declaration order."""
     serving: bool = False
     """True from the end of start-up until a stop is requested."""
+    registry_records: dict[Hashable, Any] = field(default_factory=dict)
+    """What discovery registries keep about the service (:func:`tomodachi.discovery.service_record`)."""
 
 
 _current: contextvars.ContextVar[Runtime | None] = contextvars.ContextVar("tomodachi.runtime", default=None)

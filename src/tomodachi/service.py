@@ -35,7 +35,8 @@ class Service:
     message_middleware: ClassVar[list[Any]] = []
     message_envelope: Any = None
     #: Compatibility with the original: a dict of the instance's plain attributes, where
-    #: transports publish facts such as ``_http_port``.
+    #: transports publish facts such as ``_http_port`` for the service to read (the framework
+    #: itself reads them from its records: ``tomodachi.runtime_of(service).transport(...)``).
     context: dict[str, Any]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

@@ -12,8 +12,11 @@ module with functions); each method may be sync or async:
 The functions here call every registry of a service in list order. A registry that fails (or
 lacks a method) is logged as one line and skipped: discovery never stops a service.
 
-A registry keeps what it learns about a service with :func:`service_record`, on the service
-instance itself, so nothing is shared between services or between runs.
+A registry keeps what it learns about a service with :func:`service_record`: in the run's
+record of that service (:attr:`tomodachi.ServiceRecord.registry_records`), so nothing is shared
+between services or between runs and nothing is written onto a running service. Only for an
+object no run knows (a registry called directly, say in a test) the records are kept on the
+object itself, as before.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ __all__ = [
 
 R = TypeVar("R")
 
-#: The attribute of a service instance where registries keep their per-service records.
+#: Where registries keep their per-service records on an object that no run knows.
 _RECORDS_ATTRIBUTE = "_tomodachi_discovery_records"
 
 
@@ -88,8 +91,9 @@ def registry_name(registry: Any) -> str:
 def service_record(service: Any, key: Any, factory: Callable[[], R]) -> R:
     """The record registry *key* keeps for *service*, made by *factory* on first use.
 
-    Records live on the service instance, so two services (or two runs of one service class)
-    never see each other's. Drop a record with :func:`drop_service_record` at deregister.
+    Records belong to the service (its run's record of it), so two services (or two runs of one
+    service class) never see each other's. Drop a record with :func:`drop_service_record` at
+    deregister.
     """
     records = _records(service)
     if key not in records:
@@ -100,19 +104,29 @@ def service_record(service: Any, key: Any, factory: Callable[[], R]) -> R:
 
 def peek_service_record(service: Any, key: Any) -> Any:
     """The record registry *key* keeps for *service*, or None."""
-    records = getattr(service, _RECORDS_ATTRIBUTE, None)
-    return records.get(key) if isinstance(records, dict) else None
+    records = _existing_records(service)
+    return records.get(key) if records is not None else None
 
 
 def drop_service_record(service: Any, key: Any) -> Any:
     """Forget (and return) the record registry *key* keeps for *service*."""
+    records = _existing_records(service)
+    return records.pop(key, None) if records is not None else None
+
+
+def _existing_records(service: Any) -> dict[Any, Any] | None:
+    from tomodachi.runtime import record_of
+
+    record = record_of(service)
+    if record is not None:
+        return record.registry_records
     records = getattr(service, _RECORDS_ATTRIBUTE, None)
-    return records.pop(key, None) if isinstance(records, dict) else None
+    return records if isinstance(records, dict) else None
 
 
 def _records(service: Any) -> dict[Any, Any]:
-    records = getattr(service, _RECORDS_ATTRIBUTE, None)
-    if not isinstance(records, dict):
+    records = _existing_records(service)
+    if records is None:  # an object no run knows: kept on it
         records = {}
         try:
             object.__setattr__(service, _RECORDS_ATTRIBUTE, records)
