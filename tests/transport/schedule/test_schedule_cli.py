@@ -105,6 +105,9 @@ def test_heartbeat_service_through_the_cli(tmp_path: Path) -> None:
             proc.wait(timeout=DEADLINE)
     for reader in readers:
         reader.join(timeout=5)
+    for pipe in (proc.stdout, proc.stderr):  # closed here, not by the GC (a ResourceWarning)
+        if pipe is not None:
+            pipe.close()
 
     assert code == 0, "\n".join(errors)
     events = [line.removeprefix("event: ") for line in lines if line.startswith("event: ")]
