@@ -5,7 +5,18 @@ Import is cheap (stdlib only), so the CLI and the container can use it before an
 
 from __future__ import annotations
 
-from ._base import DEFAULT, OptionsInterface
+from ._base import DEFAULT, OptionsInterface, option, subsection
 from .definitions import Options, coerce_options, grace_period_of
+from .sections import register_section, registered_sections
 
-__all__ = ["DEFAULT", "Options", "OptionsInterface", "coerce_options", "grace_period_of"]
+__all__ = [
+    "DEFAULT",
+    "Options",
+    "OptionsInterface",
+    "coerce_options",
+    "grace_period_of",
+    "option",
+    "register_section",
+    "registered_sections",
+    "subsection",
+]

@@ -1,8 +1,10 @@
 """The machinery shared by every options section: fields, key resolution, access styles, repr.
 
-A section class declares its keys as annotated class attributes whose value is ``_opt(default,
-check)`` (or ``_section(Cls)`` for a nested section). The metaclass turns those into ``__slots__``
+A section class declares its keys as annotated class attributes whose value is ``option(default,
+check)`` (or ``subsection(Cls)`` for a nested section). The metaclass turns those into ``__slots__``
 and a ``_fields`` table, so that instances are small, typed for mypy, and reject unknown names.
+Sections a transport registers (:func:`tomodachi.options.register_section`) are not slots of
+``Options``: ``Options`` reaches every field through ``_field_table``/``_value``/``_store``.
 """
 
 from __future__ import annotations
@@ -14,14 +16,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, Self, TypeVar, cast
 from tomodachi.errors import InvalidOptionError
 
 from ._legacy import LEGACY_KEYS, LEGACY_PREFIXES
-from ._validators import Check, invalid
+from .checks import Check, invalid
 
 T = TypeVar("T")
 S = TypeVar("S", bound="OptionsInterface")
-
-SECRET_KEYS: Final = frozenset(
-    {"amqp.password", "aws_sns_sqs.aws_secret_access_key", "aws_sns_sqs.aws_access_key_id"}
-)
 
 
 class _DefaultType:
@@ -49,23 +47,35 @@ DEFAULT: Final[Any] = _DefaultType()
 
 
 class _Field:
-    __slots__ = ("check", "default", "section")
+    __slots__ = ("check", "default", "secret", "section")
 
-    def __init__(self, default: object, check: Check | None, section: type[OptionsInterface] | None) -> None:
+    def __init__(
+        self,
+        default: object,
+        check: Check | None,
+        section: type[OptionsInterface] | None,
+        secret: bool = False,
+    ) -> None:
         self.default = default
         self.check = check
         self.section = section
+        self.secret = secret
 
     def make_default(self) -> object:
         return _copy.copy(self.default) if isinstance(self.default, list) else self.default
 
 
-def _opt(default: T, check: Check | None = None) -> T:
-    """Declare an option key: its default and the check (and normaliser) for assigned values."""
-    return cast(T, _Field(default, check, None))
+def option(default: T, check: Check | None = None, *, secret: bool = False) -> T:
+    """Declare an option key of a section: its default and the check (and normaliser) of values.
+
+    ``port: int = option(9700, checks.int_check(1, 65535))``. *check* is called with the full
+    dotted key and the assigned value and returns the value to store (see
+    :mod:`tomodachi.options.checks`). A *secret* key (a password) is shown as ``'***'`` in ``repr``.
+    """
+    return cast(T, _Field(default, check, None, secret))
 
 
-def _section(cls: type[S]) -> S:
+def subsection(cls: type[S]) -> S:
     """Declare a nested section (``Options.http``, ``Options.AMQP.qos``)."""
     return cast(S, _Field(None, None, cls))
 
@@ -89,16 +99,18 @@ class OptionsInterface(metaclass=_SectionMeta):
     Keys are relative to the section; the top-level ``Options`` has full keys.
     """
 
-    __slots__ = ("_deferred", "_root")
+    __slots__ = ("_deferred", "_extra", "_root")
     _fields: ClassVar[dict[str, _Field]] = {}
     _prefix: ClassVar[str] = ""  # the full key of this section ("" for Options itself)
 
     _root: OptionsInterface | None  # the Options this section belongs to, if any
     _deferred: list[tuple[str, Any]] | None  # values for other sections, set before attached
+    _extra: dict[str, OptionsInterface] | None  # registered sections (Options only), made on use
 
     def __init__(self, values: Mapping[str, Any] | OptionsInterface | None = None, /, **kwargs: Any) -> None:
         object.__setattr__(self, "_root", None)
         object.__setattr__(self, "_deferred", None)
+        object.__setattr__(self, "_extra", None)
         for name, field in self._fields.items():
             if field.section is not None:
                 sub = field.section()
@@ -107,6 +119,17 @@ class OptionsInterface(metaclass=_SectionMeta):
             else:
                 object.__setattr__(self, name, field.make_default())
         self._update({**(values or {}), **kwargs})
+
+    # -- field storage (Options adds the registered sections) ------------------------------------
+
+    def _field_table(self) -> Mapping[str, _Field]:
+        return self._fields
+
+    def _value(self, name: str) -> Any:
+        return getattr(self, name)
+
+    def _store(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
 
     # -- key resolution ---------------------------------------------------------------------------
 
@@ -131,11 +154,12 @@ class OptionsInterface(metaclass=_SectionMeta):
         import difflib
 
         full = self._full(key)
-        candidates = [self._full(name) for name in self._fields] + [self._full(k) for k in self._flat()]
+        fields = self._field_table()
+        candidates = [self._full(name) for name in fields] + [self._full(k) for k in self._flat()]
         match = difflib.get_close_matches(full, candidates, n=1, cutoff=0.6)
         hint = f": did you mean '{match[0]}'?" if match else ":"
         where = f"in '{self._prefix}'" if self._prefix else "(top level)"
-        valid = ", ".join(self._fields)
+        valid = ", ".join(fields)
         return InvalidOptionError(f"Invalid option '{full}'{hint} Valid keys {where}: {valid}")
 
     def _set(self, key: str, value: Any) -> None:
@@ -148,7 +172,7 @@ class OptionsInterface(metaclass=_SectionMeta):
                 self._set_full(target, value)
             return
         head, _, rest = key.partition(".")
-        field = self._fields.get(head)
+        field = self._field_table().get(head)
         if field is None:
             if isinstance(value, Mapping) and full in LEGACY_PREFIXES:
                 for sub_key, sub_value in value.items():
@@ -158,15 +182,15 @@ class OptionsInterface(metaclass=_SectionMeta):
         if field.section is None:
             if rest:
                 raise self._invalid(key)
-            object.__setattr__(self, head, field.check(full, value) if field.check else value)
+            self._store(head, field.check(full, value) if field.check else value)
         elif rest:
-            getattr(self, head)._set(rest, value)
+            self._value(head)._set(rest, value)
         elif isinstance(value, field.section):
             value._attach(self._top())
-            object.__setattr__(self, head, value)
+            self._store(head, value)
         elif isinstance(value, Mapping):
-            getattr(self, head).copy()._update(value)  # a trial run, so that a bad value changes nothing
-            getattr(self, head)._update(value)
+            self._value(head).copy()._update(value)  # a trial run, so that a bad value changes nothing
+            self._value(head)._update(value)
         else:
             raise invalid(full, value, f"a dict or an {field.section.__qualname__} instance")
 
@@ -188,10 +212,10 @@ class OptionsInterface(metaclass=_SectionMeta):
         if targets is not None:
             return self._get_full(targets[0], key)
         head, _, rest = key.partition(".")
-        field = self._fields.get(head)
+        field = self._field_table().get(head)
         if field is None or (rest and field.section is None):
             raise self._invalid(key)
-        value = getattr(self, head)
+        value = self._value(head)
         return value._get(rest) if rest else value
 
     def _get_full(self, target: str, key: str) -> Any:
@@ -208,8 +232,8 @@ class OptionsInterface(metaclass=_SectionMeta):
 
     def _flat(self) -> dict[str, Any]:
         result: dict[str, Any] = {}
-        for name, field in self._fields.items():
-            value = getattr(self, name)
+        for name, field in self._field_table().items():
+            value = self._value(name)
             if field.section is not None:
                 result.update({f"{name}.{k}": v for k, v in value._flat().items()})
             else:
@@ -279,9 +303,9 @@ class OptionsInterface(metaclass=_SectionMeta):
     def validate(self) -> None:
         """Check rules that span several keys; called by the framework when a service is set up."""
         self._check()
-        for name, field in self._fields.items():
+        for name, field in self._field_table().items():
             if field.section is not None:
-                getattr(self, name).validate()
+                self._value(name).validate()
 
     def _check(self) -> None:
         """Rules of one section that span several of its keys (overridden by sections)."""
@@ -293,11 +317,11 @@ class OptionsInterface(metaclass=_SectionMeta):
         return new
 
     def _copy_from(self, other: OptionsInterface) -> None:
-        for name, field in self._fields.items():
+        for name, field in other._field_table().items():
             if field.section is not None:
-                getattr(self, name)._copy_from(getattr(other, name))
+                self._value(name)._copy_from(other._value(name))
             else:
-                object.__setattr__(self, name, _copy.deepcopy(getattr(other, name)))
+                self._store(name, _copy.deepcopy(other._value(name)))
         object.__setattr__(self, "_deferred", _copy.deepcopy(other._deferred))
 
     def __copy__(self) -> Self:
@@ -325,11 +349,11 @@ class OptionsInterface(metaclass=_SectionMeta):
             lines.append(head)
             pad += "  "
         sections: list[OptionsInterface] = []
-        for name, field in self._fields.items():
-            value = getattr(self, name)
+        for name, field in self._field_table().items():
+            value = self._value(name)
             if field.section is not None:
                 sections.append(value)
-            elif self._full(name) in SECRET_KEYS and value not in (None, ""):
+            elif field.secret and value not in (None, ""):
                 lines.append(f"{pad}| {name} = '***'")
             else:
                 lines.append(f"{pad}| {name} = {value!r}")

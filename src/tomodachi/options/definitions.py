@@ -11,11 +11,15 @@ from __future__ import annotations
 import sys
 import warnings
 from collections.abc import Mapping
+from typing import Any, TypeVar, cast
 
-from tomodachi.errors import ConfigurationError
+from tomodachi.errors import ConfigurationError, InvalidOptionError
 
-from . import _validators as v
-from ._base import OptionsInterface, _opt, _section
+from . import checks as v
+from ._base import OptionsInterface, _Field, option, subsection
+from .sections import REGISTERED
+
+S = TypeVar("S", bound=OptionsInterface)
 
 __all__ = ["Options", "coerce_options", "grace_period_of"]
 
@@ -35,20 +39,20 @@ class Options(OptionsInterface):
     class HTTP(OptionsInterface):
         _prefix = "http"
 
-        port: int | None = _opt(9700, v.check_port_or_none)
-        host: str | None = _opt("0.0.0.0", v.check_str_or_none)
-        reuse_port: bool = _opt(False, v.check_bool)
-        content_type: str = _opt("text/plain; charset=utf-8", v.check_str)
-        charset: str = _opt("utf-8", v.check_str)
-        client_max_size: int = _opt(100 * 1024 * 1024, v.check_client_max_size)
-        termination_grace_period_seconds: int | float = _opt(30, v.number_check())
-        access_log: bool | str = _opt(True, v.check_access_log)
-        real_ip_from: list[str] = _opt([], v.check_real_ip_from)
-        real_ip_header: str = _opt("X-Forwarded-For", v.check_str)
-        keepalive_timeout: int | float = _opt(75, v.number_check())
-        max_keepalive_time: int | float | None = _opt(None, v.number_check(positive=True, optional=True))
-        max_keepalive_requests: int | None = _opt(None, v.int_check(1, optional=True))
-        server_header: str = _opt("tomodachi", v.check_str)
+        port: int | None = option(9700, v.check_port_or_none)
+        host: str | None = option("0.0.0.0", v.check_str_or_none)
+        reuse_port: bool = option(False, v.check_bool)
+        content_type: str = option("text/plain; charset=utf-8", v.check_str)
+        charset: str = option("utf-8", v.check_str)
+        client_max_size: int = option(100 * 1024 * 1024, v.check_client_max_size)
+        termination_grace_period_seconds: int | float = option(30, v.number_check())
+        access_log: bool | str = option(True, v.check_access_log)
+        real_ip_from: list[str] = option([], v.check_real_ip_from)
+        real_ip_header: str = option("X-Forwarded-For", v.check_str)
+        keepalive_timeout: int | float = option(75, v.number_check())
+        max_keepalive_time: int | float | None = option(None, v.number_check(positive=True, optional=True))
+        max_keepalive_requests: int | None = option(None, v.int_check(1, optional=True))
+        server_header: str = option("tomodachi", v.check_str)
 
         def _check(self) -> None:
             if self.keepalive_timeout > 0:
@@ -64,27 +68,27 @@ class Options(OptionsInterface):
     class AWSSNSSQS(OptionsInterface):
         _prefix = "aws_sns_sqs"
 
-        region_name: str | None = _opt(None, v.check_str_or_none)
-        aws_access_key_id: str | None = _opt(None, v.check_str_or_none)
-        aws_secret_access_key: str | None = _opt(None, v.check_str_or_none)
-        topic_prefix: str = _opt("", v.check_prefix)
-        queue_name_prefix: str = _opt("", v.check_prefix)
-        sns_kms_master_key_id: str | bool | None = _opt(None, v.check_kms_key)
-        sqs_kms_master_key_id: str | bool | None = _opt(None, v.check_kms_key)
-        sqs_kms_data_key_reuse_period: int | None = _opt(None, v.int_check(0, optional=True))
-        queue_policy: str | None = _opt(None, v.check_str_or_none)
-        wildcard_queue_policy: str | None = _opt(None, v.check_str_or_none)
+        region_name: str | None = option(None, v.check_str_or_none)
+        aws_access_key_id: str | None = option(None, v.check_str_or_none, secret=True)
+        aws_secret_access_key: str | None = option(None, v.check_str_or_none, secret=True)
+        topic_prefix: str = option("", v.check_prefix)
+        queue_name_prefix: str = option("", v.check_prefix)
+        sns_kms_master_key_id: str | bool | None = option(None, v.check_kms_key)
+        sqs_kms_master_key_id: str | bool | None = option(None, v.check_kms_key)
+        sqs_kms_data_key_reuse_period: int | None = option(None, v.int_check(0, optional=True))
+        queue_policy: str | None = option(None, v.check_str_or_none)
+        wildcard_queue_policy: str | None = option(None, v.check_str_or_none)
         # Added by us: where messages go ("memory" runs on the in-process broker, no AWS needed),
         # and whether the service creates its topology or only verifies that it exists.
-        broker: str = _opt("aws", v.choice_check("aws", "memory"))
-        manage_topology: bool = _opt(True, v.check_bool)
+        broker: str = option("aws", v.choice_check("aws", "memory"))
+        manage_topology: bool = option(True, v.check_bool)
 
     class AWSEndpointURLs(OptionsInterface):
         _prefix = "aws_endpoint_urls"
 
-        sns: str | None = _opt(None, v.check_str_or_none)
-        sqs: str | None = _opt(None, v.check_str_or_none)
-        sts: str | None = _opt(None, v.check_str_or_none)
+        sns: str | None = option(None, v.check_str_or_none)
+        sqs: str | None = option(None, v.check_str_or_none)
+        sts: str | None = option(None, v.check_str_or_none)
 
     class AMQP(OptionsInterface):
         _prefix = "amqp"
@@ -92,42 +96,83 @@ class Options(OptionsInterface):
         class QOS(OptionsInterface):
             _prefix = "amqp.qos"
 
-            queue_prefetch_count: int = _opt(100, v.int_check(0))
-            global_prefetch_count: int = _opt(400, v.int_check(0))
+            queue_prefetch_count: int = option(100, v.int_check(0))
+            global_prefetch_count: int = option(400, v.int_check(0))
 
-        host: str = _opt("127.0.0.1", v.check_str)
-        port: int = _opt(5672, v.int_check(1, 65535))
-        login: str = _opt("guest", v.check_str)
-        password: str = _opt("guest", v.check_str)
-        exchange_name: str = _opt("amq.topic", v.check_str)
-        routing_key_prefix: str = _opt("", v.check_prefix)
-        queue_name_prefix: str = _opt("", v.check_prefix)
-        virtualhost: str = _opt("/", v.check_str)
-        ssl: bool = _opt(False, v.check_bool)
-        heartbeat: int = _opt(60, v.int_check(0))
-        queue_ttl: int | None = _opt(86400, v.int_check(0, optional=True))
-        qos: QOS = _section(QOS)
+        host: str = option("127.0.0.1", v.check_str)
+        port: int = option(5672, v.int_check(1, 65535))
+        login: str = option("guest", v.check_str)
+        password: str = option("guest", v.check_str, secret=True)
+        exchange_name: str = option("amq.topic", v.check_str)
+        routing_key_prefix: str = option("", v.check_prefix)
+        queue_name_prefix: str = option("", v.check_prefix)
+        virtualhost: str = option("/", v.check_str)
+        ssl: bool = option(False, v.check_bool)
+        heartbeat: int = option(60, v.int_check(0))
+        queue_ttl: int | None = option(86400, v.int_check(0, optional=True))
+        qos: QOS = subsection(QOS)
         # Added by us: the in-process broker instead of RabbitMQ, and dead-lettering.
-        broker: str = _opt("rabbitmq", v.choice_check("rabbitmq", "memory"))
-        dead_letter_exchange: str | None = _opt(None, v.check_str_or_none)
-        max_redeliveries: int | None = _opt(None, v.int_check(0, optional=True))
+        broker: str = option("rabbitmq", v.choice_check("rabbitmq", "memory"))
+        dead_letter_exchange: str | None = option(None, v.check_str_or_none)
+        max_redeliveries: int | None = option(None, v.int_check(0, optional=True))
         # Seconds a publish waits for the broker (reconnection, confirm) before AmqpPublishError.
-        publish_timeout: int | float = _opt(10.0, v.number_check(positive=True))
+        publish_timeout: int | float = option(10.0, v.number_check(positive=True))
 
     class Watcher(OptionsInterface):
         _prefix = "watcher"
 
-        ignored_dirs: list[str] = _opt([], v.check_str_list)
-        watched_file_endings: list[str] = _opt([], v.check_str_list)
+        ignored_dirs: list[str] = option([], v.check_str_list)
+        watched_file_endings: list[str] = option([], v.check_str_list)
 
-    http: HTTP = _section(HTTP)
-    aws_sns_sqs: AWSSNSSQS = _section(AWSSNSSQS)
-    aws_endpoint_urls: AWSEndpointURLs = _section(AWSEndpointURLs)
-    amqp: AMQP = _section(AMQP)
-    watcher: Watcher = _section(Watcher)
+    http: HTTP = subsection(HTTP)
+    aws_sns_sqs: AWSSNSSQS = subsection(AWSSNSSQS)
+    aws_endpoint_urls: AWSEndpointURLs = subsection(AWSEndpointURLs)
+    amqp: AMQP = subsection(AMQP)
+    watcher: Watcher = subsection(Watcher)
     # Added by us: the grace period of every transport; None follows the original's key,
     # ``http.termination_grace_period_seconds``, as before. See grace_period_of().
-    termination_grace_period_seconds: int | float | None = _opt(None, v.number_check(optional=True))
+    termination_grace_period_seconds: int | float | None = option(None, v.number_check(optional=True))
+
+    # -- sections registered by transports (tomodachi.options.register_section) ------------------
+
+    def section(self, kind: type[S]) -> S:
+        """The registered section of class *kind*, typed: ``options.section(RedisOptions).url``.
+
+        ``options.redis`` reads the same section (typed as ``Any`` for mypy). Raises
+        ``InvalidOptionError`` when *kind* is not registered.
+        """
+        for name, field in REGISTERED.items():
+            if field.section is kind:
+                return cast(S, self._value(name))
+        raise InvalidOptionError(
+            f"Option section {kind.__qualname__} is not registered (see tomodachi.options.register_section)"
+        )
+
+    def _field_table(self) -> Mapping[str, _Field]:
+        if not REGISTERED:
+            return self._fields
+        return {**self._fields, **REGISTERED}
+
+    def _value(self, name: str) -> Any:
+        if name in self._fields:
+            return getattr(self, name)
+        extra = self._extra
+        value = extra.get(name) if extra is not None else None
+        if value is None:  # a section registered after this Options was made: its defaults
+            section = REGISTERED[name].section
+            assert section is not None
+            value = section()
+            value._attach(self)
+            self._store(name, value)
+        return value
+
+    def _store(self, name: str, value: Any) -> None:
+        if name in self._fields:
+            object.__setattr__(self, name, value)
+        elif self._extra is None:
+            object.__setattr__(self, "_extra", {name: value})
+        else:
+            self._extra[name] = value
 
 
 def grace_period_of(options: Options) -> float:

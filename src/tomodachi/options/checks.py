@@ -1,4 +1,4 @@
-"""Value checks for single option keys.
+"""Value checks for single option keys (public: a transport's option section uses them too).
 
 Each check takes the full dotted key (for the message) and the value, and returns the value to store
 (possibly normalised, e.g. ``"100M"`` becomes ``104857600``). A bad value raises
