@@ -13,7 +13,7 @@ import functools
 import inspect
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from tomodachi.entrypoint import discover_entrypoints
 from tomodachi.errors import ConfigurationError, ServiceStartError, TomodachiError, describe_exception
@@ -23,6 +23,8 @@ from tomodachi.service import LIFECYCLE_HOOKS, Service
 from tomodachi.transport.base import Handler, Transport
 
 __all__ = ["DISCOVERY_TIMEOUT", "ServiceContainer", "StartupError"]
+
+TransportT = TypeVar("TransportT", bound=Transport)
 
 #: Seconds each registry of a service's ``discovery`` list may take to register or deregister it.
 DISCOVERY_TIMEOUT = 10.0
@@ -93,6 +95,7 @@ class ServiceContainer:
         self._started: list[Transport] = []
         self._stopping_tasks: list[asyncio.Task[Any]] = []
         self._start_attempted = False
+        self._set_up = False
         self._starting: asyncio.Future[list[Any]] | None = None
         self._log = get_logger("tomodachi.lifecycle")
 
@@ -116,6 +119,8 @@ class ServiceContainer:
             self.instances.append(instance)
         for record in self.records:
             instance = record.service
+            # A list, not a copy: a transport added by an earlier one's setup (add_transport) is
+            # reached and set up too.
             for transport in record.transports:
                 try:
                     await transport.setup()
@@ -126,6 +131,24 @@ class ServiceContainer:
                         f"{self._where()}{instance.name}: {transport.display_name()} setup failed: "
                         f"{describe_exception(exc)}"
                     ) from exc
+        self._set_up = True
+
+    def add_transport(self, record: ServiceRecord, kind: type[TransportT]) -> TransportT:
+        """Give the service of *record* a transport of *kind* it declares no entrypoint of.
+
+        For a transport that needs another one, e.g. to mount an endpoint on an HTTP server the
+        service does not declare (:func:`tomodachi.transport.http.mount`). Only while the
+        services are set up (from a transport's ``setup()``): the new transport is then set up,
+        started and stopped like the declared ones.
+        """
+        if self._set_up:
+            raise ConfigurationError(
+                f"cannot add a {kind.display_name()} transport to {record.service.name!r} after set-up: "
+                "do it from a transport's setup()"
+            )
+        transport = kind(record.service, self.runtime)
+        record.transports.append(transport)
+        return transport
 
     def _prepare(self, instance: Service) -> None:
         from tomodachi.options import coerce_options

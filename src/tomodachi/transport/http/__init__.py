@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from aiohttp.web import BaseRequest as Request
 
+from tomodachi.transport.http.declaration import HttpErrorRoute, HttpRoute, HttpStaticRoute, WebSocketRoute
 from tomodachi.transport.http.decorators import http, http_error, http_static, websocket, ws
+from tomodachi.transport.http.mount import mount
 from tomodachi.transport.http.real_ip import get_forwarded_remote_ip
 from tomodachi.transport.http.request_handler import RequestHandler
 from tomodachi.transport.http.responses import (
@@ -24,18 +26,23 @@ from tomodachi.transport.http.transport import HttpTransport
 HttpResponse = Response
 
 __all__ = [
+    "HttpErrorRoute",
     "HttpException",
     "HttpResponse",
+    "HttpRoute",
+    "HttpStaticRoute",
     "HttpTransport",
     "Request",
     "RequestHandler",
     "Response",
+    "WebSocketRoute",
     "get_forwarded_remote_ip",
     "get_http_response_status",
     "get_http_response_status_sync",
     "http",
     "http_error",
     "http_static",
+    "mount",
     "resolve_response",
     "resolve_response_sync",
     "websocket",

@@ -1,33 +1,14 @@
-"""Setup of the HTTP transport: the ``http.*`` options and the declarations, validated once.
+"""The ``http.*`` options, read once at set-up into the values the HTTP transport uses.
 
-Every mistake in a declaration (a bad method, URL regex or status code, a missing static
-directory) raises :class:`~tomodachi.errors.ConfigurationError` naming the handler and the
-value, which the runner shows as one line.
+The routes are built elsewhere (:mod:`.route_builder`).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tomodachi.errors import ConfigurationError
-from tomodachi.transport.base import Handler
-from tomodachi.transport.http.handler import Endpoint, ErrorEndpoint, HttpEndpoint, HttpState
-from tomodachi.transport.http.routes import Router, compile_url
-from tomodachi.transport.http.static import StaticEndpoint, static_root, static_url_pattern
-from tomodachi.transport.http.websocket import WebSocketEndpoint
-
-__all__ = ["KIND_ERROR", "KIND_HTTP", "KIND_STATIC", "KIND_WEBSOCKET", "HttpConfig", "build_routes"]
-
-KIND_HTTP = "http"
-KIND_ERROR = "http_error"
-KIND_STATIC = "http_static"
-KIND_WEBSOCKET = "websocket"
-
-# RFC 9110 token characters; methods are case-sensitive, we upper-case them like the original.
-_METHOD = re.compile(r"^[A-Z0-9!#$%&'*+.^_`|~-]+$")
+__all__ = ["HttpConfig"]
 
 
 @dataclass
@@ -79,145 +60,3 @@ class HttpConfig:
             max_keepalive_requests=get("max_keepalive_requests"),
             server_header=str(get("server_header") or defaults.server_header),
         )
-
-
-def _methods(name: str, method: Any) -> list[str]:
-    items = [method] if isinstance(method, str) else method
-    if not isinstance(items, (list, tuple)) or not items:
-        raise ConfigurationError(
-            f"invalid HTTP method {method!r} for handler {name!r}: expected a method name or a list of them"
-        )
-    result: list[str] = []
-    for item in items:
-        upper = item.strip().upper() if isinstance(item, str) else None
-        if not upper or not _METHOD.match(upper):
-            raise ConfigurationError(f"invalid HTTP method {item!r} for handler {name!r}")
-        if upper not in result:
-            result.append(upper)
-    return result
-
-
-def _url(name: str, url: Any, what: str = "URL pattern") -> re.Pattern[str]:
-    if not isinstance(url, str):
-        raise ConfigurationError(f"invalid {what} {url!r} for handler {name!r}: expected a str (a regex)")
-    try:
-        return compile_url(url)
-    except re.error as exc:
-        raise ConfigurationError(f"invalid {what} {url!r} for handler {name!r}: {exc}") from None
-
-
-def _ignore_logging(name: str, value: Any) -> bool | list[int] | tuple[int, ...]:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, (list, tuple, set, frozenset)) and all(
-        isinstance(v, int) and not isinstance(v, bool) for v in value
-    ):
-        return tuple(value)
-    raise ConfigurationError(
-        f"invalid ignore_logging {value!r} for handler {name!r}: expected a bool or a list of status codes"
-    )
-
-
-def _status(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 100 <= value <= 599:
-        raise ConfigurationError(
-            f"invalid status code {value!r} for http_error handler {name!r}: expected an int 100-599"
-        )
-    return value
-
-
-def _add(router: Router[Endpoint], name: str, methods: Iterable[str], url: str, endpoint: Endpoint) -> None:
-    try:
-        router.add(methods, url, endpoint)
-    except ValueError as exc:
-        raise ConfigurationError(f"{exc} (handler {name!r})") from None
-
-
-_Middlewares = Sequence[Callable[..., Any]]
-
-
-def _http_route(
-    handler: Handler, state: HttpState, router: Router[Endpoint], middlewares: _Middlewares, _: str | None
-) -> None:
-    name, (_kind, method, url), kwargs = handler.name, handler.args, handler.kwargs
-    methods = _methods(name, method)
-    pattern = _url(name, url)
-    pre = kwargs.get("pre_handler_func")
-    if pre is not None and not callable(pre):
-        raise ConfigurationError(
-            f"invalid pre_handler_func {pre!r} for handler {name!r}: expected a callable"
-        )
-    endpoint = HttpEndpoint(
-        state,
-        name,
-        handler.func,
-        list(pattern.groupindex),
-        middlewares,
-        ignore_logging=_ignore_logging(name, kwargs.get("ignore_logging", False)),
-        pre_handler_func=pre,
-    )
-    _add(router, name, methods, url, endpoint)
-
-
-def _error_route(
-    handler: Handler, state: HttpState, router: Router[Endpoint], middlewares: _Middlewares, _: str | None
-) -> None:
-    name = handler.name
-    status = _status(name, handler.args[1])
-    if status in state.errors.handlers:
-        raise ConfigurationError(f"duplicate http_error handler for status {status} (handler {name!r})")
-    state.errors.handlers[status] = ErrorEndpoint(state, name, handler.func, status, middlewares)
-
-
-def _static_route(
-    handler: Handler,
-    state: HttpState,
-    router: Router[Endpoint],
-    middlewares: _Middlewares,
-    service_file: str | None,
-) -> None:
-    name, (_kind, path, base_url), kwargs = handler.name, handler.args, handler.kwargs
-    if not isinstance(path, str):
-        raise ConfigurationError(f"invalid path {path!r} for http_static handler {name!r}: expected a str")
-    url = static_url_pattern(base_url) if isinstance(base_url, str) else base_url
-    pattern = _url(name, url, "base_url")
-    if "filename" not in pattern.groupindex:  # pragma: no cover - static_url_pattern adds it
-        raise ConfigurationError(f"invalid base_url {base_url!r} for handler {name!r}: no filename group")
-    endpoint = StaticEndpoint(
-        state,
-        name,
-        static_root(path, service_file),
-        ignore_logging=_ignore_logging(name, kwargs.get("ignore_logging", False)),
-    )
-    _add(router, name, ("GET",), url, endpoint)
-
-
-def _websocket_route(
-    handler: Handler, state: HttpState, router: Router[Endpoint], middlewares: _Middlewares, _: str | None
-) -> None:
-    name, url = handler.name, handler.args[1]
-    pattern = _url(name, url)
-    _add(router, name, ("GET",), url, WebSocketEndpoint(state, name, handler.func, list(pattern.groupindex)))
-
-
-_ROUTE_BUILDERS: dict[str, Callable[..., None]] = {
-    KIND_HTTP: _http_route,
-    KIND_ERROR: _error_route,
-    KIND_STATIC: _static_route,
-    KIND_WEBSOCKET: _websocket_route,
-}
-
-
-def build_routes(
-    handlers: Sequence[Handler],
-    state: HttpState,
-    router: Router[Endpoint],
-    middlewares: Sequence[Callable[..., Any]],
-    service_file: str | None,
-) -> None:
-    """Validate the declarations of *handlers* and register their endpoints."""
-    for handler in handlers:
-        builder = _ROUTE_BUILDERS.get(handler.args[0] if handler.args else "")
-        if builder is None:
-            raise ConfigurationError(f"unknown http declaration {handler.args!r} on handler {handler.name!r}")
-        builder(handler, state, router, middlewares, service_file)

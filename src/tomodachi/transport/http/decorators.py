@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from tomodachi.transport.http.config import KIND_ERROR, KIND_HTTP, KIND_STATIC, KIND_WEBSOCKET
+from tomodachi.transport.http.declaration import HttpErrorRoute, HttpRoute, HttpStaticRoute, WebSocketRoute
 from tomodachi.transport.http.transport import HttpTransport
 
 __all__ = ["http", "http_error", "http_static", "websocket", "ws"]
@@ -33,26 +33,24 @@ def http(
     access log; a list of status codes leaves out only responses with those statuses.
     ``pre_handler_func(service, request)`` is called (and awaited) before the handler.
     """
-    return HttpTransport.decorator(
-        KIND_HTTP, method, url, ignore_logging=ignore_logging, pre_handler_func=pre_handler_func
-    )
+    return HttpTransport.decorator(HttpRoute(method, url, ignore_logging, pre_handler_func))
 
 
 def http_error(status_code: int) -> Callable[[F], F]:
     """Answer errors with *status_code* (e.g. 404 for unknown URLs, 500 for handler errors)."""
-    return HttpTransport.decorator(KIND_ERROR, status_code)
+    return HttpTransport.decorator(HttpErrorRoute(status_code))
 
 
 def http_static(
     path: str, base_url: str, *, ignore_logging: bool | list[int] | tuple[int, ...] = False
 ) -> Callable[[F], F]:
     """Serve the files of directory *path* below the regex *base_url* (see :mod:`.static`)."""
-    return HttpTransport.decorator(KIND_STATIC, path, base_url, ignore_logging=ignore_logging)
+    return HttpTransport.decorator(HttpStaticRoute(path, base_url, ignore_logging))
 
 
 def websocket(url: str) -> Callable[[F], F]:
     """Accept websocket connections on the regex *url* (see :mod:`.websocket`)."""
-    return HttpTransport.decorator(KIND_WEBSOCKET, url)
+    return HttpTransport.decorator(WebSocketRoute(url))
 
 
 ws = websocket

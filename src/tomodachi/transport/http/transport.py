@@ -18,19 +18,21 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiohttp import web
 
-from tomodachi.errors import ServiceStartError
+from tomodachi.errors import ConfigurationError, ServiceStartError
 from tomodachi.logging import get_logger
 from tomodachi.transport.base import Transport
 from tomodachi.transport.http.access_log import ROUTE_INFO_KEY, AccessLog, AccessLogger, now
-from tomodachi.transport.http.config import HttpConfig, build_routes
+from tomodachi.transport.http.config import HttpConfig
+from tomodachi.transport.http.declaration import HttpRoute, IgnoreLogging
 from tomodachi.transport.http.handler import Endpoint, HttpState
 from tomodachi.transport.http.real_ip import RealIpResolver
 from tomodachi.transport.http.responses import ResponseDefaults, bare_response
+from tomodachi.transport.http.route_builder import add_mount, build_routes
 from tomodachi.transport.http.routes import Router
 
 __all__ = ["HttpTransport"]
@@ -65,6 +67,8 @@ class HttpTransport(Transport):
         self._connections: dict[Any, list[float]] = {}
         self._prune_at = 1024
         self._finalize: Callable[[web.BaseRequest, web.StreamResponse], None] | None = None
+        # Endpoints other transports mounted before our setup() (registered there).
+        self._mounts: list[tuple[str, Callable[..., Any], HttpRoute]] = []
 
     # -- setup ---------------------------------------------------------------------------
     async def setup(self) -> None:
@@ -83,10 +87,41 @@ class HttpTransport(Transport):
         self._state = state
         middlewares = list(getattr(self.service, "http_middleware", None) or [])
         build_routes(self.handlers, state, self._router, middlewares, self._service_file())
+        for name, func, route in self._mounts:
+            add_mount(name, func, route, state, self._router)
         if config.keepalive_timeout <= 0:
             self._finalize = self._finalize_close
         elif config.max_keepalive_requests or config.max_keepalive_time:
             self._finalize = self._finalize_rotate
+
+    def mount(
+        self,
+        method: str | Sequence[str],
+        url: str,
+        handler: Callable[..., Any],
+        *,
+        name: str | None = None,
+        ignore_logging: IgnoreLogging = False,
+    ) -> None:
+        """Serve *handler* for *method* (or a list of methods) on the regex *url*, on this server.
+
+        For another transport (metrics, health, GraphQL), from its ``setup()``: see
+        :func:`tomodachi.transport.http.mount`, which also creates the server when the service
+        declares no HTTP handler. *handler* is called like an ``@http`` handler (the request,
+        the URL's named groups as keywords; the same return values), without the service's
+        ``http_middleware``; the access log, error responses and graceful stop apply as for
+        the service's own routes. *name* (default: the handler's qualified name) appears in
+        log lines and error messages. Raises ``ConfigurationError`` for a bad method or URL, a
+        route the service already serves, or a mount after the server started.
+        """
+        if self._runner is not None or self._stopping:
+            raise ConfigurationError(f"cannot mount {url!r}: the http server has already started")
+        label = name or getattr(handler, "__qualname__", None) or repr(handler)
+        route = HttpRoute(list(method) if not isinstance(method, str) else method, url, ignore_logging)
+        if self._state is not None:
+            add_mount(label, handler, route, self._state, self._router)
+        else:
+            self._mounts.append((label, handler, route))
 
     def _service_file(self) -> str | None:
         """The service file (relative static paths start there): the container's record of it,
