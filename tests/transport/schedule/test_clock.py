@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tomodachi.runtime import Runtime
-from tomodachi.transport.schedule.clock import (
+from tomodachi.clock import (
     SYSTEM_CLOCK,
     Clock,
     ManualClock,
@@ -16,6 +15,7 @@ from tomodachi.transport.schedule.clock import (
     get_clock,
     use_clock,
 )
+from tomodachi.runtime import Runtime
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
 

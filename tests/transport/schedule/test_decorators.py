@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -12,9 +13,16 @@ import pytest
 import tomodachi
 from tomodachi.entrypoint import entrypoints_of
 from tomodachi.transport import schedule as schedule_package
-from tomodachi.transport.schedule import ScheduleTransport
+from tomodachi.transport.schedule import ScheduleDeclaration, ScheduleTransport
 
 SRC = str(Path(__file__).resolve().parents[3] / "src")
+
+
+def declared(args: tuple[Any, ...]) -> dict[str, Any]:
+    """The arguments of the one declaration in an entrypoint's *args*."""
+    [declaration] = args
+    assert isinstance(declaration, ScheduleDeclaration)
+    return dataclasses.asdict(declaration)
 
 
 def test_public_names() -> None:
@@ -69,7 +77,7 @@ def test_alias_decorators_bare_and_called(decorator: Any, interval: Any) -> None
     for func in (bare, called):
         [entrypoint] = entrypoints_of(func)
         assert entrypoint.transport is ScheduleTransport
-        assert dict(entrypoint.kwargs) == {
+        assert declared(entrypoint.args) == {
             "interval": interval,
             "timestamp": None,
             "timezone": None,
@@ -82,7 +90,8 @@ def test_alias_decorators_bare_and_called(decorator: Any, interval: Any) -> None
 
     decorator(timezone="UTC", immediately=True, max_concurrent=2)(options)
     [entrypoint] = entrypoints_of(options)
-    assert entrypoint.kwargs["immediately"] is True and entrypoint.kwargs["max_concurrent"] == 2
+    [declaration] = entrypoint.args
+    assert declaration.immediately is True and declaration.max_concurrent == 2
 
 
 def test_schedule_declares_its_arguments_and_stacks() -> None:
@@ -93,8 +102,7 @@ def test_schedule_declares_its_arguments_and_stacks() -> None:
         async def job(self) -> str:
             return "ran"
 
-    declared = [dict(e.kwargs) for e in entrypoints_of(Svc.__dict__["job"])]
-    assert declared == [
+    assert [declared(e.args) for e in entrypoints_of(Svc.__dict__["job"])] == [
         {
             "interval": "*/5 * * * *",
             "timestamp": None,

@@ -4,9 +4,10 @@ Decorators (:mod:`.decorators`): ``schedule`` (alias ``scheduler``), ``heartbeat
 ``every_second``), ``minutely``, ``hourly``, ``daily``, ``monthly``. The user guide is
 ``docs/schedule.md``.
 
-Modules: :mod:`.triggers` (what an interval or timestamp means), :mod:`.cron` (the cron
-dialect and DST rule), :mod:`.timezones`, :mod:`.clock` (the real clock and the manual clock
-for tests) and :mod:`.transport` (the scheduler).
+Modules: :mod:`.declaration` (what a decorator records), :mod:`.triggers` (what an interval or
+timestamp means), :mod:`.cron` (the cron dialect and DST rule), :mod:`.timezones` and
+:mod:`.transport` (the scheduler). The clocks (the real one and the manual one for tests) live
+in :mod:`tomodachi.clock`, as brokers use them too; they are re-exported here.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from tomodachi.clock import (
     use_clock,
 )
 from tomodachi.transport.schedule.cron import CronError, CronSchedule, next_fire, parse_cron
+from tomodachi.transport.schedule.declaration import ScheduleDeclaration
 from tomodachi.transport.schedule.decorators import (
     daily,
     every_second,
@@ -51,6 +53,7 @@ __all__ = [
     "CronTrigger",
     "IntervalTrigger",
     "ManualClock",
+    "ScheduleDeclaration",
     "ScheduleTransport",
     "SystemClock",
     "TimezoneError",

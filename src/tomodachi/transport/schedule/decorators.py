@@ -29,6 +29,7 @@ from collections.abc import Callable
 from datetime import timedelta, tzinfo
 from typing import Any, TypeVar, overload
 
+from tomodachi.transport.schedule.declaration import ScheduleDeclaration
 from tomodachi.transport.schedule.transport import ScheduleTransport
 
 __all__ = ["daily", "every_second", "heartbeat", "hourly", "minutely", "monthly", "schedule", "scheduler"]
@@ -63,11 +64,13 @@ def schedule(
             "@heartbeat, @minutely, @hourly, @daily and @monthly can be used without them"
         )
     return ScheduleTransport.decorator(
-        interval=interval,
-        timestamp=timestamp,
-        timezone=timezone,
-        immediately=immediately,
-        max_concurrent=max_concurrent,
+        ScheduleDeclaration(
+            interval=interval,
+            timestamp=timestamp,
+            timezone=timezone,
+            immediately=immediately,
+            max_concurrent=max_concurrent,
+        )
     )
 
 

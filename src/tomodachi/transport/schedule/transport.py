@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import heapq
 import inspect
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -35,6 +34,7 @@ from tomodachi.errors import ConfigurationError
 from tomodachi.injection import HandlerCall, compile_handler
 from tomodachi.logging import Logger, get_logger, reset_context_logger, set_context_logger
 from tomodachi.transport.base import Handler, Transport
+from tomodachi.transport.schedule.declaration import ScheduleDeclaration
 from tomodachi.transport.schedule.triggers import CronTrigger, IntervalTrigger, TriggerError, make_trigger
 
 __all__ = ["INJECTED_KEYWORDS", "ScheduleTransport"]
@@ -84,18 +84,20 @@ class ScheduleTransport(Transport):
         self._entries = [self._entry(handler) for handler in self.handlers]
 
     def _entry(self, handler: Handler) -> _Entry:
-        options: Mapping[str, Any] = handler.kwargs
         where = f"scheduled function {handler.name!r}"
+        declaration = handler.args[0] if len(handler.args) == 1 else None
+        if not isinstance(declaration, ScheduleDeclaration):  # pragma: no cover - declared by schedule()
+            raise ConfigurationError(f"{where}: unknown schedule declaration {handler.args!r}")
         try:
-            trigger = make_trigger(options.get("interval"), options.get("timestamp"), options.get("timezone"))
+            trigger = make_trigger(declaration.interval, declaration.timestamp, declaration.timezone)
         except TriggerError as exc:
             raise ConfigurationError(f"{where}: {exc}") from None
-        max_concurrent = options.get("max_concurrent", 1)
+        max_concurrent = declaration.max_concurrent
         if isinstance(max_concurrent, bool) or not isinstance(max_concurrent, int) or max_concurrent < 1:
             raise ConfigurationError(
                 f"{where}: invalid max_concurrent {max_concurrent!r}: expected an int >= 1"
             )
-        immediately = options.get("immediately", False)
+        immediately = declaration.immediately
         if not isinstance(immediately, bool):
             raise ConfigurationError(f"{where}: invalid immediately {immediately!r}: expected True or False")
         _check_signature(handler, where)
@@ -103,7 +105,7 @@ class ScheduleTransport(Transport):
             name=handler.name,
             call=compile_handler(handler.func),
             trigger=trigger,
-            interval=options.get("interval"),
+            interval=declaration.interval,
             immediately=immediately,
             max_concurrent=max_concurrent,
             logger=get_logger("tomodachi.schedule.handler").new(
