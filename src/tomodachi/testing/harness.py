@@ -224,8 +224,9 @@ async def run_services(
     - *options*: applied to every service on top of its own (``{"http.port": 0}`` is the
       default, so each test gets a free port).
     - *clock*: e.g. ``ManualClock()`` to drive schedules, visibility timeouts and delays.
-    - *message_broker*: ``"memory"`` (default) runs ``@amqp`` and ``@aws_sns_sqs`` handlers on the
-      in-memory broker; ``None`` uses what the services' options say (RabbitMQ, AWS).
+    - *message_broker*: ``"memory"`` (default) runs ``@amqp`` and ``@aws_sns_sqs`` handlers (and
+      every registered message family, see ``tomodachi.messaging.backend``) on the in-memory
+      broker; ``None`` uses what the services' options say (RabbitMQ, AWS).
     - *capture_logs*: route tomodachi logs to :attr:`RunningServices.logs` as JSON records.
     """
     config = {"options": {"http.port": 0, **dict(options or {})}}

@@ -13,14 +13,17 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tomodachi.messaging.backend import backend_class
+from tomodachi.messaging.backend import backend_class, register_message_family
 
 if TYPE_CHECKING:
     from tomodachi.messaging.pipeline import Outcome
     from tomodachi.runtime import Runtime
     from tomodachi.service import Service
 
-__all__ = ["AmqpBackend", "Delivery", "OnDelivery", "backend_for"]
+__all__ = ["AMQP_FAMILY", "AmqpBackend", "Delivery", "OnDelivery", "backend_for"]
+
+#: ``amqp.broker = "memory"`` (or ``--message-broker memory``) runs AMQP on the in-memory broker.
+AMQP_FAMILY = register_message_family("amqp", broker_option="amqp.broker")
 
 
 class Delivery:
@@ -142,7 +145,7 @@ def backend_for(service: Any, runtime: Runtime) -> type[AmqpBackend]:
     cls: type[AmqpBackend] = backend_class(
         service,
         runtime,
-        "amqp",
+        AMQP_FAMILY,
         memory="tomodachi.transport.memory.amqp_backend:MemoryAmqpBackend",
         real="tomodachi.transport.amqp.rabbitmq:RabbitMQBackend",
         extra="amqp",

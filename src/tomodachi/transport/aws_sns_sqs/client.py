@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tomodachi.messaging.backend import backend_class
+from tomodachi.messaging.backend import backend_class, register_message_family
 
 if TYPE_CHECKING:
     from tomodachi.clock import Clock
@@ -24,7 +24,10 @@ if TYPE_CHECKING:
     from tomodachi.transport.aws_sns_sqs.message import Action, ReceivedMessage
     from tomodachi.transport.aws_sns_sqs.resolve import SqsConsumer
 
-__all__ = ["QueueBinding", "SnsSqsClient", "client_class", "client_for"]
+__all__ = ["SNS_SQS_FAMILY", "QueueBinding", "SnsSqsClient", "client_class", "client_for"]
+
+#: ``aws_sns_sqs.broker = "memory"`` (or ``--message-broker memory``) runs SNS+SQS in memory.
+SNS_SQS_FAMILY = register_message_family("aws_sns_sqs", broker_option="aws_sns_sqs.broker")
 
 
 @dataclass(slots=True)
@@ -139,7 +142,7 @@ def client_class(service: Service, runtime: Runtime) -> type[SnsSqsClient]:
     cls: type[SnsSqsClient] = backend_class(
         service,
         runtime,
-        "aws_sns_sqs",
+        SNS_SQS_FAMILY,
         memory="tomodachi.transport.memory.sns_sqs_client:MemorySnsSqsClient",
         real="tomodachi.transport.aws_sns_sqs.aws_client:AwsSnsSqsClient",
         extra="aws",

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from tomodachi.clock import Clock, get_clock
+from tomodachi.messaging.backend import memory_model
 from tomodachi.transport.memory.amqp_broker import AmqpBroker
 from tomodachi.transport.memory.delivery_log import Attempt, DeliveryLog
 from tomodachi.transport.memory.sns_sqs_broker import SnsSqsBroker
@@ -49,8 +50,12 @@ class MemoryBroker:
 
     @classmethod
     def of(cls, runtime: Runtime) -> MemoryBroker:
-        """The broker of *runtime*, created on first use with the run's clock."""
-        return runtime.resource(("tomodachi.memory.broker", cls), lambda: cls(get_clock(runtime)))
+        """The broker of *runtime*, created on first use with the run's clock.
+
+        One model serves both built-in families (``amqp`` and ``aws_sns_sqs``), so it is the
+        memory model of the family name ``"tomodachi"``.
+        """
+        return memory_model(runtime, "tomodachi", lambda: cls(get_clock(runtime)))
 
     # -- publishing (used by amqp_publish / aws_sns_sqs_publish / sqs_send_message) -------------
     def publish_amqp(self, exchange: str, routing_key: str, body: bytes, *, message_id: str) -> str:
