@@ -5,7 +5,7 @@
 Each round runs in a fresh process against the RabbitMQ at 127.0.0.1:5672 (guest/guest):
 publish N small JsonBase messages (publisher confirms, persistent, 100 in flight), then consume
 them (prefetch 100, ack after the handler returned). The tomodachi side is a real service run by
-``tomodachi.runner.run_services`` (``bench/amqp/service.py``: ``tomodachi.amqp_publish`` and an
+``tomodachi.runner.run_files`` (``bench/amqp/service.py``: ``tomodachi.amqp_publish`` and an
 ``@tomodachi.amqp`` handler); the baseline is plain aio-pika code (``bench/amqp/plain.py``).
 Rounds are interleaved (the order alternates); medians are reported, with the ratio
 tomodachi / aio-pika for publishing, consuming and both together (end to end).
@@ -63,11 +63,11 @@ def one_round(kind: str, messages: int, window: int, loop: str) -> None:
         print("RESULT " + json.dumps(result), flush=True)
         return
     import tomodachi.logging
-    from tomodachi.runner import run_services
+    from tomodachi.runner import run_files
 
     os.environ.update(BENCH_MESSAGES=str(messages), BENCH_PREFIX=prefix, BENCH_WINDOW=str(window))
     tomodachi.logging.configure("console", "warning")
-    code = _run(run_services([os.path.join(HERE, "service.py")], install_signal_handlers=False), loop)
+    code = _run(run_files([os.path.join(HERE, "service.py")], install_signal_handlers=False), loop)
     _run(_delete_queue(f"{prefix}queue"), loop)
     if code != 0:
         raise SystemExit(code)

@@ -1,6 +1,6 @@
 """The tomodachi side of the AMQP benchmark: publish N JsonBase messages, then consume them.
 
-Run by ``bench/amqp/run.py`` through ``tomodachi.runner.run_services`` (in a fresh process per
+Run by ``bench/amqp/run.py`` through ``tomodachi.runner.run_files`` (in a fresh process per
 round). Configured by environment variables: ``BENCH_MESSAGES``, ``BENCH_PREFIX``,
 ``BENCH_WINDOW`` (concurrent publishes). Prints one ``RESULT {json}`` line on stdout.
 """

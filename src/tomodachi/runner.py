@@ -25,7 +25,7 @@ from tomodachi.logging import configure_structlog, get_logger
 from tomodachi.run_config import RunConfig
 from tomodachi.runtime import Runtime
 
-__all__ = ["FORCED_EXIT_CODE", "FORCE_AFTER", "RunConfig", "run", "run_services"]
+__all__ = ["FORCED_EXIT_CODE", "FORCE_AFTER", "RunConfig", "run", "run_files"]
 
 FORCED_EXIT_CODE = 130
 #: Seconds after the first stop signal before another SIGINT forces the exit (earlier ones are
@@ -63,7 +63,7 @@ def run(config: RunConfig) -> int:
         with asyncio.Runner(loop_factory=factory) as runner:
             runtime = Runtime()
             runtime.message_broker = config.message_broker
-            code = runner.run(run_services(config.files, config=config.config, runtime=runtime))
+            code = runner.run(run_files(config.files, config=config.config, runtime=runtime))
         # The services are down and the process is about to exit (this is the CLI's runner): a
         # late copy of the stop signal must not turn a clean exit into 130 or a kill by SIGINT.
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -75,7 +75,7 @@ def run(config: RunConfig) -> int:
     return code
 
 
-async def run_services(
+async def run_files(
     files: Sequence[str],
     *,
     config: Mapping[str, Any] | None = None,

@@ -387,7 +387,7 @@ def test_submodules_are_attributes() -> None:
 
     assert tomodachi.container.ServiceContainer is not None
     assert tomodachi.importer.service_classes is service_classes
-    assert tomodachi.runner.run_services is not None
+    assert tomodachi.runner.run_files is not None
 
 
 def test_the_new_names_keep_import_tomodachi_light() -> None:

@@ -17,7 +17,7 @@ import pytest
 
 import tomodachi
 from tomodachi.container import ServiceContainer, StartupError
-from tomodachi.runner import run_services
+from tomodachi.runner import run_files
 from tomodachi.runtime import Runtime
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -178,7 +178,7 @@ def test_deprecated_service_decorator_and_dict_options_still_work() -> None:
         asyncio.run(main())
 
 
-async def test_run_services_returns_exit_code_of_tomodachi_exit(tmp_path: Any) -> None:
+async def test_run_files_returns_exit_code_of_tomodachi_exit(tmp_path: Any) -> None:
     service_file = tmp_path / "quits.py"
     service_file.write_text(
         "import tomodachi\n\n"
@@ -187,4 +187,4 @@ async def test_run_services_returns_exit_code_of_tomodachi_exit(tmp_path: Any) -
         "    async def _started_service(self):\n"
         "        tomodachi.exit(3)\n"
     )
-    assert await run_services([str(service_file)], install_signal_handlers=False) == 3
+    assert await run_files([str(service_file)], install_signal_handlers=False) == 3

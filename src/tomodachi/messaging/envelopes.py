@@ -8,19 +8,11 @@ from typing import Any
 
 from tomodachi.errors import ConfigurationError, TomodachiError
 
+# The one "not given" sentinel of the package (``message_envelope=None`` means "no envelope"),
+# re-exported for the message transports: tomodachi.options.DEFAULT itself, not a look-alike.
+from tomodachi.options import DEFAULT
+
 __all__ = ["DEFAULT", "PayloadError", "build_payload", "check_envelope", "resolve_envelope"]
-
-
-class _Default:
-    """Sentinel: "not given", so ``message_envelope=None`` can mean "no envelope"."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "DEFAULT"
-
-
-DEFAULT: Any = _Default()
 
 
 class PayloadError(TomodachiError, TypeError):
