@@ -32,23 +32,25 @@ class TickTransport(tomodachi.Transport):
             self._calls.append((seconds, handler.name, compile_handler(handler.func)))
 
     async def started(self) -> None:
-        # Begin ticking only once the service's _started_service hook has returned.
+        # Begin ticking only once the service's _started_service hook has returned. The loops
+        # take work in: they are `intake`, which the default stop() cancels first.
         for seconds, name, call in self._calls:
-            self.tasks.spawn(self._run(seconds, call), name=f"tick:{name}")
+            self.intake.spawn(self._run(seconds, name, call), name=f"tick:{name}")
 
-    async def _run(self, seconds: float, call: Any) -> None:
+    async def _run(self, seconds: float, name: str, call: Any) -> None:
         count = 0
         while True:
             await asyncio.sleep(seconds)
             count += 1
-            try:
-                await call({"tick": count})
-            except Exception:
-                tomodachi.get_logger("tick").exception("tick handler failed")
+            # Each call is work in flight: `tasks`, which the default stop() lets finish
+            # within the grace period.
+            self.tasks.spawn(self._call(call, count), name=f"tick:{name}:{count}")
 
-    async def stop(self) -> None:
-        # Ticks are not in-flight work worth waiting for: cancel the loops at once.
-        await self.tasks.drain(0)
+    async def _call(self, call: Any, count: int) -> None:
+        try:
+            await call({"tick": count})
+        except Exception:
+            tomodachi.get_logger("tick").exception("tick handler failed")
 
 
 def tick(seconds: float) -> Any:

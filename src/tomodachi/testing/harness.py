@@ -10,12 +10,12 @@ import os
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from tomodachi._tasks import gather_or_cancel
 from tomodachi.clock import Clock, ManualClock, use_clock
 from tomodachi.container import ServiceContainer
 from tomodachi.messaging.envelopes import DEFAULT
 from tomodachi.runtime import Runtime
 from tomodachi.service import Service
+from tomodachi.tasks import gather_or_cancel
 from tomodachi.testing.delivery import Delivery
 
 if TYPE_CHECKING:

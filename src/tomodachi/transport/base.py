@@ -7,15 +7,16 @@ that kind in definition order, then drives the lifecycle::
     setup()    validate the declarations and options; declare nothing remote yet
     start()    bind / connect / declare / consume; after it returns, the transport is serving
     started()  called after the user's ``_started_service`` (release consumers, schedulers)
-    stop()     stop intake, drain in-flight work within the grace period, cancel the rest
+    stop()     stop intake (cancel ``intake``), drain in-flight work (``tasks``) within the
+               grace period, cancel the rest
     close()    release clients and connections
 
 Writing a transport of your own takes a subclass and a decorator::
 
     class TickTransport(tomodachi.Transport):
-        async def start(self) -> None:
+        async def started(self) -> None:
             for handler in self.handlers:
-                self.tasks.spawn(self._loop(handler))
+                self.intake.spawn(self._loop(handler))
 
     def tick(seconds: float):
         return TickTransport.decorator(seconds)
@@ -27,8 +28,8 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from tomodachi._tasks import TaskTracker
 from tomodachi.entrypoint import Entrypoint, declare
+from tomodachi.tasks import TaskTracker
 
 if TYPE_CHECKING:
     from tomodachi.runtime import Runtime
@@ -68,7 +69,11 @@ class Transport:
         self.service = service
         self.runtime = runtime
         self.handlers: list[Handler] = []
-        #: Tasks owned by this transport; drained by the default :meth:`stop`.
+        #: The loops that take work in (receive loops, listeners, tickers): cancelled first by
+        #: the default :meth:`stop`, so that no new work starts once a stop is requested.
+        self.intake = TaskTracker()
+        #: The work in flight (one task per message or call): drained by the default
+        #: :meth:`stop` within :attr:`grace_period`, what remains then is cancelled.
         self.tasks = TaskTracker()
 
     # -- declaration -------------------------------------------------------------------
@@ -109,11 +114,22 @@ class Transport:
         """Called once the service's ``_started_service`` hook has returned."""
 
     async def stop(self) -> None:
-        """Stop intake and drain in-flight work within the grace period."""
+        """Stop intake and drain in-flight work within the grace period.
+
+        The default cancels :attr:`intake`, then drains :attr:`tasks` for :attr:`grace_period`
+        seconds and cancels what is left; override it to log or to release unfinished work.
+        """
+        await self.intake.cancel_all()
         await self.tasks.drain(self.grace_period)
 
     async def close(self) -> None:
-        """Release clients and connections. Called after :meth:`stop`, also after failures."""
+        """Release clients and connections. Called after :meth:`stop`, also after failures.
+
+        The default cancels whatever :attr:`intake` and :attr:`tasks` still run (a failed start
+        is not followed by :meth:`stop`); an override releases its clients and calls it too.
+        """
+        await self.intake.cancel_all()
+        await self.tasks.cancel_all()
 
     @property
     def ready(self) -> bool:

@@ -26,10 +26,10 @@ import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tomodachi._tasks import gather_or_cancel
 from tomodachi.errors import ConfigurationError
 from tomodachi.logging import get_logger
 from tomodachi.messaging.pipeline import MessageHandler, Outcome, Settle, handler_for_subscription
+from tomodachi.tasks import gather_or_cancel
 from tomodachi.transport.amqp.backend import AmqpBackend, Delivery, OnDelivery, backend_for
 from tomodachi.transport.amqp.declaration import AmqpSubscription
 from tomodachi.transport.amqp.errors import AmqpTooManyConsumersException

@@ -31,7 +31,7 @@ from tomodachi.transport.aws_sns_sqs.clients import error_code
 from tomodachi.transport.aws_sns_sqs.message import Action, ReceivedMessage, parse, settle_action
 
 if TYPE_CHECKING:
-    from tomodachi._tasks import TaskTracker
+    from tomodachi.tasks import TaskTracker
     from tomodachi.transport.aws_sns_sqs.client import QueueBinding, SnsSqsClient
     from tomodachi.transport.aws_sns_sqs.resolve import SqsConsumer
 

@@ -16,8 +16,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from tomodachi._tasks import TaskTracker, gather_or_cancel
 from tomodachi.logging import get_logger
+from tomodachi.tasks import TaskTracker, gather_or_cancel
 from tomodachi.transport.aws_sns_sqs.client import QueueBinding, SnsSqsClient, client_class, client_for
 from tomodachi.transport.aws_sns_sqs.consumer import QueueConsumer
 from tomodachi.transport.aws_sns_sqs.resolve import SqsConsumer, resolve
@@ -40,7 +40,8 @@ class AWSSNSSQSTransport(Transport):
         self.consumers: list[SqsConsumer] = []
         self.queue_consumers: list[QueueConsumer] = []
         self._client: SnsSqsClient | None = None
-        self._receivers = TaskTracker()
+        # Visibility extenders outlive the drain (in-flight messages keep being extended), so
+        # they are neither intake nor in-flight work.
         self._extenders = TaskTracker()
         self._log = get_logger("tomodachi.aws_sns_sqs")
 
@@ -107,11 +108,11 @@ class AWSSNSSQSTransport(Transport):
     async def started(self) -> None:
         for queue_consumer in self.queue_consumers:
             name = queue_consumer.consumer.handler.name
-            self._receivers.spawn(queue_consumer.receive_loop(), name=f"aws_sns_sqs:receive:{name}")
+            self.intake.spawn(queue_consumer.receive_loop(), name=f"aws_sns_sqs:receive:{name}")
             self._extenders.spawn(queue_consumer.extend_loop(), name=f"aws_sns_sqs:extend:{name}")
 
     async def stop(self) -> None:
-        await self._receivers.cancel_all()  # stop intake: cancels the long polls
+        await self.intake.cancel_all()  # stop intake: cancels the long polls
         cancelled = await self.tasks.drain(self.grace_period)
         if cancelled:
             self._log.warning(
@@ -124,10 +125,10 @@ class AWSSNSSQSTransport(Transport):
         await asyncio.gather(*(c.release_unfinished() for c in self.queue_consumers))
 
     async def close(self) -> None:
-        await self._receivers.cancel_all()
+        await self.intake.cancel_all()
         await self.tasks.cancel_all()
         await self._extenders.cancel_all()
 
     @property
     def ready(self) -> bool:
-        return len(self._receivers) == len(self.queue_consumers)
+        return len(self.intake) == len(self.queue_consumers)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from tomodachi._tasks import TaskTracker
+from tomodachi.tasks import TaskTracker
 from tomodachi.transport.amqp.backend import Delivery, OnDelivery
 from tomodachi.transport.memory import amqp_broker as model
 from tomodachi.transport.memory.broker import MemoryBroker

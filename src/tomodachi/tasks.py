@@ -1,4 +1,10 @@
-"""A tracked set of tasks with an owner that drains or cancels them (structured concurrency)."""
+"""Tracked tasks with an owner that drains or cancels them (structured concurrency).
+
+Every transport has two trackers (see :class:`tomodachi.Transport`): ``intake`` for the loops
+that take work in (receive loops, listeners, tickers), cancelled first when the service stops, and
+``tasks`` for the work in flight (handler calls), drained within the grace period. Nothing a
+tracker spawns is left running or un-awaited.
+"""
 
 from __future__ import annotations
 
@@ -30,8 +36,11 @@ async def gather_or_cancel(*coros: Coroutine[Any, Any, Any]) -> list[Any]:
 class TaskTracker:
     """Owns background tasks: nothing it spawns is ever left un-awaited.
 
+    ``spawn`` starts a task and keeps it until it is done; ``len()`` is the number still running.
     ``drain(timeout)`` waits for the running tasks, then cancels what is left and returns the
-    names of the cancelled tasks so the owner can log why they were cancelled.
+    names of the cancelled tasks so the owner can log why they were cancelled; ``cancel_all()``
+    cancels at once. A task's exception is its owner's to handle: wrap the coroutine (a tracker
+    does not log nor re-raise it).
     """
 
     __slots__ = ("_tasks",)
@@ -40,6 +49,7 @@ class TaskTracker:
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def spawn(self, coro: Coroutine[Any, Any, T], *, name: str | None = None) -> asyncio.Task[T]:
+        """Run *coro* as a task of this tracker (*name* is the task's name, in logs and drain)."""
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -60,8 +70,11 @@ class TaskTracker:
         await asyncio.wait(pending)
         return sorted(task.get_name() for task in pending)
 
-    async def cancel_all(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        if self._tasks:
-            await asyncio.wait(set(self._tasks))
+    async def cancel_all(self) -> list[str]:
+        """Cancel every task, wait until they have ended; return the names of those cancelled."""
+        if not self._tasks:
+            return []
+        pending = set(self._tasks)
+        cancelled = [task for task in pending if task.cancel()]
+        await asyncio.wait(pending)
+        return sorted(task.get_name() for task in cancelled)
