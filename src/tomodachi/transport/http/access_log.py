@@ -33,7 +33,7 @@ from tomodachi.logging import get_logger, is_enabled_for
 from tomodachi.transport.http._keys import ROUTE_INFO_KEY
 from tomodachi.transport.http.real_ip import get_forwarded_remote_ip
 
-__all__ = ["ROUTE_INFO_KEY", "AccessLog", "AccessLogger", "RouteLogInfo"]
+__all__ = ["AccessLog", "AccessLogger", "RouteLogInfo"]
 
 
 _INFO = 20

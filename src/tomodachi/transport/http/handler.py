@@ -15,8 +15,9 @@ from aiohttp import web
 
 from tomodachi.injection import HandlerCall, Invoke, compile_handler, compile_middleware_chain
 from tomodachi.logging import Logger, get_logger, reset_context_logger, set_context_logger
-from tomodachi.transport.http.access_log import ROUTE_INFO_KEY, AccessLog, RouteLogInfo, now
-from tomodachi.transport.http.real_ip import RESOLVER_KEY, RealIpResolver
+from tomodachi.transport.http._keys import REAL_IP_RESOLVER_KEY, ROUTE_INFO_KEY
+from tomodachi.transport.http.access_log import AccessLog, RouteLogInfo, now
+from tomodachi.transport.http.real_ip import RealIpResolver
 from tomodachi.transport.http.responses import (
     HttpException,
     ResponseDefaults,
@@ -136,7 +137,7 @@ class HttpEndpoint:
         state = self.state
         original = request
         if state.real_ip is not None:
-            request[RESOLVER_KEY] = state.real_ip  # before clone(): the clone copies the mapping
+            request[REAL_IP_RESOLVER_KEY] = state.real_ip  # before clone(): the clone copies the mapping
         if request.body_exists:
             limit = state.client_max_size
             length = request.content_length

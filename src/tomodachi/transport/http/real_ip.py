@@ -18,8 +18,6 @@ from tomodachi.transport.http._keys import FORWARDED_IP_KEY, REAL_IP_RESOLVER_KE
 
 __all__ = ["RealIpResolver", "get_forwarded_remote_ip"]
 
-RESOLVER_KEY = REAL_IP_RESOLVER_KEY
-_RESULT_KEY = FORWARDED_IP_KEY
 
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -82,13 +80,13 @@ def get_forwarded_remote_ip(request: web.BaseRequest) -> str:
 
     Trusted proxies are configured with ``http.real_ip_from``; without it this is the peer IP.
     """
-    result = request.get(_RESULT_KEY)
+    result = request.get(FORWARDED_IP_KEY)
     if isinstance(result, str):
         return result
-    resolver = request.get(RESOLVER_KEY)
+    resolver = request.get(REAL_IP_RESOLVER_KEY)
     if isinstance(resolver, RealIpResolver):
         result = resolver.resolve(request)
     else:
         result = request.remote or ""
-    request[_RESULT_KEY] = result
+    request[FORWARDED_IP_KEY] = result
     return result

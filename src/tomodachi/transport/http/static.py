@@ -22,7 +22,8 @@ from aiohttp import web
 
 from tomodachi.errors import ConfigurationError
 from tomodachi.logging import get_logger
-from tomodachi.transport.http.access_log import ROUTE_INFO_KEY, RouteLogInfo
+from tomodachi.transport.http._keys import ROUTE_INFO_KEY
+from tomodachi.transport.http.access_log import RouteLogInfo
 from tomodachi.transport.http.handler import HttpState
 from tomodachi.transport.http.routes import normalise_url
 

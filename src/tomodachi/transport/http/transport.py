@@ -26,7 +26,8 @@ from aiohttp import web
 from tomodachi.errors import ConfigurationError, ServiceStartError
 from tomodachi.logging import get_logger
 from tomodachi.transport.base import Transport
-from tomodachi.transport.http.access_log import ROUTE_INFO_KEY, AccessLog, AccessLogger, now
+from tomodachi.transport.http._keys import ROUTE_INFO_KEY
+from tomodachi.transport.http.access_log import AccessLog, AccessLogger, now
 from tomodachi.transport.http.config import HttpConfig
 from tomodachi.transport.http.declaration import HttpRoute, IgnoreLogging
 from tomodachi.transport.http.handler import Endpoint, HttpState

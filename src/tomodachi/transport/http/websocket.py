@@ -29,7 +29,8 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from tomodachi.injection import HandlerCall, compile_handler
 from tomodachi.logging import reset_context_logger, set_context_logger
-from tomodachi.transport.http.access_log import ROUTE_INFO_KEY, RouteLogInfo, now
+from tomodachi.transport.http._keys import ROUTE_INFO_KEY
+from tomodachi.transport.http.access_log import RouteLogInfo, now
 from tomodachi.transport.http.handler import HttpState, group_values, groups_with_defaults, handler_logger
 
 __all__ = ["WebSocketEndpoint"]
