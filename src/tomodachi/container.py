@@ -119,7 +119,7 @@ class ServiceContainer:
             self.instances.append(instance)
         for record in self.records:
             instance = record.service
-            # A list, not a copy: a transport added by an earlier one's setup (add_transport) is
+            # A list, not a copy: a transport added by an earlier one's setup (ensure_transport) is
             # reached and set up too.
             for transport in record.transports:
                 try:
@@ -133,22 +133,25 @@ class ServiceContainer:
                     ) from exc
         self._set_up = True
 
-    def add_transport(self, record: ServiceRecord, kind: type[TransportT]) -> TransportT:
-        """Give the service of *record* a transport of *kind* it declares no entrypoint of.
+    def ensure_transport(self, record: ServiceRecord, kind: type[TransportT]) -> TransportT:
+        """The transport of class *kind* of the service of *record*, added if it has none.
 
         For a transport that needs another one, e.g. to mount an endpoint on an HTTP server the
-        service does not declare (:func:`tomodachi.transport.http.mount`). Only while the
-        services are set up (from a transport's ``setup()``): the new transport is then set up,
-        started and stopped like the declared ones.
+        service may not declare (:func:`tomodachi.transport.http.mount`). Only while the
+        services are set up (from a transport's ``setup()``): an added transport is then set
+        up, started and stopped like the declared ones.
         """
         if self._set_up:
             raise ConfigurationError(
-                f"cannot add a {kind.display_name()} transport to {record.service.name!r} after set-up: "
-                "do it from a transport's setup()"
+                f"{record.service.name!r} is already set up: ask for its {kind.display_name()} "
+                "transport from a transport's setup()"
             )
-        transport = kind(record.service, self.runtime)
-        record.transports.append(transport)
-        return transport
+        for transport in record.transports:
+            if isinstance(transport, kind):
+                return transport
+        added = kind(record.service, self.runtime)
+        record.transports.append(added)
+        return added
 
     def _prepare(self, instance: Service) -> None:
         from tomodachi.options import coerce_options

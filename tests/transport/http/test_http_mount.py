@@ -139,9 +139,18 @@ class LateService(tomodachi.Service):
         pass
 
 
-async def test_mount_after_set_up_is_a_start_error() -> None:
-    with pytest.raises(Exception, match="after set-up"):
-        async with run_services(LateService):
+class LateWithRoutes(LateService):
+    name = "late-with-routes"
+
+    @tomodachi.http("GET", r"/hello")
+    async def hello(self) -> str:
+        return "hello"
+
+
+@pytest.mark.parametrize("cls", [LateService, LateWithRoutes])
+async def test_mount_after_set_up_is_a_start_error(cls: type[tomodachi.Service]) -> None:
+    with pytest.raises(Exception, match="already set up: ask for its http transport"):
+        async with run_services(cls):
             pass
 
 

@@ -38,15 +38,14 @@ def mount(
 ) -> HttpTransport:
     """Serve *handler* for *method* on the regex *url* on the HTTP server of *service*.
 
-    Call it from a transport's ``setup()`` (``mount(self.service, self.runtime, ...)``). The
-    arguments are those of :meth:`HttpTransport.mount`; returns the transport that serves it
-    (its :attr:`~HttpTransport.port` is known once it has started).
+    Call it from a transport's ``setup()`` (``mount(self.service, self.runtime, ...)``); later
+    it raises ``ConfigurationError``. The arguments are those of :meth:`HttpTransport.mount`;
+    returns the transport that serves it (its :attr:`~HttpTransport.port` is known once it has
+    started).
     """
-    transport = runtime.transport(service, HttpTransport)
-    if transport is None:
-        record = runtime.record(service)
-        if record is None:
-            raise ConfigurationError(f"cannot mount {url!r}: {service!r} is not a service of this run")
-        transport = record.container.add_transport(record, HttpTransport)
+    record = runtime.record(service)
+    if record is None:
+        raise ConfigurationError(f"cannot mount {url!r}: {service!r} is not a service of this run")
+    transport = record.container.ensure_transport(record, HttpTransport)
     transport.mount(method, url, handler, name=name, ignore_logging=ignore_logging)
     return transport
