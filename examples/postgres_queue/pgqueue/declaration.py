@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tomodachi.messaging.envelopes import DEFAULT
+from tomodachi.options import DEFAULT
 
 __all__ = ["PgQueueSubscription"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from tomodachi.messaging.envelopes import DEFAULT
+from tomodachi.options import DEFAULT
 
 from .declaration import PgQueueSubscription
 from .transport import PgQueueTransport

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import tomodachi
-from tomodachi.messaging.envelopes import DEFAULT, build_payload, resolve_envelope
+from tomodachi.messaging.envelopes import build_payload, resolve_envelope
+from tomodachi.options import DEFAULT
 
 from .settings import settings_of
 from .store import JobStore

@@ -28,6 +28,7 @@ from tomodachi.errors import ConfigurationError, ServiceStartError
 from tomodachi.messaging.backend import memory_model, uses_memory_broker
 from tomodachi.messaging.pipeline import MessageHandler, Outcome, Settle, handler_for_subscription
 from tomodachi.messaging.slots import Slots
+from tomodachi.tasks import TaskTracker
 
 from .declaration import PgQueueSubscription
 from .memory import MemoryDatabase, MemoryJobStore
@@ -74,8 +75,8 @@ class PgQueueTransport(tomodachi.Transport):
         self.consumers: dict[str, _Consumer] = {}
         self.slots = Slots(1)
         self._running: dict[int, Job] = {}
-        self._intake: asyncio.Task[None] | None = None
-        self._heartbeat: asyncio.Task[None] | None = None
+        #: The lock extension of running jobs: it outlives intake (cancelled after the drain).
+        self.keepalive = TaskTracker()
         self._started = False
         self._stopping = False
         self._log = tomodachi.get_logger("pgqueue")
@@ -111,9 +112,9 @@ class PgQueueTransport(tomodachi.Transport):
         except StoreUnavailable as exc:
             raise ServiceStartError(f"pg_queue: cannot reach the job database ({exc})") from None
         self._started = True
-        # Intake is owned here, apart from self.tasks (the running jobs the stop drains).
-        self._intake = asyncio.create_task(self._claim_loop(self.store), name="pg_queue:claim")
-        self._heartbeat = asyncio.create_task(self._extend_loop(self.store), name="pg_queue:extend")
+        # The claim loop is intake (cancelled first on stop); each job runs in self.tasks (drained).
+        self.intake.spawn(self._claim_loop(self.store), name="pg_queue:claim")
+        self.keepalive.spawn(self._extend_loop(self.store), name="pg_queue:extend")
 
     async def _claim_loop(self, store: JobStore) -> None:
         queues = list(self.consumers)
@@ -201,7 +202,7 @@ class PgQueueTransport(tomodachi.Transport):
     async def stop(self) -> None:
         """Stop claiming, drain running jobs within the grace period, give the rest back."""
         self._stopping = True
-        await _cancel(self._intake)
+        await self.intake.cancel_all()
         running = len(self.tasks)
         cancelled = await self.tasks.drain(self.grace_period)
         if cancelled:
@@ -211,9 +212,11 @@ class PgQueueTransport(tomodachi.Transport):
                 service=self.service.name,
                 grace_period=self.grace_period,
             )
-        await _cancel(self._heartbeat)
+        await self.keepalive.cancel_all()
 
     async def close(self) -> None:
+        await self.keepalive.cancel_all()
+        await super().close()  # cancels what intake and tasks still run (after a failed start)
         if self.store is not None:
             await self.store.close()
 
@@ -222,12 +225,6 @@ def _describe(outcome: Outcome) -> str:
     if outcome.error is None:
         return outcome.reason
     return f"{outcome.reason}: {type(outcome.error).__name__}: {outcome.error}"
-
-
-async def _cancel(task: asyncio.Task[None] | None) -> None:
-    if task is not None and not task.done():
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
 
 
 async def _quietly(call: Awaitable[None]) -> None:
