@@ -17,6 +17,7 @@ import pytest
 
 import tomodachi
 from examples.postgres_queue.pgqueue import MemoryJobStore, StoreUnavailable, pg_enqueue, pg_queue
+from examples.postgres_queue.pgqueue.postgres import PostgresJobStore
 from tests._support import wait_until
 from tests.examples._pgqueue_support import PG_DSN, drop_table, proxy, store_of, transport_of, unique_table
 from tomodachi.envelope import JsonBase
@@ -402,3 +403,33 @@ async def test_a_running_job_keeps_its_claim(backend: Backend) -> None:
         await asyncio.sleep(0.6)  # a second claimant would finish now
         assert await store_of(app["first"]).pending("long") == 0
     assert len(handled) == 1 and handled[0][1] == 1
+
+
+@pytest.mark.postgres
+async def test_the_claim_loop_survives_a_dropped_table() -> None:
+    handled: list[str] = []
+    table = unique_table()
+
+    class Worker(tomodachi.Service):
+        name = "worker"
+
+        @pg_queue("again")
+        async def handle(self, message: str) -> None:
+            handled.append(message)
+
+    options = {"pg_queue.dsn": PG_DSN, "pg_queue.table": table, "pg_queue.reconnect_delay_max": 0.1}
+    try:
+        async with run_services(Worker, options=options, message_broker=None) as app:
+            await drop_table(table)  # every claim now fails with "relation does not exist"
+            await wait_until(
+                lambda: any(r["message"] == "claiming jobs failed; retrying" for r in app.logs),
+                within=10,
+                what="the failure logged",
+            )
+            store = store_of(app.service)
+            assert isinstance(store, PostgresJobStore)
+            await store.create_table()
+            await pg_enqueue(app.service, "hello", "again")
+            await wait_until(lambda: handled == ["hello"], within=5, what="the job after the table is back")
+    finally:
+        await drop_table(table)

@@ -137,8 +137,11 @@ class PostgresJobStore:
         self._healthy = True
 
     async def _ensure_table(self) -> None:
-        if self._table_ready or not self._settings.create_table:
-            return
+        if not self._table_ready and self._settings.create_table:
+            await self.create_table()
+
+    async def create_table(self) -> None:
+        """Create the jobs table and its index, unless they exist."""
         t = self._table
         async with self._connection() as conn:
             async with conn.transaction():

@@ -151,6 +151,13 @@ class PgQueueTransport(tomodachi.Transport):
                 )
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, settings.reconnect_delay_max)
+            except Exception:
+                # Not an outage (a dropped table, a bug): say so, and keep the loop alive.
+                self._log.exception(
+                    "claiming jobs failed; retrying", service=self.service.name, retry_in=backoff
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, settings.reconnect_delay_max)
 
     async def _extend_loop(self, store: JobStore) -> None:
         """Keep the claims of running jobs, so a long handler does not lose its job to another."""
@@ -161,6 +168,10 @@ class PgQueueTransport(tomodachi.Transport):
                     await store.extend(list(self._running.values()), lock_seconds=self.settings.lock_seconds)
                 except StoreUnavailable:
                     pass  # the claim loop reports the outage
+                except Exception:
+                    self._log.exception(
+                        "extending the claims of running jobs failed", service=self.service.name
+                    )
 
     # -- per job ---------------------------------------------------------------------------
     async def _run(self, store: JobStore, job: Job) -> None:
@@ -181,6 +192,10 @@ class PgQueueTransport(tomodachi.Transport):
             # Its lock expires and the job runs again: at-least-once, as with any broker.
             consumer.pipeline.logger.warning(
                 "job not settled: database unreachable", job_id=job.id, error=str(exc)
+            )
+        except Exception:
+            consumer.pipeline.logger.exception(
+                "job not settled; it runs again when its claim expires", job_id=job.id
             )
 
     async def _settle(self, store: JobStore, consumer: _Consumer, job: Job, outcome: Outcome) -> None:
