@@ -125,6 +125,10 @@ class OptionsInterface(metaclass=_SectionMeta):
     def _field_table(self) -> Mapping[str, _Field]:
         return self._fields
 
+    def _field(self, name: str) -> _Field | None:
+        # _field_table().get(name), without building a table: reading a dotted key is a lookup.
+        return self._fields.get(name)
+
     def _value(self, name: str) -> Any:
         return getattr(self, name)
 
@@ -172,7 +176,7 @@ class OptionsInterface(metaclass=_SectionMeta):
                 self._set_full(target, value)
             return
         head, _, rest = key.partition(".")
-        field = self._field_table().get(head)
+        field = self._field(head)
         if field is None:
             if isinstance(value, Mapping) and full in LEGACY_PREFIXES:
                 for sub_key, sub_value in value.items():
@@ -212,7 +216,7 @@ class OptionsInterface(metaclass=_SectionMeta):
         if targets is not None:
             return self._get_full(targets[0], key)
         head, _, rest = key.partition(".")
-        field = self._field_table().get(head)
+        field = self._field(head)
         if field is None or (rest and field.section is None):
             raise self._invalid(key)
         value = self._value(head)

@@ -153,6 +153,9 @@ class Options(OptionsInterface):
             return self._fields
         return {**self._fields, **REGISTERED}
 
+    def _field(self, name: str) -> _Field | None:
+        return self._fields.get(name) or REGISTERED.get(name)
+
     def _value(self, name: str) -> Any:
         if name in self._fields:
             return getattr(self, name)
