@@ -390,17 +390,17 @@ async def test_a_running_job_keeps_its_claim(backend: Backend) -> None:
 
         @pg_queue("long")
         async def handle(self, data: Any, attempt: int) -> None:
-            await asyncio.sleep(0.5)  # longer than the lock: extended while it runs
+            await asyncio.sleep(0.8)  # longer than the lock: extended (every 0.1 s) while it runs
             handled.append((self.name, attempt))
 
     class Second(First):
         name = "second"
 
-    options = {"pg_queue.lock_seconds": 0.15, "pg_queue.poll_interval": 0.05}
+    options = {"pg_queue.lock_seconds": 0.3, "pg_queue.poll_interval": 0.05}
     async with backend.run(First, Second, **options) as app:
         await pg_enqueue(app["first"], {}, "long")
         await wait_until(lambda: handled, within=5, what="the long job")
-        await asyncio.sleep(0.6)  # a second claimant would finish now
+        await asyncio.sleep(0.9)  # a second claimant would finish now
         assert await store_of(app["first"]).pending("long") == 0
     assert len(handled) == 1 and handled[0][1] == 1
 
