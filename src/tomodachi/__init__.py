@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from tomodachi.__version__ import __build_time__, __version__, __version_info__
 from tomodachi.decorator import decorator
 from tomodachi.entrypoint import declare
-from tomodachi.errors import ConfigurationError, TomodachiError
+from tomodachi.errors import ConfigurationError, ServiceStartError, TomodachiError
 from tomodachi.runtime import Runtime, ServiceRecord, get_service, get_services, runtime_of
 from tomodachi.service import Service, exit, service
 from tomodachi.transport.base import Handler, Transport
@@ -162,6 +162,7 @@ __all__ = [
     "Runtime",
     "Service",
     "ServiceRecord",
+    "ServiceStartError",
     "TomodachiError",
     "TomodachiServiceMeta",
     "Transport",

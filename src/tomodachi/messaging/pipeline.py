@@ -62,7 +62,8 @@ HANDLED = Outcome(Settle.ACK, "handled")
 class MessageHandler:
     """One message handler of a service, compiled for a transport.
 
-    - ``kind``: ``"amqp"`` or ``"aws_sns_sqs"`` (logger names: ``tomodachi.<kind>.handler``).
+    - ``kind``: the family's name (``"amqp"``, ``"aws_sns_sqs"``, or a custom transport's);
+      the handler logger is ``tomodachi.<kind>.handler``.
     - ``positional_key``: the transport value a middleware receives after ``message``
       (``"topic"`` or ``"routing_key"``).
     - ``envelope``: the envelope object, or ``None`` for raw payloads (the handler's first
