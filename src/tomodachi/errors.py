@@ -7,13 +7,20 @@ original library (which raised plain ``ValueError``) keeps working.
 
 from __future__ import annotations
 
+import re
+
 __all__ = [
     "ConfigurationError",
     "InvalidOptionError",
     "ServiceStartError",
     "TomodachiError",
     "describe_exception",
+    "mask_url_credentials",
 ]
+
+# scheme://userinfo@ - the userinfo runs up to the last "@" before the end of the authority (a
+# password may hold an unescaped "@"); quotes and brackets end it, as a URL in a repr or a message.
+_URL_USERINFO = re.compile(r"""(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)(?P<userinfo>[^\s/?#'"<>()\[\]]*)@""")
 
 
 class TomodachiError(Exception):
@@ -46,15 +53,35 @@ class ServiceStartError(TomodachiError):
     """
 
 
+def _mask_userinfo(match: re.Match[str]) -> str:
+    user, colon, _password = match["userinfo"].partition(":")
+    return f"{match['scheme']}{user}:***@" if colon else f"{match['scheme']}***@"
+
+
+def mask_url_credentials(text: str) -> str:
+    """*text* with the password of every URL in it masked: ``amqp://user:***@host/``.
+
+    A URL with a user name only (``https://token@host``, where the name often is the secret) is
+    shown as ``https://***@host``. Cheap for text without ``://`` and ``@``.
+    """
+    if "@" not in text or "://" not in text:
+        return text
+    return _URL_USERINFO.sub(_mask_userinfo, text)
+
+
 def describe_exception(exc: BaseException) -> str:
-    """One line naming an exception and where user code raised it: ``Type: message (file:line)``."""
+    """One line naming an exception and where user code raised it: ``Type: message (file:line)``.
+
+    A password in a URL of the message is masked (:func:`mask_url_credentials`).
+    """
     import os
     import traceback
 
-    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    message = mask_url_credentials(str(exc))
+    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
     if isinstance(exc, SyntaxError):
         location = f"{exc.filename}:{exc.lineno}" if exc.filename else ""
-        return f"SyntaxError: {exc.msg} ({location})" if location else text
+        return f"SyntaxError: {mask_url_credentials(str(exc.msg))} ({location})" if location else text
     frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
     package_dir = os.path.dirname(os.path.abspath(__file__))
     user_frames = [f for f in frames if not os.path.abspath(f.filename).startswith(package_dir)]

@@ -8,7 +8,8 @@ Every output has two entry points:
   handler (see :mod:`tomodachi.logging.handler`).
 
 Console and JSON write straight to the stream - one ``write`` per line under a lock - rather than
-through a stdlib handler: that is most of why a tomodachi log line is cheap.
+through a stdlib handler: that is most of why a tomodachi log line is cheap. The password of a URL
+in a line (``amqp://user:***@host``, a DSN in an exception) is masked there.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
+from tomodachi.errors import mask_url_credentials
 from tomodachi.logging.levels import method_name as _method_name
 from tomodachi.logging.processors import EventDict, Processor, mask_secrets, wrapped_logger
 from tomodachi.logging.renderers import resolve_exc_info
@@ -140,6 +142,8 @@ class StreamOutput(Output):
                 return
         # The body of write(), inlined: this is the path of every line.
         line = self._render(name, level, event_dict, created)
+        if "://" in line and "@" in line:
+            line = mask_url_credentials(line)
         stream = self._stream or sys.stderr
         with _write_lock:
             stream.write(line + "\n")
@@ -148,6 +152,8 @@ class StreamOutput(Output):
     def write(self, name: str, level: int, event_dict: EventDict, created: float | None) -> None:
         """Render and write one line (no routing)."""
         line = self._render(name, level, event_dict, created)
+        if "://" in line and "@" in line:
+            line = mask_url_credentials(line)
         stream = self._stream or sys.stderr
         with _write_lock:
             stream.write(line + "\n")
@@ -189,6 +195,8 @@ class PythonOutput(Output):
 
     def emit_record(self, record: logging.LogRecord, processors: Sequence[Processor]) -> None:
         line = self.formatter.format(record)
+        if "://" in line and "@" in line:
+            line = mask_url_credentials(line)
         stream = self._stream or sys.stderr
         with _write_lock:
             stream.write(line + "\n")

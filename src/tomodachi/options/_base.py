@@ -13,10 +13,10 @@ import copy as _copy
 from collections.abc import ItemsView, Iterator, KeysView, Mapping, ValuesView
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Self, TypeVar, cast
 
-from tomodachi.errors import InvalidOptionError
+from tomodachi.errors import ConfigurationError, InvalidOptionError
 
 from ._legacy import LEGACY_KEYS, LEGACY_PREFIXES
-from .checks import Check, invalid
+from .checks import MASKED, Check, invalid, secret_invalid
 
 T = TypeVar("T")
 S = TypeVar("S", bound="OptionsInterface")
@@ -65,12 +65,28 @@ class _Field:
         return _copy.copy(self.default) if isinstance(self.default, list) else self.default
 
 
+def _checked(field: _Field, full: str, value: Any) -> Any:
+    """*value* as the field's check returns it; for a secret key, an error that never shows it."""
+    if field.check is None:
+        return value
+    if not field.secret:
+        return field.check(full, value)
+    error: ConfigurationError | None = None
+    try:
+        return field.check(full, value)
+    except Exception as exc:  # a custom check may raise anything, with the value in its message
+        error = secret_invalid(full, exc)
+    # Raised outside the except block: the check's error (which shows the value) is not chained.
+    raise error
+
+
 def option(default: T, check: Check | None = None, *, secret: bool = False) -> T:
     """Declare an option key of a section: its default and the check (and normaliser) of values.
 
     ``port: int = option(9700, checks.int_check(1, 65535))``. *check* is called with the full
     dotted key and the assigned value and returns the value to store (see
-    :mod:`tomodachi.options.checks`). A *secret* key (a password) is shown as ``'***'`` in ``repr``.
+    :mod:`tomodachi.options.checks`). A *secret* key (a password) is shown as ``'***'`` in ``repr``
+    and in the error for a value its check rejects, whatever the value's type.
     """
     return cast(T, _Field(default, check, None, secret))
 
@@ -186,7 +202,7 @@ class OptionsInterface(metaclass=_SectionMeta):
         if field.section is None:
             if rest:
                 raise self._invalid(key)
-            self._store(head, field.check(full, value) if field.check else value)
+            self._store(head, _checked(field, full, value))
         elif rest:
             self._value(head)._set(rest, value)
         elif isinstance(value, field.section):
@@ -357,8 +373,8 @@ class OptionsInterface(metaclass=_SectionMeta):
             value = self._value(name)
             if field.section is not None:
                 sections.append(value)
-            elif field.secret and value not in (None, ""):
-                lines.append(f"{pad}| {name} = '***'")
+            elif field.secret and value is not None and not (isinstance(value, str) and not value):
+                lines.append(f"{pad}| {name} = {MASKED!r}")
             else:
                 lines.append(f"{pad}| {name} = {value!r}")
         for section in sections:

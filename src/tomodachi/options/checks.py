@@ -26,8 +26,46 @@ def show(value: object) -> str:
     return text if len(text) <= 100 and "\n" not in text else f"<{type(value).__qualname__} object>"
 
 
+class InvalidValueError(ConfigurationError):
+    """A value a check rejected: ``Invalid value for option '<key>': <value> (expected <what>)``.
+
+    The error keeps the key and the expectation (never the value), so that the error for a secret
+    key can be made again with the value masked.
+    """
+
+    def __init__(self, key: str, value: object, expected: str) -> None:
+        super().__init__(f"Invalid value for option '{key}': {show(value)} (expected {expected})")
+        self.key = key
+        self.expected = expected
+
+
+class _Masked:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'***'"
+
+
+#: Shown instead of the value of a secret key.
+MASKED: object = _Masked()
+
+
 def invalid(key: str, value: object, expected: str) -> ConfigurationError:
-    return ConfigurationError(f"Invalid value for option '{key}': {show(value)} (expected {expected})")
+    return InvalidValueError(key, value, expected)
+
+
+def secret_invalid(key: str, error: BaseException) -> ConfigurationError:
+    """The error for a value of the secret *key* its check rejected with *error*: never the value.
+
+    The expectation of an :class:`InvalidValueError` is kept; any other message (a custom check's)
+    may quote the value, so it is replaced.
+    """
+    if isinstance(error, InvalidValueError):
+        return InvalidValueError(key, MASKED, error.expected)
+    return ConfigurationError(
+        f"Invalid value for option '{key}': {MASKED!r} (rejected by its check, {type(error).__name__}; "
+        "the message is not shown, as the key is secret)"
+    )
 
 
 def _is_int(value: object) -> bool:

@@ -50,7 +50,7 @@ def test_refused_credentials_name_the_key_id_not_the_secret() -> None:
     )
     assert isinstance(error, AWSSNSSQSConnectionException)
     text = str(error)
-    assert "refused the credentials of access key id AKIAEXAMPLE (InvalidClientTokenId)" in text
+    assert "refused the credentials of access key id ****MPLE (InvalidClientTokenId)" in text
     assert "AWS SQS (eu-west-1)" in text
     assert SECRET not in text and "\n" not in text
 

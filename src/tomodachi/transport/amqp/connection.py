@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import aio_pika
 from aio_pika.abc import AbstractRobustChannel, DeliveryMode, ExchangeType
@@ -29,6 +30,7 @@ from aio_pika.connection import make_url
 from aio_pika.exceptions import DeliveryError
 from pamqp.commands import Basic
 
+from tomodachi.errors import mask_url_credentials
 from tomodachi.logging import get_logger
 from tomodachi.transport.amqp.errors import AmqpConnectionException, AmqpPublishError
 from tomodachi.transport.amqp.library_logs import (
@@ -191,9 +193,10 @@ class AmqpConnection:
         text = str(exc) or type(exc).__name__
         text = " ".join(text.split())
         password = self.params.password
-        if password and password in text:
-            text = text.replace(password, "******")
-        return text
+        if password:  # as given, and as it is written in a URL
+            for form in sorted({password, quote(password, safe=""), quote(password)}, key=len, reverse=True):
+                text = text.replace(form, "******")
+        return mask_url_credentials(text)
 
     # -- outage and recovery -------------------------------------------------------------
     def _on_lost(self, _sender: Any, exc: BaseException | None) -> None:

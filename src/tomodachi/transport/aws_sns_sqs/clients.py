@@ -17,7 +17,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal
 
-from tomodachi.errors import ServiceStartError
+from tomodachi.errors import ServiceStartError, mask_url_credentials
 from tomodachi.transport.aws_sns_sqs.errors import AWSSNSSQSConnectionException, AWSSNSSQSException
 
 if TYPE_CHECKING:
@@ -132,7 +132,9 @@ class ClientSettings:
 
     def endpoint(self, service: Service) -> str:
         url = {"sns": self.sns_endpoint, "sqs": self.sqs_endpoint, "sts": self.sts_endpoint}[service]
-        return url or f"AWS {service.upper()} ({self.region_name or 'default region'})"
+        if url:
+            return mask_url_credentials(url)
+        return f"AWS {service.upper()} ({self.region_name or 'default region'})"
 
 
 class AwsClients:
@@ -281,8 +283,15 @@ def is_missing_queue(exc: BaseException) -> bool:
 
 
 def _short(text: str, limit: int = 300) -> str:
-    line = " ".join(str(text).split())
+    line = mask_url_credentials(" ".join(str(text).split()))
     return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def _key_id(access_key_id: str | None) -> str:
+    """An access key id as ``aws configure list`` shows it: its last four characters only."""
+    if not access_key_id:
+        return "(default chain)"
+    return "****" + access_key_id[-4:] if len(access_key_id) > 8 else "****"
 
 
 def describe_error(exc: BaseException) -> str:
@@ -325,7 +334,7 @@ def aws_error(
         )
     if is_credentials_error(exc):
         return AWSSNSSQSConnectionException(
-            f"{where} refused the credentials of access key id {settings.access_key_id or '(default chain)'} "
+            f"{where} refused the credentials of access key id {_key_id(settings.access_key_id)} "
             f"({error_code(exc)}): check aws_sns_sqs.aws_access_key_id and aws_secret_access_key"
         )
     if isinstance(exc, TimeoutError):
