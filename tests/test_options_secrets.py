@@ -160,6 +160,15 @@ def test_the_error_still_says_what_was_expected() -> None:
         Options(amqp={"login": SECRET})
 
 
+def test_a_url_with_a_password_given_for_a_section_or_key_is_masked() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        Options(amqp=f"amqp://guest:{MARK}@broker:5672/")
+    assert MARK not in str(info.value) and "amqp://guest:***@broker:5672/" in str(info.value)
+    with pytest.raises(ConfigurationError) as info:
+        Options(aws_endpoint_urls={"sqs": [f"http://u:{MARK}@localhost:4566"]})
+    assert MARK not in str(info.value) and "http://u:***@localhost:4566" in str(info.value)
+
+
 @pytest.mark.usefixtures("vault_section")
 def test_a_custom_checks_message_is_replaced_for_a_secret_key() -> None:
     with pytest.raises(ConfigurationError) as info:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tomodachi.errors import ConfigurationError
+from tomodachi.errors import ConfigurationError, mask_url_credentials
 
 Check = Callable[[str, Any], Any]
 
@@ -21,9 +21,15 @@ _UNITS = {"": 1, "K": _KIB, "M": _KIB**2, "G": _GIB}
 
 
 def show(value: object) -> str:
-    """The value for a one-line message: its repr, or its type if the repr is long or multi-line."""
+    """The value for a one-line message: its repr, or its type if the repr is long or multi-line.
+
+    The password of a URL in it is masked (``Options(amqp="amqp://user:pw@host")`` is a mistake
+    that must not print ``pw``).
+    """
     text = repr(value)
-    return text if len(text) <= 100 and "\n" not in text else f"<{type(value).__qualname__} object>"
+    if len(text) > 100 or "\n" in text:
+        return f"<{type(value).__qualname__} object>"
+    return mask_url_credentials(text)
 
 
 class InvalidValueError(ConfigurationError):
