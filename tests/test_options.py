@@ -59,6 +59,7 @@ DEFAULTS: dict[str, Any] = {
     "watcher.ignored_dirs": [],
     "watcher.watched_file_endings": [],
     "termination_grace_period_seconds": None,
+    "max_message_size": 4 * 1024 * 1024,
 }
 
 
@@ -187,8 +188,9 @@ def test_repr_tree() -> None:
     assert str(Options()) == text
     lines = text.splitlines()
     assert lines[0] == "| termination_grace_period_seconds = None"  # top-level keys, then the sections
-    assert lines[1] == '∴ http <class: "Options.HTTP" -- prefix: "http">:'
-    assert lines[2] == "  | port = 9700"
+    assert lines[1] == "| max_message_size = 4194304"
+    assert lines[2] == '∴ http <class: "Options.HTTP" -- prefix: "http">:'
+    assert lines[3] == "  | port = 9700"
     assert "  | host = '0.0.0.0'" in lines
     assert '∴ aws_sns_sqs <class: "Options.AWSSNSSQS" -- prefix: "aws_sns_sqs">:' in lines
     assert '∴ aws_endpoint_urls <class: "Options.AWSEndpointURLs" -- prefix: "aws_endpoint_urls">:' in lines

@@ -25,17 +25,49 @@ if TYPE_CHECKING:
     from tomodachi.envelope.protobuf_base import ProtobufBase
 
 __all__ = [
+    "DEFAULT_MAX_MESSAGE_SIZE",
+    "EnvelopeDecodeError",
     "EnvelopeEncodeError",
     "JsonBase",
     "MessageEnvelope",
+    "MessageTooLargeError",
     "ProtobufBase",
     "json_base",
     "protobuf_base",
 ]
 
 
+#: The default of the ``max_message_size`` option: the largest payload, and the largest decoded
+#: (inflated) data, a message handler accepts, in bytes (characters for a text payload).
+DEFAULT_MAX_MESSAGE_SIZE = 4 * 1024 * 1024
+
+
 class EnvelopeEncodeError(TomodachiError, ValueError):
     """``build_message`` was given data the envelope cannot encode (e.g. a ``set`` for JsonBase)."""
+
+
+class EnvelopeDecodeError(TomodachiError, ValueError):
+    """``parse_message`` of a built-in envelope was given a payload it cannot decode.
+
+    The only error :class:`JsonBase` and :class:`ProtobufBase` raise for a bad payload (a
+    ``ValueError``, as before); the message is settled as undecodable.
+    """
+
+
+class MessageTooLargeError(EnvelopeDecodeError):
+    """A payload, or the data decoded from it, is larger than ``max_message_size``.
+
+    ``what`` names the part (``"payload"``, ``"inflated data"``, ...), ``size`` its size in bytes
+    (a lower bound when ``at_least``: inflation stops just past the limit) and ``limit`` the cap.
+    """
+
+    def __init__(self, what: str, size: int, limit: int, *, at_least: bool = False) -> None:
+        self.what = what
+        self.size = size
+        self.limit = limit
+        self.at_least = at_least
+        amount = f"more than {limit}" if at_least else f"{size}"
+        super().__init__(f"{what} too large: {amount} bytes, the limit is {limit} (max_message_size)")
 
 
 @runtime_checkable

@@ -22,7 +22,13 @@ import uuid
 import zlib
 from typing import Any
 
-from tomodachi.envelope import EnvelopeEncodeError
+from tomodachi.envelope import (
+    DEFAULT_MAX_MESSAGE_SIZE,
+    EnvelopeDecodeError,
+    EnvelopeEncodeError,
+    MessageTooLargeError,
+)
+from tomodachi.envelope._decode import b64decode, inflate, off_loop
 from tomodachi.envelope._json import dumps, loads
 
 __all__ = ["COMPRESS_THRESHOLD", "PROTOCOL_VERSION", "JsonBase"]
@@ -73,49 +79,76 @@ class JsonBase:
         return f'{dumps(head)[:-1]}, "data": {data_json}}}'
 
     @classmethod
-    async def parse_message(cls, payload: str | bytes, **kwargs: Any) -> tuple[dict[str, Any], str, float]:
+    async def parse_message(
+        cls, payload: str | bytes, *, max_size: int | None = None, **kwargs: Any
+    ) -> tuple[dict[str, Any], str, float]:
         """Unwrap a JSON payload into ``(message, message_uuid, timestamp)``.
 
         ``message`` holds ``service`` (name, uuid), ``metadata`` (message_uuid,
         protocol_version, timestamp, topic, data_encoding) and the decoded ``data``. A payload
-        that is not a JsonBase message raises ``ValueError``.
+        that is not a JsonBase message raises :class:`~tomodachi.envelope.EnvelopeDecodeError`
+        (a ``ValueError``); one larger than *max_size* (default
+        :data:`~tomodachi.envelope.DEFAULT_MAX_MESSAGE_SIZE`), or whose compressed data inflates
+        past it, raises :class:`~tomodachi.envelope.MessageTooLargeError` (a subclass). Large
+        payloads and compressed data are decoded off the event loop.
         """
+        limit = DEFAULT_MAX_MESSAGE_SIZE if max_size is None else max_size
         if not isinstance(payload, (str, bytes, bytearray)):
-            raise ValueError(f"not a JsonBase message: payload of type {type(payload).__name__}")
-        try:
-            message = loads(payload)
-        except ValueError as exc:
-            raise ValueError(f"not a JsonBase message: invalid JSON ({exc})") from None
-        if not isinstance(message, dict):
-            raise ValueError(f"not a JsonBase message: a JSON {type(message).__name__}, not an object")
-        service, metadata = message.get("service"), message.get("metadata")
-        if not isinstance(service, dict) or not isinstance(metadata, dict) or "data" not in message:
-            raise ValueError("not a JsonBase message: 'service', 'metadata' and 'data' are required")
-        missing = [key for key in ("message_uuid", "timestamp") if key not in metadata]
-        if missing:
-            raise ValueError(f"not a JsonBase message: metadata lacks {', '.join(missing)}")
-
-        data_encoding = metadata.get("data_encoding", "raw")
-        data = message["data"]
-        if data_encoding == "base64_gzip_json":
-            try:
-                data = loads(zlib.decompress(base64.b64decode(data)).decode("utf-8"))
-            except (TypeError, ValueError, zlib.error) as exc:
-                raise ValueError(
-                    f"not a JsonBase message: undecodable base64_gzip_json data ({exc})"
-                ) from None
-        elif data_encoding != "raw":
-            raise ValueError(f"not a JsonBase message: unknown data_encoding {data_encoding!r}")
-
-        parsed_metadata = {key: metadata.get(key) for key in _METADATA_KEYS}
-        parsed_metadata["data_encoding"] = data_encoding
-        parsed = {
-            "service": {"name": service.get("name"), "uuid": service.get("uuid")},
-            "metadata": parsed_metadata,
-            "data": data,
-        }
-        return parsed, metadata["message_uuid"], metadata["timestamp"]
+            raise EnvelopeDecodeError(f"not a JsonBase message: payload of type {type(payload).__name__}")
+        if len(payload) > limit:
+            raise MessageTooLargeError("payload", len(payload), limit)
+        parsed, message_uuid, timestamp = await off_loop(len(payload), _parse, payload)
+        if parsed["metadata"]["data_encoding"] == "base64_gzip_json":
+            # The inflated size is unknown until inflated (up to the limit): always off the loop
+            # unless the limit itself is small.
+            parsed["data"] = await off_loop(limit, _decode_compressed, parsed["data"], limit)
+        return parsed, message_uuid, timestamp
 
     @classmethod
     def validate(cls, **kwargs: Any) -> None:
         """Check decorator options (synchronous, called at start-up); JsonBase accepts any."""
+
+
+def _parse(payload: str | bytes) -> tuple[dict[str, Any], Any, Any]:
+    try:
+        message = loads(payload)
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
+        raise EnvelopeDecodeError(f"not a JsonBase message: invalid JSON ({exc})") from None
+    if not isinstance(message, dict):
+        raise EnvelopeDecodeError(f"not a JsonBase message: a JSON {type(message).__name__}, not an object")
+    service, metadata = message.get("service"), message.get("metadata")
+    if not isinstance(service, dict) or not isinstance(metadata, dict) or "data" not in message:
+        raise EnvelopeDecodeError("not a JsonBase message: 'service', 'metadata' and 'data' are required")
+    missing = [key for key in ("message_uuid", "timestamp") if key not in metadata]
+    if missing:
+        raise EnvelopeDecodeError(f"not a JsonBase message: metadata lacks {', '.join(missing)}")
+
+    data_encoding = metadata.get("data_encoding", "raw")
+    data = message["data"]
+    if data_encoding == "base64_gzip_json":
+        if not isinstance(data, str):
+            raise EnvelopeDecodeError(
+                "not a JsonBase message: undecodable base64_gzip_json data (not a string)"
+            )
+    elif data_encoding != "raw":
+        raise EnvelopeDecodeError(f"not a JsonBase message: unknown data_encoding {data_encoding!r}")
+
+    parsed_metadata = {key: metadata.get(key) for key in _METADATA_KEYS}
+    parsed_metadata["data_encoding"] = data_encoding
+    parsed = {
+        "service": {"name": service.get("name"), "uuid": service.get("uuid")},
+        "metadata": parsed_metadata,
+        "data": data,
+    }
+    return parsed, metadata["message_uuid"], metadata["timestamp"]
+
+
+def _decode_compressed(data: str, limit: int) -> Any:
+    try:
+        return loads(inflate(b64decode(data, limit), limit).decode("utf-8"))
+    except MessageTooLargeError:
+        raise
+    except (TypeError, ValueError, RecursionError, zlib.error) as exc:
+        raise EnvelopeDecodeError(
+            f"not a JsonBase message: undecodable base64_gzip_json data ({exc})"
+        ) from None

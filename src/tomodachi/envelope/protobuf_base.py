@@ -17,9 +17,15 @@ import uuid
 import zlib
 from collections.abc import Callable
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from tomodachi.envelope import EnvelopeEncodeError
+from tomodachi.envelope import (
+    DEFAULT_MAX_MESSAGE_SIZE,
+    EnvelopeDecodeError,
+    EnvelopeEncodeError,
+    MessageTooLargeError,
+)
+from tomodachi.envelope._decode import b64decode, inflate, off_loop
 from tomodachi.errors import ConfigurationError, TomodachiError
 
 if TYPE_CHECKING:
@@ -54,17 +60,18 @@ def _is_message_class(value: Any, message_base: type) -> bool:
     return isinstance(value, type) and issubclass(value, message_base)
 
 
-# data_encoding -> how to get the serialized user message back from ``data``. "base64",
-# "base64_gzip_proto" and "raw" are deprecated (older senders) but still read; "" means the
-# sender did not set it, and is read as plain bytes.
-_DECODERS: dict[str, Callable[[bytes], bytes]] = {
-    "proto": bytes,
-    "gzip_proto": zlib.decompress,
-    "base64": base64.b64decode,
-    "base64_gzip_proto": lambda data: zlib.decompress(base64.b64decode(data)),
-    "raw": bytes,
-    "": bytes,
+# data_encoding -> how to get the serialized user message back from ``data`` (with the size
+# limit). "base64", "base64_gzip_proto" and "raw" are deprecated (older senders) but still read;
+# "" means the sender did not set it, and is read as plain bytes.
+_DECODERS: dict[str, Callable[[bytes, int], bytes]] = {
+    "proto": lambda data, limit: data,
+    "gzip_proto": inflate,
+    "base64": b64decode,
+    "base64_gzip_proto": lambda data, limit: inflate(b64decode(data, limit), limit),
+    "raw": lambda data, limit: data,
+    "": lambda data, limit: data,
 }
+_COMPRESSED = frozenset({"gzip_proto", "base64_gzip_proto"})
 
 
 class ProtobufBase:
@@ -109,37 +116,36 @@ class ProtobufBase:
 
     @classmethod
     async def parse_message(
-        cls, payload: str | bytes, proto_class: Any = None, validator: Any = None, **kwargs: Any
+        cls,
+        payload: str | bytes,
+        proto_class: Any = None,
+        validator: Any = None,
+        *,
+        max_size: int | None = None,
+        **kwargs: Any,
     ) -> tuple[dict[str, Any], str, float]:
         """Unwrap a base64 payload into ``(message, message_uuid, timestamp)``.
 
         ``message["data"]`` is an instance of *proto_class* (required). *validator*, a
         function or staticmethod, is called with it and raises to reject the message.
-        Undecodable payloads raise ``ValueError``.
+        Undecodable payloads raise :class:`~tomodachi.envelope.EnvelopeDecodeError` (a
+        ``ValueError``); a payload, or data, larger than *max_size* (default
+        :data:`~tomodachi.envelope.DEFAULT_MAX_MESSAGE_SIZE`) raises
+        :class:`~tomodachi.envelope.MessageTooLargeError` (a subclass). Large payloads and
+        compressed data are decoded off the event loop.
         """
         messages = _messages()
         if proto_class is None:
             raise ValueError(f"{cls.__name__}.parse_message needs proto_class (the protobuf message class)")
-        try:
-            envelope = messages.SNSSQSMessage()
-            envelope.ParseFromString(base64.b64decode(payload))
-        except (TypeError, ValueError, messages.DecodeError) as exc:  # ValueError: bad base64
-            raise ValueError(f"not a ProtobufBase message: {exc}") from None
-        if not envelope.HasField("metadata"):
-            raise ValueError("not a ProtobufBase message: no metadata")
-
+        limit = DEFAULT_MAX_MESSAGE_SIZE if max_size is None else max_size
+        if not isinstance(payload, (str, bytes, bytearray)):
+            raise EnvelopeDecodeError(f"not a ProtobufBase message: payload of type {type(payload).__name__}")
+        if len(payload) > limit:
+            raise MessageTooLargeError("payload", len(payload), limit)
+        envelope = await off_loop(len(payload), _parse_envelope, messages, payload, limit)
         metadata = envelope.metadata
-        decode = _DECODERS.get(metadata.data_encoding)
-        if decode is None:
-            raise ValueError(f"not a ProtobufBase message: unknown data_encoding {metadata.data_encoding!r}")
-        try:
-            data = proto_class()
-            data.ParseFromString(decode(envelope.data))
-        except (ValueError, zlib.error, messages.DecodeError) as exc:
-            raise ValueError(
-                f"not a ProtobufBase message: undecodable {metadata.data_encoding or 'proto'} data "
-                f"for {getattr(proto_class, '__name__', proto_class)} ({exc})"
-            ) from None
+        work = limit if metadata.data_encoding in _COMPRESSED else len(envelope.data)
+        data = await off_loop(work, _parse_data, messages, envelope, proto_class, limit)
 
         if validator is not None:
             # A validator defined in the service class body arrives as a staticmethod object.
@@ -177,3 +183,35 @@ class ProtobufBase:
             )
         if validator is not None and not isinstance(validator, staticmethod) and not callable(validator):
             raise ConfigurationError(f"{cls.__name__}: validator must be callable, got {validator!r}")
+
+
+def _parse_envelope(messages: ModuleType, payload: str | bytes, limit: int) -> SNSSQSMessage:
+    try:
+        envelope = messages.SNSSQSMessage()
+        envelope.ParseFromString(b64decode(payload, limit, "payload"))
+    except MessageTooLargeError:
+        raise
+    except (TypeError, ValueError, messages.DecodeError) as exc:  # ValueError: bad base64
+        raise EnvelopeDecodeError(f"not a ProtobufBase message: {exc}") from None
+    if not envelope.HasField("metadata"):
+        raise EnvelopeDecodeError("not a ProtobufBase message: no metadata")
+    if envelope.metadata.data_encoding not in _DECODERS:
+        raise EnvelopeDecodeError(
+            f"not a ProtobufBase message: unknown data_encoding {envelope.metadata.data_encoding!r}"
+        )
+    return cast("SNSSQSMessage", envelope)
+
+
+def _parse_data(messages: ModuleType, envelope: SNSSQSMessage, proto_class: Any, limit: int) -> Any:
+    data_encoding = envelope.metadata.data_encoding
+    try:
+        data = proto_class()
+        data.ParseFromString(_DECODERS[data_encoding](envelope.data, limit))
+    except MessageTooLargeError:
+        raise
+    except (TypeError, ValueError, RecursionError, zlib.error, messages.DecodeError) as exc:
+        raise EnvelopeDecodeError(
+            f"not a ProtobufBase message: undecodable {data_encoding or 'proto'} data "
+            f"for {getattr(proto_class, '__name__', proto_class)} ({exc})"
+        ) from None
+    return data

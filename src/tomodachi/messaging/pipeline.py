@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from tomodachi.envelope import DEFAULT_MAX_MESSAGE_SIZE, MessageTooLargeError
 from tomodachi.errors import ConfigurationError, describe_exception
 from tomodachi.injection import compile_handler, compile_middleware_chain
 from tomodachi.logging import get_logger, reset_context_logger, set_context_logger
@@ -71,6 +72,10 @@ class MessageHandler:
     - ``envelope_kwargs``: the decorator's extra keywords, passed to ``parse_message`` (with
       ``message_attributes=`` when the transport has them), like the original.
     - ``callback_kwargs``: when given, only these names are injected.
+    - ``max_size``: the largest payload accepted (option ``max_message_size``; default
+      :data:`~tomodachi.envelope.DEFAULT_MAX_MESSAGE_SIZE`); a larger one is settled as
+      undecodable. Envelopes whose ``parse_message`` takes a ``max_size`` keyword (the built-in
+      ones) get it too, and apply it to the data they decode (inflate).
     """
 
     def __init__(
@@ -84,14 +89,20 @@ class MessageHandler:
         envelope_kwargs: Mapping[str, Any] | None = None,
         callback_kwargs: Sequence[str] | None = None,
         middleware: Sequence[Callable[..., Any]] | None = None,
+        max_size: int | None = None,
     ) -> None:
         self.service = service
         self.name = handler.name
         self.kind = kind
         self.envelope = envelope
         self._positional_key = positional_key
-        self._envelope_kwargs = dict(envelope_kwargs or {})
+        self.max_size = DEFAULT_MAX_MESSAGE_SIZE if max_size is None else max_size
         self._parse = getattr(envelope, "parse_message", None) if envelope is not None else None
+        # Like the original, message_attributes are passed only with decorator options.
+        self._pass_attributes = bool(envelope_kwargs)
+        self._envelope_kwargs = dict(envelope_kwargs or {})
+        if self._parse is not None and _takes_max_size(self._parse):
+            self._envelope_kwargs["max_size"] = self.max_size
         self._only = frozenset(callback_kwargs) if callback_kwargs is not None else None
         call = compile_handler(
             handler.func,
@@ -110,12 +121,14 @@ class MessageHandler:
         # The envelope is called inline (not via a helper coroutine): this is the hot path.
         parse = self._parse
         try:
+            if len(payload) > self.max_size:
+                raise MessageTooLargeError("payload", len(payload), self.max_size)
             if parse is None:
                 message, message_uuid = payload, None
             else:
                 kwargs = self._envelope_kwargs
                 if kwargs:
-                    if "message_attributes" in values:
+                    if self._pass_attributes and "message_attributes" in values:
                         kwargs = {**kwargs, "message_attributes": values["message_attributes"]}
                     result = parse(payload, **kwargs)
                 else:
@@ -125,6 +138,8 @@ class MessageHandler:
                 message, message_uuid = result[0], result[1]
         except asyncio.CancelledError:
             raise
+        except MessageTooLargeError as exc:
+            return self.too_large(message_id, len(payload), exc)
         except Exception as exc:
             self.logger.warning(
                 "undecodable message",
@@ -170,6 +185,23 @@ class MessageHandler:
             reset_context_logger(token)
         return HANDLED
 
+    def too_large(self, message_id: str, raw_size: int, exc: MessageTooLargeError | None = None) -> Outcome:
+        """Log once that a message is over ``max_size``, and the :class:`Outcome` to settle it with.
+
+        For a transport that checks a message's size before it decodes the body itself.
+        """
+        if exc is None:
+            exc = MessageTooLargeError("payload", raw_size, self.max_size)
+        self.logger.warning(
+            "undecodable message: too large",
+            message_id=message_id,
+            raw_size=raw_size,
+            max_message_size=self.max_size,
+            error=str(exc),
+            envelope=_name(self.envelope),
+        )
+        return Outcome(Settle.DEAD_LETTER, "undecodable", exc)
+
 
 class Subscription(Protocol):
     """What a message decorator's declaration tells the pipeline (``@amqp``, ``@aws_sns_sqs``, yours).
@@ -212,9 +244,28 @@ def handler_for_subscription(
             envelope=envelope,
             envelope_kwargs=subscription.envelope_kwargs,
             callback_kwargs=subscription.callback_kwargs,
+            max_size=_max_message_size(service),
         )
     except ConfigurationError as exc:
         raise ConfigurationError(f"{where}: {exc}") from None
+
+
+def _max_message_size(service: Any) -> int | None:
+    options = getattr(service, "options", None)
+    size = getattr(options, "max_message_size", None)
+    return size if isinstance(size, int) else None
+
+
+def _takes_max_size(parse: Callable[..., Any]) -> bool:
+    try:
+        parameters = inspect.signature(parse).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        return False
+    parameter = parameters.get("max_size")
+    return parameter is not None and parameter.kind in (
+        inspect.Parameter.KEYWORD_ONLY,
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+    )
 
 
 def _name(envelope: Any) -> str:

@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Mapping
 from typing import Any, TypeVar, cast
 
+from tomodachi.envelope import DEFAULT_MAX_MESSAGE_SIZE
 from tomodachi.errors import ConfigurationError, InvalidOptionError
 
 from . import checks as v
@@ -53,6 +54,9 @@ class Options(OptionsInterface):
         max_keepalive_time: int | float | None = option(None, v.number_check(positive=True, optional=True))
         max_keepalive_requests: int | None = option(None, v.int_check(1, optional=True))
         server_header: str = option("tomodachi", v.check_str)
+        header_timeout: int | float = option(20, v.number_check())
+        body_timeout: int | float = option(60, v.number_check())
+        max_body_buffer: int = option(512 * 1024 * 1024, v.int_check(0))
 
         def _check(self) -> None:
             if self.keepalive_timeout > 0:
@@ -132,6 +136,9 @@ class Options(OptionsInterface):
     # Added by us: the grace period of every transport; None follows the original's key,
     # ``http.termination_grace_period_seconds``, as before. See grace_period_of().
     termination_grace_period_seconds: int | float | None = option(None, v.number_check(optional=True))
+    # Added by us: the largest message payload, and the largest data decoded (inflated) from one,
+    # that a message handler of any transport accepts; larger ones are settled as undecodable.
+    max_message_size: int = option(DEFAULT_MAX_MESSAGE_SIZE, v.int_check(1))
 
     # -- sections registered by transports (tomodachi.options.register_section) ------------------
 

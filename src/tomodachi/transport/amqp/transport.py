@@ -204,13 +204,9 @@ class AmqpTransport(Transport):
     async def _deliver(self, consumer: AmqpSubscriber, backend: AmqpBackend, delivery: Delivery) -> None:
         message_id = delivery.message_id
         count = self._redeliveries.count(delivery)
-        try:
-            payload = delivery.body.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            consumer.pipeline.logger.warning(
-                "undecodable message", message_id=message_id, error=f"body is not UTF-8 ({exc.reason})"
-            )
-            outcome = Outcome(Settle.DEAD_LETTER, "undecodable", exc)
+        payload = _decode_body(consumer.pipeline, delivery)
+        if isinstance(payload, Outcome):
+            outcome = payload
         else:
             properties = AmqpProperties(
                 message_id,
@@ -327,6 +323,20 @@ async def _settle_quietly(settle: Any) -> None:
     except (Exception, asyncio.CancelledError) as exc:
         if isinstance(exc, asyncio.CancelledError) and _cancelling():
             raise
+
+
+def _decode_body(pipeline: MessageHandler, delivery: Delivery) -> str | Outcome:
+    """The body as text, or the outcome of an undecodable one (over ``max_message_size``, not UTF-8)."""
+    body = delivery.body
+    if len(body) > pipeline.max_size:  # refused before it is decoded
+        return pipeline.too_large(delivery.message_id or "", len(body))
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        pipeline.logger.warning(
+            "undecodable message", message_id=delivery.message_id, error=f"body is not UTF-8 ({exc.reason})"
+        )
+        return Outcome(Settle.DEAD_LETTER, "undecodable", exc)
 
 
 def _cancelling() -> bool:
