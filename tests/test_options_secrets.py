@@ -296,7 +296,32 @@ def test_config_file_errors_of_a_real_run_never_show_the_secret(
         timeout=TIMEOUT,
     )
     output = result.stdout + result.stderr
-    assert result.returncode != 0, output
+    assert result.returncode == 1, output
     assert "Invalid value for option" in output and "'***'" in output, output
     assert "(from the --config files)" in output, output
     assert MARK not in output, output
+
+
+@pytest.mark.parametrize("logger", ["console", "json", "python"])
+def test_config_file_typo_or_url_never_shows_the_secret(tmp_path: Path, logger: str) -> None:
+    service = tmp_path / "service.py"
+    service.write_text(SERVICE)
+    config = tmp_path / "config.json"
+    configs = [
+        ({"amqp": {"pasword": MARK}}, "did you mean 'amqp.password'"),  # an unknown key: no value shown
+        ({"aws_endpoint_urls": {"sqs": [f"http://u:{MARK}@h:1"]}}, "http://u:***@h:1"),  # a URL password
+    ]
+    for options, expected in configs:
+        config.write_text(json.dumps({"options": options}))
+        result = subprocess.run(
+            [sys.executable, "-m", "tomodachi", "run", "--logger", logger, "-c", str(config), str(service)],
+            cwd=tmp_path,
+            env=cli_env(),
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+        )
+        output = result.stdout + result.stderr
+        assert result.returncode == 1, output
+        assert expected in output, output
+        assert MARK not in output, output
