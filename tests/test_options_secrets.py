@@ -177,6 +177,27 @@ def test_a_custom_checks_message_is_replaced_for_a_secret_key() -> None:
     assert "rejected by its check, TypeError" in str(info.value)
 
 
+class StrictVaultOptions(OptionsInterface):
+    api_key: str = option("", checks.check_str, secret=True)
+    min_length: int = option(0, checks.int_check(0))
+
+    def _check(self) -> None:
+        if len(self.api_key) < self.min_length:  # a careless rule: quotes the secret
+            raise ConfigurationError(f"vault.api_key {self.api_key!r} is shorter than {self.min_length}")
+
+
+def test_a_sections_cross_key_rule_never_shows_the_secret() -> None:
+    register_section("strict_vault", StrictVaultOptions)
+    try:
+        options = Options(strict_vault={"api_key": MARK, "min_length": 20})
+        with pytest.raises(ConfigurationError) as info:
+            options.validate()
+        assert str(info.value) == "vault.api_key '***' is shorter than 20"
+        assert info.value.__context__ is None
+    finally:
+        REGISTERED.pop("strict_vault", None)
+
+
 @pytest.mark.usefixtures("vault_section")
 def test_repr_masks_every_secret_value() -> None:
     options = Options(

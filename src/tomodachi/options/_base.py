@@ -321,11 +321,32 @@ class OptionsInterface(metaclass=_SectionMeta):
         return self._flat().items()
 
     def validate(self) -> None:
-        """Check rules that span several keys; called by the framework when a service is set up."""
-        self._check()
+        """Check rules that span several keys; called by the framework when a service is set up.
+
+        A secret value quoted in a section's error is replaced with ``'***'``.
+        """
+        error: ConfigurationError | None = None
+        try:
+            self._check()
+        except ConfigurationError as exc:
+            message = str(exc)
+            masked = self._mask_secret_values(message)
+            if masked == message:
+                raise
+            error = ConfigurationError(masked)
+        if error is not None:
+            raise error  # outside the except block: the original error is not chained
         for name, field in self._field_table().items():
             if field.section is not None:
                 self._value(name).validate()
+
+    def _mask_secret_values(self, message: str) -> str:
+        for name, field in self._field_table().items():
+            value = self._value(name)
+            if field.secret and value is not None and value != "":
+                for text in sorted({repr(value), str(value)}, key=len, reverse=True):
+                    message = message.replace(text, repr(MASKED))
+        return message
 
     def _check(self) -> None:
         """Rules of one section that span several of its keys (overridden by sections)."""
