@@ -265,7 +265,7 @@ def test_amqp_connection_describe_masks_the_password_in_every_form() -> None:
 
 
 def test_aws_errors_hide_endpoint_passwords_and_the_key_id() -> None:
-    from tomodachi.transport.aws_sns_sqs.clients import ClientSettings, describe_error
+    from tomodachi.transport.aws_sns_sqs.clients import AwsClients, ClientSettings, describe_error
 
     settings = ClientSettings.from_options(
         Options(
@@ -274,6 +274,9 @@ def test_aws_errors_hide_endpoint_passwords_and_the_key_id() -> None:
         )
     )
     assert settings.endpoint("sqs") == "http://user:***@localhost:4566"
+    assert MARK not in repr(settings) and "****5432" in repr(settings)
+    assert "http://user:***@localhost:4566" in repr(settings)
+    assert MARK not in repr(AwsClients(settings))
     assert MARK not in describe_error(OSError(f"Could not connect to http://user:{MARK}@localhost:4566/"))
 
 

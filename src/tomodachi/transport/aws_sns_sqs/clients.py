@@ -93,9 +93,10 @@ class AWSSNSSQSStartError(AWSSNSSQSException, ServiceStartError):
     """Start-up could not set up (or verify) the topics, queues and subscriptions."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class ClientSettings:
-    """The AWS options clients are created from. The secret never appears in ``repr``."""
+    """The AWS options clients are created from. The secret never appears in ``repr``, the access
+    key id only by its last four characters, an endpoint without a URL password."""
 
     region_name: str | None
     access_key_id: str | None
@@ -115,6 +116,15 @@ class ClientSettings:
             sqs_endpoint=urls.sqs or None,
             # Like the original: STS falls back to the SNS endpoint (localstack, moto).
             sts_endpoint=urls.sts or urls.sns or None,
+        )
+
+    def __repr__(self) -> str:
+        endpoints = (self.sns_endpoint, self.sqs_endpoint, self.sts_endpoint)
+        sns, sqs, sts = (mask_url_credentials(url) if url else url for url in endpoints)
+        key_id = _key_id(self.access_key_id)
+        return (
+            f"ClientSettings(region_name={self.region_name!r}, access_key_id={key_id!r}, "
+            f"sns_endpoint={sns!r}, sqs_endpoint={sqs!r}, sts_endpoint={sts!r})"
         )
 
     @property
@@ -153,7 +163,8 @@ class AwsClients:
         self.queue_urls: dict[str, str] = {}
 
     def __repr__(self) -> str:
-        return f"<AwsClients region={self.settings.region_name!r} key_id={self.settings.access_key_id!r}>"
+        key_id = _key_id(self.settings.access_key_id)
+        return f"<AwsClients region={self.settings.region_name!r} key_id={key_id!r}>"
 
     async def client(self, service: Service) -> Any:
         """The aiobotocore client for *service*, created on first use."""
