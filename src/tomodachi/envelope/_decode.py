@@ -24,6 +24,7 @@ T = TypeVar("T")
 #: Payloads (and compressed data) of at least this many bytes or characters are decoded off the
 #: event loop. Below it, decoding takes well under a millisecond and a thread hop would cost more.
 OFFLOAD_THRESHOLD = 64 * 1024
+_CHUNK = 256 * 1024
 
 
 def b64decode(data: str | bytes, limit: int, what: str = "base64 data") -> bytes:
@@ -37,16 +38,27 @@ def b64decode(data: str | bytes, limit: int, what: str = "base64 data") -> bytes
 def inflate(data: bytes, limit: int, what: str = "inflated data") -> bytes:
     """``zlib.decompress(data)``, stopping as soon as the output exceeds *limit* bytes.
 
-    Raises :class:`MessageTooLargeError` over the limit and ``zlib.error`` for corrupt or
-    truncated data.
+    Inflated in chunks of 256 KiB (``decompressobj().decompress(data, max_length)``): the work
+    done is bounded by the limit, and each call holds the GIL only briefly, so a thread inflating
+    a bomb does not stall the event loop. Raises :class:`MessageTooLargeError` over the limit
+    and ``zlib.error`` for corrupt or truncated data.
     """
     inflater = zlib.decompressobj()
-    out = inflater.decompress(data, limit + 1)
-    if len(out) > limit:
-        raise MessageTooLargeError(what, len(out), limit, at_least=True)
+    parts: list[bytes] = []
+    size = 0
+    tail = data
+    while not inflater.eof:
+        chunk = inflater.decompress(tail, _CHUNK)
+        tail = inflater.unconsumed_tail
+        if not chunk and not tail:
+            break  # the input is used up before the end of the stream
+        size += len(chunk)
+        if size > limit:
+            raise MessageTooLargeError(what, size, limit, at_least=True)
+        parts.append(chunk)
     if not inflater.eof:
         raise zlib.error("incomplete or truncated zlib stream")
-    return out
+    return b"".join(parts)
 
 
 async def off_loop(size: int, func: Callable[..., T], *args: object) -> T:
