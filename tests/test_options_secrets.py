@@ -349,3 +349,12 @@ def test_config_file_typo_or_url_never_shows_the_secret(tmp_path: Path, logger: 
         assert result.returncode == 1, output
         assert expected in output, output
         assert MARK not in output, output
+
+
+def test_the_banner_never_shows_a_url_password() -> None:
+    from tomodachi.banner import render_banner
+
+    text = render_banner(
+        ["app.py"], "asyncio", command=f"tomodachi run app.py --dsn postgresql://a:{MARK}@db/x"
+    )
+    assert MARK not in text and "postgresql://a:***@db/x" in text

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from tomodachi.__version__ import __build_time__, __version__
+from tomodachi.errors import mask_url_credentials
 
 __all__ = ["render_banner", "use_color"]
 
@@ -123,7 +124,8 @@ def render_banner(
         return f"{style(label.ljust(_LABEL_WIDTH - 1), _DIM)} ⇢ {style(value, _VALUE_STYLE)}"
 
     pid = os.getpid() if pid is None else pid
-    command = command or "tomodachi run " + " ".join(files)
+    # A URL password on the command line (an argument of the user's own) is not shown.
+    command = mask_url_credentials(command or "tomodachi run " + " ".join(files))
     lines = [style(row, _LOGO_STYLE) for row in _LOGO]
     lines.append("")
     lines.append(line(f"process [pid: {pid}]", f"$ {command}"))
