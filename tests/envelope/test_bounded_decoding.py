@@ -275,3 +275,20 @@ async def test_protobuf_base_arbitrary_data_raises_only_the_documented_error(
         )
     except EnvelopeDecodeError:
         pass
+
+
+# -- large payloads are worked on in slices (the GIL is released between them) ----------------
+@pytest.mark.parametrize("offset", [0, 5, 18, 19, 256 * 1024 - 10, 256 * 1024 - 19, 256 * 1024, 600_000])
+def test_long_digit_runs_are_found_across_slices(offset: int) -> None:
+    big = 10**25  # beyond 64 bits: decoded by the stdlib, exactly
+    text = json.dumps({"pad": " " * offset, "n": big, "tail": "x" * 300_000})
+    assert json_codec.loads(text)["n"] == big
+    assert json_codec.loads(text.encode())["n"] == big
+
+
+@pytest.mark.parametrize("size", [300_000, 1_000_001])
+def test_large_base64_is_decoded_in_slices_like_the_stdlib(size: int) -> None:
+    raw = bytes(range(256)) * (size // 256)
+    assert _decode.b64decode(base64.b64encode(raw).decode(), 10 * MiB) == raw
+    with_newlines = base64.encodebytes(raw)  # not strict: decoded leniently, as before
+    assert _decode.b64decode(with_newlines, 10 * MiB) == raw

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
 import zlib
 from collections.abc import Callable
 from typing import TypeVar
@@ -32,6 +33,16 @@ def b64decode(data: str | bytes, limit: int, what: str = "base64 data") -> bytes
     decoded_size = len(data) * 3 // 4
     if decoded_size > limit:
         raise MessageTooLargeError(what, decoded_size, limit)
+    if len(data) > _CHUNK:
+        try:
+            # Strict base64 (what every sender writes) in slices, so that a thread decoding a
+            # large payload lets the event loop have the GIL between them.
+            return b"".join(
+                binascii.a2b_base64(data[i : i + _CHUNK], strict_mode=True)
+                for i in range(0, len(data), _CHUNK)
+            )
+        except (binascii.Error, ValueError):
+            pass  # not strict (line breaks, no padding, ...): decoded leniently, as a whole
     return base64.b64decode(data)
 
 
