@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -48,11 +49,17 @@ class DeliveryReport:
 
 
 class Delivery:
-    """A message published through the in-memory broker; await its outcome with :meth:`outcome`."""
+    """A message published through the in-memory broker; await its outcome with :meth:`outcome`.
+
+    While this object is alive, the broker's delivery log keeps every attempt of its message
+    (the log is bounded: see ``docs/testing.md``, "Memory bounds of the delivery log").
+    """
 
     def __init__(self, broker: MemoryBroker, message_id: str) -> None:
         self.broker = broker
         self.message_id = message_id
+        broker.log.track(message_id)
+        weakref.finalize(self, broker.log.untrack, message_id)
 
     @property
     def attempts(self) -> list[Attempt]:
