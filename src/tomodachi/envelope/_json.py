@@ -40,8 +40,6 @@ _OVERLAP = 18
 
 def _has_long_digits(s: str | bytes) -> bool:
     pattern = _LONG_DIGITS_STR if isinstance(s, str) else _LONG_DIGITS_BYTES
-    if len(s) <= _SLICE:
-        return pattern.search(s) is not None  # type: ignore[arg-type]
     for start in range(0, len(s), _SLICE):
         if pattern.search(s, max(0, start - _OVERLAP), start + _SLICE) is not None:  # type: ignore[arg-type]
             return True
@@ -56,7 +54,12 @@ def dumps(obj: Any) -> str:
 def loads(s: str | bytes) -> Any:
     """Decode JSON text or UTF-8 bytes, with the stdlib's results; raises ``ValueError``."""
     if _orjson_loads is not None:
-        if not _has_long_digits(s):
+        if len(s) <= _SLICE:
+            pattern = _LONG_DIGITS_STR if isinstance(s, str) else _LONG_DIGITS_BYTES
+            long_number = pattern.search(s) is not None  # type: ignore[arg-type]
+        else:
+            long_number = _has_long_digits(s)
+        if not long_number:
             try:
                 return _orjson_loads(s)
             except ValueError:

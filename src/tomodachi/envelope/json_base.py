@@ -28,7 +28,7 @@ from tomodachi.envelope import (
     EnvelopeEncodeError,
     MessageTooLargeError,
 )
-from tomodachi.envelope._decode import b64decode, inflate, off_loop
+from tomodachi.envelope._decode import OFFLOAD_THRESHOLD, b64decode, inflate, off_loop
 from tomodachi.envelope._json import dumps, loads
 
 __all__ = ["COMPRESS_THRESHOLD", "PROTOCOL_VERSION", "JsonBase"]
@@ -95,9 +95,13 @@ class JsonBase:
         limit = DEFAULT_MAX_MESSAGE_SIZE if max_size is None else max_size
         if not isinstance(payload, (str, bytes, bytearray)):
             raise EnvelopeDecodeError(f"not a JsonBase message: payload of type {type(payload).__name__}")
-        if len(payload) > limit:
-            raise MessageTooLargeError("payload", len(payload), limit)
-        parsed, message_uuid, timestamp = await off_loop(len(payload), _parse, payload)
+        size = len(payload)
+        if size > limit:
+            raise MessageTooLargeError("payload", size, limit)
+        if size < OFFLOAD_THRESHOLD:  # the fast path, inline (no helper coroutine)
+            parsed, message_uuid, timestamp = _parse(payload)
+        else:
+            parsed, message_uuid, timestamp = await off_loop(size, _parse, payload)
         if parsed["metadata"]["data_encoding"] == "base64_gzip_json":
             # The inflated size is unknown until inflated (up to the limit): always off the loop
             # unless the limit itself is small.
