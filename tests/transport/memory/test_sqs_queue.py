@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tomodachi.clock import ManualClock
+from tomodachi.transport.memory import sqs_queue
 from tomodachi.transport.memory.sns_sqs_broker import SnsSqsBroker
-from tomodachi.transport.memory.sqs_queue import SqsMessage
+from tomodachi.transport.memory.sqs_queue import DedupWindow, SqsMessage
 
 
 @pytest.fixture
@@ -333,6 +334,29 @@ async def test_fifo_deduplication_window(fifo: SnsSqsBroker, clock: ManualClock)
     await clock.advance(1)
     assert _send_fifo(fifo, "fourth", "g", dedup="d") != original
     assert [m.body for m in await _receive_now(fifo, "f.fifo")] == ["fourth"]
+
+
+async def test_fifo_deduplication_ids_are_bounded(
+    fifo: SnsSqsBroker, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqs_queue, "DEDUPLICATION_IDS", 3)
+    fifo.create_queue("small.fifo", fifo=True)
+    sent = [
+        fifo.send_message("small.fifo", str(n), group_id="g", deduplication_id=f"d{n}") for n in range(10)
+    ]
+    # The latest ids are still deduplicated; the oldest was forgotten before its window ended.
+    assert fifo.send_message("small.fifo", "again", group_id="g", deduplication_id="d9") == sent[9]
+    assert fifo.send_message("small.fifo", "again", group_id="g", deduplication_id="d0") not in sent
+
+
+async def test_dedup_window_is_bounded_by_time_and_count(clock: ManualClock) -> None:
+    window = DedupWindow(clock, 10, limit=5)
+    for n in range(100):
+        window.remember(f"d{n}", f"m{n}")
+    assert len(window) == 5
+    assert window.original("d99") == "m99" and window.original("d94") is None
+    await clock.advance(10)
+    assert window.original("d99") is None and len(window) == 0
 
 
 async def test_send_validation(fifo: SnsSqsBroker) -> None:

@@ -22,6 +22,7 @@ from aio_pika.exceptions import AMQPError, ChannelClosed, ChannelInvalidStateErr
 from aiormq.exceptions import ChannelLockedResource
 
 from tomodachi.logging import get_logger
+from tomodachi.transport._lru import LruCache
 from tomodachi.transport.amqp.backend import Delivery, OnDelivery
 from tomodachi.transport.amqp.connection import (
     CLOSE_TIMEOUT,
@@ -249,8 +250,12 @@ def _reply_text(exc: ChannelClosed) -> str:
 
 
 # -- publishing --------------------------------------------------------------------------------
-def _publisher_cache() -> dict[int, tuple[Any, AmqpConnection, float]]:
-    return {}
+#: How many options objects the publish path remembers the connection and timeout of.
+PUBLISHER_CACHE_SIZE = 64
+
+
+def _publisher_cache() -> LruCache[int, tuple[Any, AmqpConnection, float]]:
+    return LruCache(PUBLISHER_CACHE_SIZE)
 
 
 def publish(

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from tomodachi.errors import ServiceStartError, mask_url_credentials
+from tomodachi.transport._lru import LruCache
 from tomodachi.transport.aws_sns_sqs.errors import AWSSNSSQSConnectionException, AWSSNSSQSException
 
 if TYPE_CHECKING:
@@ -147,6 +148,10 @@ class ClientSettings:
         return f"AWS {service.upper()} ({self.region_name or 'default region'})"
 
 
+#: How many topic ARNs, and how many queue URLs, a set of clients remembers for publishing.
+NAME_CACHE_SIZE: Final = 1_024
+
+
 class AwsClients:
     """The SNS, SQS and STS clients of one set of options, plus caches shared by publishers."""
 
@@ -158,9 +163,10 @@ class AwsClients:
         self._session: Any = None
         self._closed = False
         self._account_id: str | None = None
-        #: Topic name -> ARN, and queue name/ARN -> URL, for publishing and sending.
-        self.topic_arns: dict[str, str] = {}
-        self.queue_urls: dict[str, str] = {}
+        #: Topic name -> ARN, and queue name/ARN -> URL, for publishing and sending; each keeps
+        #: the :data:`NAME_CACHE_SIZE` most recently used names (a forgotten one is resolved again).
+        self.topic_arns: LruCache[str, str] = LruCache(NAME_CACHE_SIZE)
+        self.queue_urls: LruCache[str, str] = LruCache(NAME_CACHE_SIZE)
 
     def __repr__(self) -> str:
         key_id = _key_id(self.settings.access_key_id)

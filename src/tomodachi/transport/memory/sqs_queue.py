@@ -39,10 +39,20 @@ from tomodachi.transport.memory.sqs_backlog import (
     Stored,
 )
 
-__all__ = ["DEDUPLICATION_WINDOW", "DedupWindow", "SqsMessage", "SqsQueue", "validate_message_attributes"]
+__all__ = [
+    "DEDUPLICATION_IDS",
+    "DEDUPLICATION_WINDOW",
+    "DedupWindow",
+    "SqsMessage",
+    "SqsQueue",
+    "validate_message_attributes",
+]
 
 #: How long (seconds) a FIFO deduplication id is remembered.
 DEDUPLICATION_WINDOW = 300.0
+#: How many deduplication ids a queue (or FIFO topic) remembers at most: past it, the oldest is
+#: forgotten before its window ends (AWS has no such cap; this model keeps its memory bounded).
+DEDUPLICATION_IDS = 100_000
 EventHook = Callable[[str, dict[str, Any]], None]
 
 
@@ -74,11 +84,15 @@ def validate_message_attributes(attributes: Mapping[str, Mapping[str, Any]]) -> 
 
 
 class DedupWindow:
-    """Deduplication ids seen in the last :data:`DEDUPLICATION_WINDOW` seconds of *clock* time."""
+    """Deduplication ids seen in the last :data:`DEDUPLICATION_WINDOW` seconds of *clock* time
+    (the latest :data:`DEDUPLICATION_IDS` of them at most)."""
 
-    def __init__(self, clock: Clock, seconds: float = DEDUPLICATION_WINDOW) -> None:
+    def __init__(
+        self, clock: Clock, seconds: float = DEDUPLICATION_WINDOW, *, limit: int | None = None
+    ) -> None:
         self._clock = clock
         self._window = timedelta(seconds=seconds)
+        self._limit = DEDUPLICATION_IDS if limit is None else limit
         self._seen: dict[str, str] = {}  # deduplication id -> message id
         self._expiry: deque[tuple[datetime, str]] = deque()  # in the order ids were seen
 
@@ -86,13 +100,18 @@ class DedupWindow:
         """The message id first sent with *deduplication_id*, if still within the window."""
         now = self._clock.now()
         while self._expiry and self._expiry[0][0] <= now:
-            del self._seen[self._expiry.popleft()[1]]
+            self._seen.pop(self._expiry.popleft()[1], None)
         return self._seen.get(deduplication_id)
 
     def remember(self, deduplication_id: str, message_id: str) -> None:
         """Record that *deduplication_id* was sent now as *message_id*."""
         self._seen[deduplication_id] = message_id
         self._expiry.append((self._clock.now() + self._window, deduplication_id))
+        while len(self._expiry) > self._limit:
+            self._seen.pop(self._expiry.popleft()[1], None)
+
+    def __len__(self) -> int:
+        return len(self._seen)
 
 
 class SqsQueue:
