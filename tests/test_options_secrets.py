@@ -207,7 +207,8 @@ def test_repr_masks_every_secret_value() -> None:
     )
     text = repr(options)
     assert MARK not in text
-    assert text.count("'***'") == 5
+    for name in ("password", "aws_access_key_id", "aws_secret_access_key", "api_key", "token"):
+        assert f"| {name} = '***'" in text, text
     assert MARK not in repr(options.amqp) and MARK not in str(options["vault"])
 
 
