@@ -33,7 +33,15 @@ from tomodachi.logging import get_logger, is_enabled_for
 from tomodachi.transport.http._keys import ROUTE_INFO_KEY
 from tomodachi.transport.http.real_ip import get_forwarded_remote_ip
 
-__all__ = ["AccessLog", "AccessLogger", "RouteLogInfo"]
+__all__ = ["AbortedResponse", "AccessLog", "AccessLogger", "RouteLogInfo"]
+
+
+class AbortedResponse(web.Response):
+    """Stands for a response that failed after it had started: its connection was aborted.
+
+    aiohttp gets it instead of a second response (which would be written into the open body);
+    the access line has ``response_aborted: true``.
+    """
 
 
 _INFO = 20
@@ -148,7 +156,10 @@ def build_fields(
     """The access-log fields of one request, in their documented order."""
     status = response.status
     fields: dict[str, Any] = {}
-    if request.transport is None:  # the client went away before the response was written
+    if response.__class__ is AbortedResponse:  # failed after it started: the connection was aborted
+        fields["status_code"] = status
+        fields["response_aborted"] = True
+    elif request.transport is None:  # the client went away before the response was written
         fields["status_code"] = 499
         fields["replaced_status_code"] = status
     else:

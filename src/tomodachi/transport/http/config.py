@@ -30,6 +30,9 @@ class HttpConfig:
     max_keepalive_time: float | None = None
     max_keepalive_requests: int | None = None
     server_header: str = "tomodachi"
+    header_timeout: float = 20.0
+    body_timeout: float = 60.0
+    max_body_buffer: int = 512 * 1024 * 1024
 
     @classmethod
     def from_options(cls, options: Any) -> HttpConfig:
@@ -59,4 +62,7 @@ class HttpConfig:
             max_keepalive_time=get("max_keepalive_time"),
             max_keepalive_requests=get("max_keepalive_requests"),
             server_header=str(get("server_header") or defaults.server_header),
+            header_timeout=float(get("header_timeout") or 0),
+            body_timeout=float(get("body_timeout") or 0),
+            max_body_buffer=int(get("max_body_buffer") or 0),
         )

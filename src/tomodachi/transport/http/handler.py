@@ -16,7 +16,7 @@ from aiohttp import web
 from tomodachi.injection import HandlerCall, Invoke, compile_handler, compile_middleware_chain
 from tomodachi.logging import Logger, get_logger, reset_context_logger, set_context_logger
 from tomodachi.transport.http._keys import REAL_IP_RESOLVER_KEY, ROUTE_INFO_KEY
-from tomodachi.transport.http.access_log import AccessLog, RouteLogInfo, now
+from tomodachi.transport.http.access_log import AbortedResponse, AccessLog, RouteLogInfo, now
 from tomodachi.transport.http.real_ip import RealIpResolver
 from tomodachi.transport.http.responses import (
     HttpException,
@@ -29,7 +29,15 @@ from tomodachi.transport.http.responses import (
 if TYPE_CHECKING:
     from tomodachi.service import Service
 
-__all__ = ["Endpoint", "ErrorHandlers", "HttpEndpoint", "HttpState"]
+__all__ = [
+    "AbortedResponse",
+    "BodyBudget",
+    "BodyTimeoutError",
+    "Endpoint",
+    "ErrorHandlers",
+    "HttpEndpoint",
+    "HttpState",
+]
 
 #: aiohttp's own default for ``BaseRequest.client_max_size``; no clone is needed for it.
 _AIOHTTP_CLIENT_MAX_SIZE = 1024**2
@@ -41,6 +49,24 @@ class Endpoint(Protocol):
     async def __call__(
         self, request: web.BaseRequest, groups: Mapping[str, str | None]
     ) -> web.StreamResponse: ...
+
+
+class BodyTimeoutError(Exception):
+    """Set on a request body that stalled longer than ``http.body_timeout`` (answered 408)."""
+
+
+class BodyBudget:
+    """The request-body bytes the handlers of one transport may hold at once (``http.max_body_buffer``).
+
+    A request with a body reserves its ``Content-Length`` (``client_max_size`` when chunked)
+    while its handler runs; a request that does not fit is answered 503.
+    """
+
+    __slots__ = ("limit", "used")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
 
 
 class HttpState:
@@ -55,8 +81,11 @@ class HttpState:
         access_log: AccessLog | None,
         real_ip: RealIpResolver | None,
         server_header: str,
+        body_budget: int = 0,
     ) -> None:
         self.service = service
+        #: ``None`` when ``http.max_body_buffer`` is 0 (unbounded).
+        self.budget: BodyBudget | None = BodyBudget(body_budget) if body_budget > 0 else None
         self.defaults = defaults
         self.client_max_size = client_max_size
         self.access_log = access_log
@@ -78,6 +107,82 @@ class HttpState:
 
     def log_uncaught(self, handler: str, exc: BaseException) -> None:
         self.log.error("uncaught exception in handler", handler=handler, exc_info=exc)
+
+    async def failure(self, handler: str, request: web.BaseRequest, exc: BaseException) -> web.StreamResponse:
+        """The response for an exception a handler raised; only runs off the happy path.
+
+        - the response had already started: the connection is aborted (nothing more is written);
+        - the client sent a body that cannot be read (bad ``Content-Encoding``, bad chunking) or
+          stalled: 400 / 408 through ``@http_error``, logged at WARNING without a traceback;
+        - the client went away: logged at INFO (the access line says 499);
+        - ``SystemExit`` / ``KeyboardInterrupt``: a graceful stop, as ``tomodachi.exit``;
+        - else a server error: 500 (``@http_error(500)``) and one ERROR line with the traceback.
+        """
+        if response_started(request):
+            transport = request.transport
+            if transport is not None:
+                transport.abort()
+            self.log.error(
+                "exception after the response had started: connection aborted",
+                handler=handler,
+                exc_info=exc,
+            )
+            return AbortedResponse(status=500)
+        if isinstance(exc, (SystemExit, KeyboardInterrupt)):
+            return self.exit_requested(handler, exc)
+        if isinstance(exc, (web.HTTPException, HttpException)):
+            if isinstance(exc, HttpException) and exc.status >= 500:
+                self.log_uncaught(handler, exc)
+            return await self.errors.for_exception(request, exc)
+        client_error: int | None = None
+        if isinstance(exc, web.RequestPayloadError):
+            client_error = 400
+            self.log.warning("unreadable request body", handler=handler, error=_one_line(exc))
+        elif isinstance(exc, BodyTimeoutError):
+            client_error = 408
+            self.log.warning("request body timed out", handler=handler, error=str(exc))
+        elif isinstance(exc, ConnectionError) and request.transport is None:
+            self.log.info("client disconnected before the response", handler=handler)
+            gone = bare_response(400, self.defaults)
+            gone.force_close()
+            return gone
+        if client_error is not None:
+            # The rest of the body is not read (aiohttp would re-raise the error while draining
+            # it); the connection closes after the answer.
+            request.content.feed_eof()
+            response = await self.errors.respond(request, client_error)
+            response.force_close()
+            return response
+        self.log_uncaught(handler, exc)
+        return await self.errors.respond(request, 500)
+
+    def exit_requested(self, handler: str, exc: SystemExit | KeyboardInterrupt) -> web.StreamResponse:
+        """A handler raised ``SystemExit`` / ``KeyboardInterrupt``: stop gracefully, as ``tomodachi.exit``."""
+        from tomodachi.service import exit as tomodachi_exit
+
+        code: int | None = None
+        if isinstance(exc, SystemExit):
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        self.log.warning(f"{type(exc).__name__} raised in handler: stopping the service", handler=handler)
+        tomodachi_exit(code)
+        response = bare_response(503, self.defaults)
+        response.force_close()
+        return response
+
+
+def response_started(request: web.BaseRequest) -> bool:
+    """Whether a response to *request* has begun to be written (its status line is out).
+
+    ``send_headers()`` first flushes headers that aiohttp buffers until the first body write, so
+    a response that was only ``prepare()``-d also counts as started.
+    """
+    writer = request.writer
+    writer.send_headers()
+    return writer.output_size > 0
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
 
 
 def handler_logger(name: str, kind: str) -> Logger:
@@ -138,6 +243,7 @@ class HttpEndpoint:
         original = request
         if state.real_ip is not None:
             request[REAL_IP_RESOLVER_KEY] = state.real_ip  # before clone(): the clone copies the mapping
+        reserved = 0
         if request.body_exists:
             limit = state.client_max_size
             length = request.content_length
@@ -146,6 +252,18 @@ class HttpEndpoint:
                 response = await state.errors.respond(request, 413)
                 response.force_close()
                 return response
+            budget = state.budget
+            if budget is not None:
+                need = min(limit, budget.limit) if length is None else length
+                if budget.used + need > budget.limit:
+                    state.log.warning(
+                        "request body budget exhausted: 503", handler=self.name, request_content_length=length
+                    )
+                    response = await state.errors.respond(request, 503)
+                    response.force_close()
+                    return response
+                budget.used += need
+                reserved = need
             if limit != _AIOHTTP_CLIENT_MAX_SIZE:
                 request = request.clone(client_max_size=limit)
         timed = state.access_enabled()
@@ -169,15 +287,14 @@ class HttpEndpoint:
             response = resolve_response_sync(result, defaults=state.defaults)
             if response is result:
                 state.finish(response)
-        except (web.HTTPException, HttpException) as exc:
-            if isinstance(exc, HttpException) and exc.status >= 500:
-                state.log_uncaught(self.name, exc)
-            response = await state.errors.for_exception(request, exc)
-        except Exception as exc:
-            state.log_uncaught(self.name, exc)
-            response = await state.errors.respond(request, 500)
+        except (Exception, SystemExit, KeyboardInterrupt) as exc:
+            response = await state.failure(self.name, request, exc)
         finally:
             reset_context_logger(token)
+            if reserved:
+                budget = state.budget
+                assert budget is not None
+                budget.used -= reserved
         if timed:
             original[ROUTE_INFO_KEY] = (self.log_info, now() - started, started)
         return response

@@ -89,9 +89,10 @@ class StaticEndpoint:
             return None
         try:
             candidate = (self.root / relative).resolve()
+            # is_file() raises for some names (ENAMETOOLONG over 255 bytes): those are 404 too.
+            if not candidate.is_relative_to(self.root) or not candidate.is_file():
+                return None
         except (OSError, RuntimeError, ValueError):
-            return None
-        if not candidate.is_relative_to(self.root) or not candidate.is_file():
             return None
         return candidate
 

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http import HttpProcessingError
 
 from tomodachi.errors import ConfigurationError, ServiceStartError
 from tomodachi.logging import get_logger
@@ -30,7 +31,7 @@ from tomodachi.transport.http._keys import ROUTE_INFO_KEY
 from tomodachi.transport.http.access_log import AccessLog, AccessLogger, now
 from tomodachi.transport.http.config import HttpConfig
 from tomodachi.transport.http.declaration import HttpRoute, IgnoreLogging
-from tomodachi.transport.http.handler import Endpoint, HttpState
+from tomodachi.transport.http.handler import BodyTimeoutError, Endpoint, HttpState
 from tomodachi.transport.http.real_ip import RealIpResolver
 from tomodachi.transport.http.responses import ResponseDefaults, bare_response
 from tomodachi.transport.http.route_builder import add_mount, build_routes
@@ -39,6 +40,76 @@ from tomodachi.transport.http.routes import Router
 __all__ = ["HttpTransport"]
 
 _IS_LINUX = sys.platform.startswith("linux")
+
+_REQUEST_TIMEOUT = (
+    b"HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    b"Content-Length: 20\r\nConnection: close\r\n\r\n408: Request Timeout"
+)
+
+
+#: Bodies being received: the request's task -> (bytes received so far, loop time they last changed).
+_BodyMarks = dict["asyncio.Task[Any]", tuple[int, float]]
+
+
+class _Connection(web.RequestHandler):
+    """aiohttp's connection handler; a request aiohttp cannot parse is a client error here.
+
+    aiohttp answers a malformed request (bad request line or headers, conflicting
+    ``Content-Length``/``Transfer-Encoding``, bad chunk sizes, oversized lines) before any
+    handler runs, logging an ERROR with a traceback and echoing the input. We answer the plain
+    ``400: Bad Request`` with the service's headers and log one INFO line instead.
+    """
+
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        server = self._tomodachi_server
+        if not isinstance(exc, HttpProcessingError) or status >= 500 or server is None:
+            return super().handle_error(request, status, exc, message)
+        reason = " ".join(str(exc.message).split()) if exc.message else type(exc).__name__
+        get_logger("tomodachi.http").info(
+            f"malformed http request: {status}", remote_ip=request.remote, error=reason[:200]
+        )
+        response = bare_response(status, server.defaults)
+        response.force_close()
+        return response
+
+    _tomodachi_server: _Server | None = None
+
+
+class _Server(web.Server):
+    """aiohttp's low-level server, noting when each connection was made (for ``http.header_timeout``).
+
+    ``fresh`` holds the connections that have not yet delivered a request (with the loop time
+    they were accepted); the transport takes a connection out when its first request arrives.
+    """
+
+    def __init__(
+        self, *args: Any, fresh: dict[Any, float] | None, defaults: ResponseDefaults, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fresh = fresh
+        self.defaults = defaults
+        self._connection_kwargs = kwargs
+
+    def __call__(self) -> web.RequestHandler:
+        connection = _Connection(self, loop=asyncio.get_running_loop(), **self._connection_kwargs)
+        connection._tomodachi_server = self
+        return connection
+
+    def connection_made(self, handler: Any, transport: asyncio.Transport) -> None:
+        super().connection_made(handler, transport)
+        if self.fresh is not None:
+            self.fresh[handler] = asyncio.get_running_loop().time()
+
+    def connection_lost(self, handler: Any, exc: BaseException | None = None) -> None:
+        if self.fresh is not None:
+            self.fresh.pop(handler, None)
+        super().connection_lost(handler, exc)
 
 
 def _display_host(host: str | None) -> str:
@@ -70,6 +141,11 @@ class HttpTransport(Transport):
         self._finalize: Callable[[web.BaseRequest, web.StreamResponse], None] | None = None
         # Endpoints other transports mounted before our setup() (registered there).
         self._mounts: list[tuple[str, Callable[..., Any], HttpRoute]] = []
+        # Slow clients: connections still waiting for their first request (http.header_timeout),
+        # bodies seen stalled (http.body_timeout: request -> (bytes received, since)), the watcher.
+        self._fresh: dict[Any, float] = {}
+        self._bodies: _BodyMarks = {}
+        self._watcher: asyncio.Task[None] | None = None
 
     # -- setup ---------------------------------------------------------------------------
     async def setup(self) -> None:
@@ -84,6 +160,7 @@ class HttpTransport(Transport):
             access_log=access,
             real_ip=real_ip if real_ip else None,
             server_header=config.server_header,
+            body_budget=config.max_body_buffer,
         )
         self._state = state
         middlewares = list(getattr(self.service, "http_middleware", None) or [])
@@ -152,8 +229,10 @@ class HttpTransport(Transport):
                 reuse_port = True
             else:
                 log.warning("the 'http.reuse_port' option is only supported on Linux: it is ignored")
-        server = web.Server(
+        server = _Server(
             self._handle,
+            fresh=self._fresh if config.header_timeout > 0 else None,
+            defaults=state.defaults,
             access_log_class=AccessLogger,
             access_log=state.access_log,
             keepalive_timeout=max(float(config.keepalive_timeout), 0.0),
@@ -175,6 +254,8 @@ class HttpTransport(Transport):
             raise ServiceStartError(message) from exc
         self._runner = runner
         self._listening = True
+        if config.header_timeout > 0 or config.body_timeout > 0:
+            self._watcher = self.intake.spawn(self._watch_slow_clients(), name="tomodachi.http.slow-clients")
         addresses = runner.addresses
         self.port = int(addresses[0][1]) if addresses else requested
         self.service.context["_http_port"] = self.port
@@ -204,6 +285,8 @@ class HttpTransport(Transport):
         inflight = self._inflight
         if task is not None:
             inflight[task] = request
+        if self._fresh:  # empty unless connections wait for their first request
+            self._fresh.pop(request.protocol, None)
         try:
             endpoint, groups, allowed = self._router.resolve(request.method, request.path)
             if endpoint is not None:
@@ -215,6 +298,16 @@ class HttpTransport(Transport):
                 finalize(request, response)
             if self._stopping:
                 response.force_close()
+            if not response.prepared:
+                # Prepared here rather than by aiohttp (which then finds it prepared): a header
+                # aiohttp refuses to write (CR/LF in a value) would otherwise lose the response
+                # without an answer or an access line.
+                try:
+                    await response.prepare(request)
+                except ValueError as exc:
+                    return self._unsendable(request, exc)
+                except ConnectionError:  # the client went away (e.g. during a file): aiohttp logs 499
+                    pass
             return response
         finally:
             if task is not None:
@@ -233,6 +326,18 @@ class HttpTransport(Transport):
             response = await state.errors.respond(request, 404)
         if timed:
             request[ROUTE_INFO_KEY] = (None, now() - started, started)
+        return response
+
+    def _unsendable(self, request: web.BaseRequest, exc: ValueError) -> web.StreamResponse:
+        """A handler's response that cannot be written (a header value with CR/LF): 500 instead."""
+        get_logger("tomodachi.http").error(
+            "invalid response from handler: 500 sent instead", request_path=request.path, error=str(exc)
+        )
+        state = self._state
+        response = bare_response(500, state.defaults if state else None)
+        if getattr(request.writer, "chunked", False):  # the refused response had set up chunking
+            response.enable_chunked_encoding()
+        response.force_close()
         return response
 
     def _unavailable(self) -> web.StreamResponse:
@@ -267,6 +372,53 @@ class HttpTransport(Transport):
             c: e for c, e in self._connections.items() if getattr(c, "transport", None) is not None
         }
         self._prune_at = max(1024, 2 * len(self._connections))
+
+    # -- slow clients --------------------------------------------------------------------
+    async def _watch_slow_clients(self) -> None:
+        """Answer 408 and close connections whose headers or body stall past their timeout.
+
+        One task per server, waking a few times per timeout: nothing is added to a request.
+        """
+        config = self.config
+        assert config is not None
+        header_timeout, body_timeout = config.header_timeout, config.body_timeout
+        tick = min(t for t in (header_timeout, body_timeout) if t > 0) / 4
+        loop = asyncio.get_running_loop()
+        log = get_logger("tomodachi.http")
+        while True:
+            await asyncio.sleep(min(max(tick, 0.01), 1.0))
+            current = loop.time()
+            try:
+                if header_timeout > 0 and self._fresh:
+                    for connection, since in list(self._fresh.items()):
+                        if current - since >= header_timeout:
+                            self._fresh.pop(connection, None)
+                            _request_timeout(connection, log, header_timeout)
+                if body_timeout > 0:
+                    self._bodies = self._stalled_bodies(current, body_timeout)
+            except Exception as exc:  # a bug here must not end the watching
+                log.error("error in the http slow-client watcher", exc_info=exc)
+
+    def _stalled_bodies(self, current: float, body_timeout: float) -> _BodyMarks:
+        """Fail the body of a request when no byte of it arrived for *body_timeout* seconds."""
+        seen: _BodyMarks = {}
+        previous = self._bodies
+        for task, request in self._inflight.items():
+            if not request.body_exists:
+                continue
+            content = request.content
+            if content.is_eof() or content.exception() is not None:
+                continue
+            total = content.total_bytes
+            before = previous.get(task)
+            if before is None or before[0] != total:
+                seen[task] = (total, current)
+            elif current - before[1] >= body_timeout:
+                # The handler's read raises; the endpoint answers 408 and closes the connection.
+                content.set_exception(BodyTimeoutError(f"no request body data for {body_timeout:g} s"))
+            else:
+                seen[task] = before
+        return seen
 
     # -- stop ----------------------------------------------------------------------------
     async def stop(self) -> None:
@@ -306,8 +458,15 @@ class HttpTransport(Transport):
         finally:
             # 5. Nothing runs any more: the runner's cleanup only closes what is left.
             self._runner = None
+            await self._stop_watcher()
             await runner.cleanup()
             await self.tasks.drain(1.0)
+
+    async def _stop_watcher(self) -> None:
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
 
     async def _cancel_inflight(self) -> None:
         pending = list(self._inflight)
@@ -324,6 +483,7 @@ class HttpTransport(Transport):
 
     async def close(self) -> None:
         runner, self._runner = self._runner, None
+        await self._stop_watcher()
         if runner is not None:  # start failed half-way or stop() was skipped
             self._stopping = True
             await runner.cleanup()
@@ -335,6 +495,21 @@ class HttpTransport(Transport):
     def routes(self) -> list[tuple[str, str]]:
         """``(method, pattern)`` pairs served by this transport."""
         return self._router.routes()
+
+
+def _request_timeout(connection: Any, log: Any, timeout: float) -> None:
+    """A connection sent no complete request within *timeout* seconds: 408, then close."""
+    transport = connection.transport
+    if transport is None or transport.is_closing():
+        return
+    peer = transport.get_extra_info("peername")
+    log.warning(
+        "http request headers timed out: 408, connection closed",
+        remote_ip=peer[0] if isinstance(peer, tuple) else None,
+        header_timeout=timeout,
+    )
+    transport.write(_REQUEST_TIMEOUT)
+    connection.force_close()
 
 
 async def _close_websocket(websocket: web.WebSocketResponse) -> None:
