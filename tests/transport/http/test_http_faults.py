@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import re
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -388,3 +391,41 @@ async def test_bodies_over_the_in_flight_budget_are_a_503(serve: Any, json_logs:
     assert any(r.get("message") == "request body budget exhausted: 503" for r in json_logs())
     assert running.transport._state is not None and running.transport._state.budget is not None
     assert running.transport._state.budget.used == 0
+
+
+# -- SystemExit / KeyboardInterrupt in a handler, through a real `tomodachi run` ----------------
+EXITING = """
+    import tomodachi
+
+
+    class Exiting(tomodachi.Service):
+        name = "exiting"
+        options = tomodachi.Options(http={"port": 0})
+
+        @tomodachi.http("GET", r"/exit/(?P<code>\\d+)")
+        async def exit(self, code: str) -> str:
+            raise SystemExit(int(code))
+
+        @tomodachi.http("GET", r"/interrupt")
+        async def interrupt(self) -> str:
+            raise KeyboardInterrupt
+
+        async def _stop_service(self) -> None:
+            print("stop hook ran", flush=True)
+"""
+
+
+@pytest.mark.parametrize("path, code", [("/exit/4", 4), ("/exit/0", 0), ("/interrupt", 0)])
+def test_system_exit_in_a_handler_stops_gracefully(spawn: Any, write: Any, path: str, code: int) -> None:
+    write("app.py", EXITING)
+    process = spawn("run", "--production", "app.py")
+    line = process.wait_for_stderr("accepting http requests")
+    port = int(re.search(r"listen_port=(\d+)", line).group(1))  # type: ignore[union-attr]
+    process.wait_for_stderr("started service successfully")
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10)
+    assert answer.value.code == 503
+    assert process.wait() == code, process.stderr
+    assert "stop hook ran" in process.stdout
+    assert "raised in handler: stopping the service" in process.stderr
+    assert "Traceback" not in process.stderr
