@@ -424,6 +424,7 @@ def test_system_exit_in_a_handler_stops_gracefully(spawn: Any, write: Any, path:
     process.wait_for_stderr("started service successfully")
     with pytest.raises(urllib.error.HTTPError) as answer:
         urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10)
+    answer.value.close()
     assert answer.value.code == 503
     assert process.wait() == code, process.stderr
     assert "stop hook ran" in process.stdout
