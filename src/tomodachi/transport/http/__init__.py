@@ -10,6 +10,7 @@ from aiohttp.web import BaseRequest as Request
 
 from tomodachi.transport.http.declaration import HttpErrorRoute, HttpRoute, HttpStaticRoute, WebSocketRoute
 from tomodachi.transport.http.decorators import http, http_error, http_static, websocket, ws
+from tomodachi.transport.http.handler import BodyTimeoutError
 from tomodachi.transport.http.mount import mount
 from tomodachi.transport.http.real_ip import get_forwarded_remote_ip
 from tomodachi.transport.http.request_handler import RequestHandler
@@ -26,6 +27,7 @@ from tomodachi.transport.http.transport import HttpTransport
 HttpResponse = Response
 
 __all__ = [
+    "BodyTimeoutError",
     "HttpErrorRoute",
     "HttpException",
     "HttpResponse",
