@@ -2,7 +2,8 @@
 
 The line has an empty message and these keys, in this order::
 
-    status_code, remote_ip, [auth_user,] request_method, request_path, [request_query_string,]
+    status_code, [replaced_status_code,] [response_aborted,] remote_ip, [auth_user,] request_method,
+    request_path, [request_query_string,]
     http_version, response_content_length, [request_content_length,] user_agent,
     handler_elapsed_time, request_time                  (times formatted like "0.00135s")
 
