@@ -45,6 +45,15 @@ def make_service(**http: Any) -> type[tomodachi.Service]:
             await response.prepare(request)
             raise web.HTTPBadRequest()
 
+        @tomodachi.http("GET", r"/download")
+        async def download(self, request: web.BaseRequest) -> web.StreamResponse:
+            response = web.StreamResponse()
+            await response.prepare(request)
+            for _ in range(200):
+                await response.write(b"x" * 1024)
+                await asyncio.sleep(0.01)
+            return response
+
         @tomodachi.http("GET", r"/bad-header")
         async def bad_header(self) -> web.Response:
             return web.Response(text="x", headers={"X-Injected": "a\r\nSet-Cookie: evil=1"})
@@ -243,6 +252,21 @@ async def test_exception_after_the_response_started_aborts_the_connection(
         len(errors) == 1
         and errors[0]["message"] == "exception after the response had started: connection aborted"
     )
+
+
+async def test_client_leaving_a_streamed_download_is_not_an_error(
+    serve: Any, json_logs: Any, wait_until: Any
+) -> None:
+    async with serve(make_service()) as running:
+        reader, writer = await asyncio.open_connection("127.0.0.1", running.port)
+        writer.write(b"GET /download HTTP/1.1\r\nHost: x\r\n\r\n")
+        await asyncio.wait_for(reader.readuntil(b"xxxx"), 3.0)
+        writer.transport.abort()
+        await wait_until(lambda: access(json_logs()), within=5.0, what="the access line")
+    records = json_logs()
+    assert not errors_and_tracebacks(records), errors_and_tracebacks(records)
+    assert any(r.get("message") == "client disconnected before the response" for r in records)
+    assert [r["status_code"] for r in access(records)] == [499]
 
 
 async def test_invalid_header_value_is_a_500_with_one_log_line(serve: Any, json_logs: Any) -> None:

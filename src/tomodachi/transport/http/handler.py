@@ -118,6 +118,12 @@ class HttpState:
         - ``SystemExit`` / ``KeyboardInterrupt``: a graceful stop, as ``tomodachi.exit``;
         - else a server error: 500 (``@http_error(500)``) and one ERROR line with the traceback.
         """
+        if isinstance(exc, ConnectionError) and request.transport is None:
+            # The client went away (mid-upload, or during a streamed download): not our bug.
+            self.log.info("client disconnected before the response", handler=handler)
+            gone = bare_response(400, self.defaults)
+            gone.force_close()
+            return gone
         if response_started(request):
             transport = request.transport
             if transport is not None:
@@ -141,11 +147,6 @@ class HttpState:
         elif isinstance(exc, BodyTimeoutError):
             client_error = 408
             self.log.warning("request body timed out", handler=handler, error=str(exc))
-        elif isinstance(exc, ConnectionError) and request.transport is None:
-            self.log.info("client disconnected before the response", handler=handler)
-            gone = bare_response(400, self.defaults)
-            gone.force_close()
-            return gone
         if client_error is not None:
             # The rest of the body is not read (aiohttp would re-raise the error while draining
             # it); the connection closes after the answer.
