@@ -58,6 +58,10 @@ def make_service(**http: Any) -> type[tomodachi.Service]:
         async def bad_header(self) -> web.Response:
             return web.Response(text="x", headers={"X-Injected": "a\r\nSet-Cookie: evil=1"})
 
+        @tomodachi.http("GET", r"/bad-tuple")
+        async def bad_tuple(self) -> tuple[int, str, dict[str, str]]:
+            return 200, "x", {"X-Injected": "a\nSet-Cookie: evil=1"}
+
         @tomodachi.http("GET", r"/ok")
         async def ok(self) -> str:
             return "ok"
@@ -269,16 +273,17 @@ async def test_client_leaving_a_streamed_download_is_not_an_error(
     assert [r["status_code"] for r in access(records)] == [499]
 
 
-async def test_invalid_header_value_is_a_500_with_one_log_line(serve: Any, json_logs: Any) -> None:
+@pytest.mark.parametrize("path", ["/bad-header", "/bad-tuple"])
+async def test_invalid_header_value_is_a_500_with_one_log_line(serve: Any, json_logs: Any, path: str) -> None:
     async with serve(make_service()) as running:
-        answer = await exchange(running.port, b"GET /bad-header HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = await exchange(running.port, f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
     assert answer.startswith(b"HTTP/1.1 500 "), answer
     assert b"evil" not in answer and b"X-Injected" not in answer
     records = json_logs()
     errors = [r for r in records if r.get("level") == "error"]
     assert [r["message"] for r in errors] == ["invalid response from handler: 500 sent instead"]
     assert "exception" not in errors[0]
-    assert [(r["status_code"], r["request_path"]) for r in access(records)] == [(500, "/bad-header")]
+    assert [(r["status_code"], r["request_path"]) for r in access(records)] == [(500, path)]
 
 
 # -- static paths ----------------------------------------------------------------------------

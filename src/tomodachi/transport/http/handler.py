@@ -20,8 +20,10 @@ from tomodachi.transport.http.access_log import AbortedResponse, AccessLog, Rout
 from tomodachi.transport.http.real_ip import RealIpResolver
 from tomodachi.transport.http.responses import (
     HttpException,
+    InvalidResponseError,
     ResponseDefaults,
     bare_response,
+    check_headers,
     exception_response,
     resolve_response_sync,
 )
@@ -100,9 +102,12 @@ class HttpState:
         return access is not None and access.enabled
 
     def finish(self, response: web.StreamResponse) -> web.StreamResponse:
-        """Add the ``Server`` header to a response we did not build (pass-through, exceptions)."""
+        """Add the ``Server`` header to a response we did not build (pass-through, exceptions);
+        raise :class:`InvalidResponseError` for a header aiohttp would refuse to write."""
         if not response.prepared:
-            response.headers.setdefault("Server", self.server_header)
+            headers = response.headers
+            check_headers(headers)
+            headers.setdefault("Server", self.server_header)
         return response
 
     def log_uncaught(self, handler: str, exc: BaseException) -> None:
@@ -140,6 +145,11 @@ class HttpState:
             if isinstance(exc, HttpException) and exc.status >= 500:
                 self.log_uncaught(handler, exc)
             return await self.errors.for_exception(request, exc)
+        if isinstance(exc, InvalidResponseError):
+            self.log.error("invalid response from handler: 500 sent instead", handler=handler, error=str(exc))
+            invalid = await self.errors.respond(request, 500)
+            invalid.force_close()
+            return invalid
         client_error: int | None = None
         if isinstance(exc, web.RequestPayloadError):
             client_error = 400

@@ -34,6 +34,7 @@ from multidict import CIMultiDict
 
 __all__ = [
     "HttpException",
+    "InvalidResponseError",
     "Response",
     "ResponseDefaults",
     "get_http_response_status",
@@ -43,6 +44,22 @@ __all__ = [
 ]
 
 HeadersType = Mapping[str, str] | CIMultiDict[str]
+
+
+class InvalidResponseError(ValueError):
+    """A handler's response that cannot be sent: a header name or value with CR or LF.
+
+    aiohttp refuses to write such a header (header injection) only when the response is
+    written, after the handler; it is checked here, where headers from a handler enter, so the
+    client gets a 500 and the log one clear line.
+    """
+
+
+def check_headers(headers: HeadersType) -> None:
+    """Raise :class:`InvalidResponseError` when a header of *headers* has CR or LF in it."""
+    for key, value in headers.items():
+        if "\r" in value or "\n" in value or "\r" in key or "\n" in key:
+            raise InvalidResponseError(f"the response header {key!r} contains CR or LF (header injection)")
 
 
 def split_content_type(value: str) -> tuple[str, str | None]:
@@ -231,6 +248,7 @@ def build_response(
         mimetype, ct_charset = split_content_type(content_type) if content_type else (defaults.mimetype, None)
         effective = charset or ct_charset or defaults.charset
         real["Content-Type"] = f"{mimetype}; charset={effective}"
+    check_headers(real)
     return web.Response(body=_encode(body, effective), status=status_code, reason=reason, headers=real)
 
 
@@ -306,6 +324,7 @@ def bare_response(
     real = CIMultiDict(d.headers)
     if headers:
         real.update(headers)
+        check_headers(real)
     try:
         reason = HTTPStatus(status).phrase
     except ValueError:

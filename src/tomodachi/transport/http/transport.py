@@ -298,16 +298,6 @@ class HttpTransport(Transport):
                 finalize(request, response)
             if self._stopping:
                 response.force_close()
-            if not response.prepared:
-                # Prepared here rather than by aiohttp (which then finds it prepared): a header
-                # aiohttp refuses to write (CR/LF in a value) would otherwise lose the response
-                # without an answer or an access line.
-                try:
-                    await response.prepare(request)
-                except ValueError as exc:
-                    return self._unsendable(request, exc)
-                except ConnectionError:  # the client went away (e.g. during a file): aiohttp logs 499
-                    pass
             return response
         finally:
             if task is not None:
@@ -326,18 +316,6 @@ class HttpTransport(Transport):
             response = await state.errors.respond(request, 404)
         if timed:
             request[ROUTE_INFO_KEY] = (None, now() - started, started)
-        return response
-
-    def _unsendable(self, request: web.BaseRequest, exc: ValueError) -> web.StreamResponse:
-        """A handler's response that cannot be written (a header value with CR/LF): 500 instead."""
-        get_logger("tomodachi.http").error(
-            "invalid response from handler: 500 sent instead", request_path=request.path, error=str(exc)
-        )
-        state = self._state
-        response = bare_response(500, state.defaults if state else None)
-        if getattr(request.writer, "chunked", False):  # the refused response had set up chunking
-            response.enable_chunked_encoding()
-        response.force_close()
         return response
 
     def _unavailable(self) -> web.StreamResponse:
