@@ -459,3 +459,23 @@ def test_system_exit_in_a_handler_stops_gracefully(spawn: Any, write: Any, path:
     assert "stop hook ran" in process.stdout
     assert "raised in handler: stopping the service" in process.stderr
     assert "Traceback" not in process.stderr
+
+
+async def test_system_exit_in_an_http_error_handler_stops_the_run_gracefully() -> None:
+    from tomodachi.testing import run_services
+
+    class ErrorExit(tomodachi.Service):
+        name = "error-exit"
+
+        @tomodachi.http("GET", r"/ok")
+        async def ok(self) -> str:
+            return "ok"
+
+        @tomodachi.http_error(404)
+        async def not_found(self) -> str:
+            raise SystemExit(3)
+
+    async with run_services(ErrorExit) as app:
+        async with app.client() as client, client.get("/missing") as response:
+            assert response.status == 503
+        assert await app.wait_for_exit(timeout=5) == 3

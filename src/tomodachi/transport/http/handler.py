@@ -342,6 +342,8 @@ class ErrorEndpoint:
                 (self.state.service, request), {"request": request, "status_code": self.status}
             )
             response = resolve_response_sync(result, defaults=self.state.defaults, status=self.status)
+        except (SystemExit, KeyboardInterrupt) as exc:  # a graceful stop, as from a handler
+            return self.state.exit_requested(self.name, exc)
         finally:
             reset_context_logger(token)
         if response is result:
