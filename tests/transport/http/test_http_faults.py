@@ -479,3 +479,27 @@ async def test_system_exit_in_an_http_error_handler_stops_the_run_gracefully() -
         async with app.client() as client, client.get("/missing") as response:
             assert response.status == 503
         assert await app.wait_for_exit(timeout=5) == 3
+
+
+async def test_system_exit_in_a_websocket_callback_stops_the_run_gracefully() -> None:
+    import aiohttp
+
+    from tomodachi.testing import run_services
+
+    class SocketExit(tomodachi.Service):
+        name = "socket-exit"
+
+        @tomodachi.websocket(r"/ws")
+        async def ws(self, websocket: Any) -> Any:
+            async def receive(data: Any) -> None:
+                raise SystemExit(5)
+
+            return receive
+
+    async with run_services(SocketExit) as app:
+        async with aiohttp.ClientSession() as client, client.ws_connect(app.url("/ws")) as socket:
+            await socket.send_str("stop")
+            message = await socket.receive(timeout=5)
+            assert message.type is aiohttp.WSMsgType.CLOSE
+            assert message.data == aiohttp.WSCloseCode.GOING_AWAY
+        assert await app.wait_for_exit(timeout=5) == 5

@@ -109,6 +109,9 @@ class WebSocketEndpoint:
                         await _maybe_await(on_receive(message.data))
                 elif message.type is WSMsgType.ERROR:
                     break
+        except (SystemExit, KeyboardInterrupt) as exc:  # a graceful stop, as from an HTTP handler
+            state.exit_requested(self.name, exc)
+            await websocket.close(code=WSCloseCode.GOING_AWAY, message=b"service stopping")
         except Exception as exc:
             state.log_uncaught(self.name, exc)
             await websocket.close(code=WSCloseCode.INTERNAL_ERROR, message=b"internal error")
