@@ -89,10 +89,12 @@ class Transport:
 
     @classmethod
     def implementation(cls, service: Service, runtime: Runtime) -> type[Transport]:
-        """The class that serves this kind for *service* (a facade may pick a backend here).
+        """The class that serves this kind for *service* (default: the class itself).
 
-        ``@tomodachi.amqp`` declares ``AmqpTransport``; this hook lets it run on RabbitMQ or on
-        the in-memory broker depending on the service's options, without the decorator knowing.
+        The built-in message transports are one class for every broker (the backend is chosen
+        inside, see ``tomodachi.messaging.backend``); the SNS+SQS one uses this hook only to check
+        early that the chosen backend's extra is installed, so a missing one fails start-up naming
+        the service.
         """
         return cls
 
