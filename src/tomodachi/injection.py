@@ -59,10 +59,7 @@ async def _await_if_needed(result: Any) -> Any:
 
 def _takes_first_positionally(func: Callable[..., Any], first_unless_named: Sequence[str]) -> bool:
     """Whether the function a ``(*args, **kwargs)`` wrapper wraps has a positional first parameter."""
-    if (
-        getattr(func, "__wrapped__", None) is None
-        and getattr(getattr(func, "__func__", None), "__wrapped__", None) is None
-    ):
+    if getattr(func, "__wrapped__", None) is None:  # a bound method forwards it from its function
         return False
     wrapped = [p for p in _signature(func).parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
     return bool(wrapped) and wrapped[0].kind in _POSITIONAL and wrapped[0].name not in first_unless_named
