@@ -223,6 +223,43 @@ class _MiddlewareSpec:
                     f"(it is given {n} positional argument(s) and keywords by name): {exc}"
                 ) from None
 
+    def keywords_from(self, current: Mapping[str, Any]) -> dict[str, Any]:
+        """The keywords this middleware gets from the call's *current* values."""
+        if self.varkw:
+            return {k: v for k, v in current.items() if k not in self.consumed}
+        kwargs = {k: current[k] for k in self.keywords if k in current}
+        for name in self.none_names:
+            if name not in kwargs:
+                kwargs[name] = None
+        return kwargs
+
+
+def _merge(
+    current: Mapping[str, Any],
+    extra: Mapping[str, Any],
+    values: Mapping[str, Any],
+    keep: tuple[str, ...] | None,
+) -> dict[str, Any]:
+    """*current* plus a middleware's *extra* keywords; the transport's (*keep*: only those) win."""
+    if keep is None:
+        return {**current, **extra, **values}
+    merged = {**current, **extra}
+    for key in keep:
+        if key in values:
+            merged[key] = values[key]
+    return merged
+
+
+def _handler_values(
+    current: Mapping[str, Any], values: Mapping[str, Any], handler_values: Mapping[str, Any] | None
+) -> Mapping[str, Any]:
+    """What the handler gets at the end of the chain: its own values plus the middlewares' extras."""
+    if handler_values is None:
+        return current
+    if current is values:
+        return handler_values
+    return {**handler_values, **{k: v for k, v in current.items() if k not in values}}
+
 
 def compile_middleware_chain(
     middlewares: Sequence[Callable[..., Any]],
@@ -277,34 +314,15 @@ def compile_middleware_chain(
 
         async def step(index: int, current: Mapping[str, Any]) -> Any:
             if index == count:
-                if handler_values is None:
-                    return await handler(current)
-                if current is values:
-                    return await handler(handler_values)
-                extra = {k: v for k, v in current.items() if k not in values}
-                return await handler({**handler_values, **extra})
+                return await handler(_handler_values(current, values, handler_values))
             spec = specs[index]
 
             async def func(*_ignored: Any, **extra: Any) -> Any:
-                if not extra:
-                    return await step(index + 1, current)
-                if keep is None:
-                    return await step(index + 1, {**current, **extra, **values})
-                merged = {**current, **extra}
-                for key in keep:
-                    if key in values:
-                        merged[key] = values[key]
-                return await step(index + 1, merged)
+                return await step(index + 1, _merge(current, extra, values, keep) if extra else current)
 
-            args = (func, *positional, context)[: spec.n_positional]
-            if spec.varkw:
-                kwargs = {k: v for k, v in current.items() if k not in spec.consumed}
-            else:
-                kwargs = {k: current[k] for k in spec.keywords if k in current}
-                for name in spec.none_names:
-                    if name not in kwargs:
-                        kwargs[name] = None
-            result = spec.call(*args, **kwargs)
+            result = spec.call(
+                *(func, *positional, context)[: spec.n_positional], **spec.keywords_from(current)
+            )
             if inspect.isawaitable(result):
                 result = await result
             return result
