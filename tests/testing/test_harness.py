@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -166,3 +167,26 @@ async def test_service_readiness_follows_the_lifecycle() -> None:
         service = app.service
         assert service.ready and service.readiness == {"aws_sns_sqs": True}
     assert not service.ready
+
+
+async def test_large_sns_message_arrives_intact_in_memory() -> None:
+    # Above the size where the notification is encoded and unwrapped off the event loop.
+    received: list[tuple[str, str, str]] = []
+    text = 'é"\\\n' + "x" * (1024 * 1024)
+
+    class Big(tomodachi.Service):
+        name = "big"
+        message_envelope = None  # the body as published: large on the wire
+
+        @tomodachi.aws_sns_sqs("big.topic")
+        async def on_big(self, data: str, topic: str, raw_message_body: str) -> None:
+            received.append((data, topic, raw_message_body))
+
+    async with run_services(Big) as app:
+        report = await app.publish("big.topic", text)
+        assert (await report.outcome(timeout=5)).handled
+    [(data, topic, raw)] = received
+    assert data == text and topic == "big.topic"
+    notification = json.loads(raw)
+    assert notification["Type"] == "Notification" and notification["Message"] == text
+    assert set(notification) >= {"MessageId", "TopicArn", "Timestamp", "SignatureVersion"}

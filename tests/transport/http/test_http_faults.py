@@ -23,10 +23,18 @@ import tomodachi
 STATIC = Path(__file__).resolve().parent / "static_files"
 
 
+async def _header_adding_middleware(func: Any, service: Any, request: web.BaseRequest) -> Any:
+    response = await func()
+    if request.path == "/mw-header":  # a header added after the handler returned
+        response.headers["X-Injected"] = "a\r\nSet-Cookie: evil=1"
+    return response
+
+
 def make_service(**http: Any) -> type[tomodachi.Service]:
     class Faults(tomodachi.Service):
         name = "faults"
         options = tomodachi.Options(http={"port": 0, **http})
+        http_middleware = [_header_adding_middleware]
 
         @tomodachi.http("POST", r"/upload")
         async def upload(self, request: web.BaseRequest) -> str:
@@ -61,6 +69,10 @@ def make_service(**http: Any) -> type[tomodachi.Service]:
         @tomodachi.http("GET", r"/bad-tuple")
         async def bad_tuple(self) -> tuple[int, str, dict[str, str]]:
             return 200, "x", {"X-Injected": "a\nSet-Cookie: evil=1"}
+
+        @tomodachi.http("GET", r"/mw-header")
+        async def mw_header(self) -> web.Response:
+            return web.Response(text="x")
 
         @tomodachi.http("GET", r"/ok")
         async def ok(self) -> str:
@@ -144,8 +156,8 @@ async def test_malformed_requests_are_a_400_without_traceback(
         answer = await exchange(running.port, data)
         assert answer.startswith((b"HTTP/1.1 400 ", b"HTTP/1.0 400 ")), answer[:200]
         assert answer.count(b"HTTP/1.") == 1
-        assert b"\r\nServer: tomodachi\r\n" in answer  # our plain response, not aiohttp's echo
-        assert answer.endswith(b"400: Bad Request")
+        assert b"\r\nServer: tomodachi\r\n" in answer  # our response, not aiohttp's echo
+        assert answer.endswith(b"custom 400")  # through the service's @http_error(400)
         await asyncio.sleep(0.05)
         ok = await exchange(running.port, b"GET /ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         assert ok.startswith(b"HTTP/1.1 200 ") and ok.endswith(b"ok")
@@ -153,6 +165,22 @@ async def test_malformed_requests_are_a_400_without_traceback(
     assert not errors_and_tracebacks(records), errors_and_tracebacks(records)
     assert any(r.get("message") == "malformed http request: 400" for r in records)
     assert [r["status_code"] for r in access(records)] == [400, 200]
+
+
+async def test_malformed_request_without_an_error_handler_is_a_plain_400(serve: Any, json_logs: Any) -> None:
+    class Plain(tomodachi.Service):
+        name = "plain"
+        options = tomodachi.Options(http={"port": 0})
+
+        @tomodachi.http("GET", r"/ok")
+        async def ok(self) -> str:
+            return "ok"
+
+    async with serve(Plain) as running:
+        answer = await exchange(running.port, MALFORMED["bad chunk size"])
+    assert answer.startswith((b"HTTP/1.1 400 ", b"HTTP/1.0 400 ")), answer
+    assert answer.endswith(b"400: Bad Request")
+    assert not errors_and_tracebacks(json_logs())
 
 
 async def test_pipelined_smuggling_attempt_does_not_reach_a_second_handler(
@@ -188,6 +216,27 @@ async def test_undecodable_content_encoding_is_a_400_through_http_error(
     warning = [r for r in records if r.get("message") == "unreadable request body"]
     assert len(warning) == 1 and warning[0]["level"] == "warning"
     assert [r["status_code"] for r in access(records)] == [400]
+
+
+@pytest.mark.parametrize("encoding", ["bogus", "gzip, br", "compress", "x-custom"])
+async def test_body_in_an_unsupported_content_coding_is_a_415(
+    serve: Any, json_logs: Any, encoding: str
+) -> None:
+    body = b"some bytes"
+    request = (
+        f"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Encoding: {encoding}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    async with serve(make_service()) as running:
+        answer = await exchange(running.port, request)
+    head = answer.split(b"\r\n\r\n", 1)[0]
+    assert head.startswith(b"HTTP/1.1 415 "), answer
+    assert b"\r\nAccept-Encoding: deflate, gzip" in head  # what the server can decode
+    assert b"\r\nConnection: close" in head
+    assert b"got " not in answer  # the handler never ran on undecoded bytes
+    records = json_logs()
+    assert not errors_and_tracebacks(records), errors_and_tracebacks(records)
+    assert [r["status_code"] for r in access(records)] == [415]
 
 
 async def test_valid_gzip_body_still_decodes(serve: Any) -> None:
@@ -273,7 +322,7 @@ async def test_client_leaving_a_streamed_download_is_not_an_error(
     assert [r["status_code"] for r in access(records)] == [499]
 
 
-@pytest.mark.parametrize("path", ["/bad-header", "/bad-tuple"])
+@pytest.mark.parametrize("path", ["/bad-header", "/bad-tuple", "/mw-header"])
 async def test_invalid_header_value_is_a_500_with_one_log_line(serve: Any, json_logs: Any, path: str) -> None:
     async with serve(make_service()) as running:
         answer = await exchange(running.port, f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
@@ -327,6 +376,37 @@ async def test_headers_not_received_in_time_are_a_408_then_closed(serve: Any, js
         sum(r.get("message") == "http request headers timed out: 408, connection closed" for r in records)
         == 2
     )
+
+
+async def test_header_timeout_applies_to_every_request_on_a_keep_alive_connection(
+    serve: Any, json_logs: Any
+) -> None:
+    async with serve(make_service(header_timeout=0.3, keepalive_timeout=60)) as running:
+        reader, writer = await asyncio.open_connection("127.0.0.1", running.port)
+        try:
+            writer.write(b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert (await asyncio.wait_for(reader.readuntil(b"ok"), 3.0)).startswith(b"HTTP/1.1 200 ")
+            await asyncio.sleep(0.5)  # idle past header_timeout: fine
+            writer.write(b"GET /ok HTTP/1.1\r\nHost: x\r\nX-Slow: ")  # the next request stalls
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            answer = await asyncio.wait_for(reader.read(), 3.0)
+            elapsed = loop.time() - started
+        finally:
+            writer.close()
+    assert answer.startswith(b"HTTP/1.1 408 ") and b"Connection: close" in answer
+    assert 0.25 <= elapsed < 2.0  # header_timeout, not keepalive_timeout
+    assert any(
+        r.get("message") == "http request headers timed out: 408, connection closed" for r in json_logs()
+    )
+
+
+async def test_header_timeout_does_not_cut_a_pipelined_request_behind_a_slow_handler(serve: Any) -> None:
+    async with serve(make_service(header_timeout=0.2)) as running:
+        first = b"GET /download HTTP/1.1\r\nHost: x\r\n\r\n"  # streams for about 2 s
+        second = b"GET /ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        answer = await exchange(running.port, first + second, within=10.0)
+    assert answer.count(b"HTTP/1.1 200 ") == 2 and answer.endswith(b"ok")
 
 
 async def test_header_timeout_does_not_close_an_idle_keep_alive_connection(serve: Any) -> None:

@@ -179,6 +179,22 @@ async def test_real_ip_from_trusted_proxy(serve: Any, client: aiohttp.ClientSess
             assert await response.text() == "127.0.0.1"
 
 
+async def test_access_log_masks_secret_query_parameters(
+    serve: Any, json_logs: Any, client: aiohttp.ClientSession
+) -> None:
+    query = "user=ann&access_token=abc123&API_KEY=k1&key=k2&monkey=banana&X-Amz-Signature=s1"
+    query += "&code=c1&country_code=SE"
+    async with serve(make_service()) as r:
+        async with client.get(r.url + "/?" + query) as response:
+            await response.read()
+    [line] = access_lines(json_logs())
+    logged = line["request_query_string"]
+    assert logged == (
+        "user=ann&access_token=***&API_KEY=***&key=***&monkey=banana&X-Amz-Signature=***&code=***&country_code=SE"
+    )
+    assert not any(secret in str(json_logs()) for secret in ("abc123", "k1", "k2", "s1", "c1"))
+
+
 def access_lines(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [line for line in lines if line["logger"] == "tomodachi.http.response"]
 

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+from tomodachi.envelope._decode import off_loop
 from tomodachi.errors import describe_exception
 from tomodachi.logging import get_logger
 from tomodachi.messaging.slots import Slots
@@ -119,7 +120,8 @@ class QueueConsumer:
         )
         finished = False
         try:
-            payload, values = parse(message, self._topic_prefix)
+            # A large body is unwrapped off the event loop (JSON decoding of megabytes).
+            payload, values = await off_loop(len(message.body), parse, message, self._topic_prefix)
             outcome = await self.consumer.pipeline(payload, values, message_id=message.message_id)
             action = settle_action(self.consumer, outcome, message.message_id)
             await self._settle(action, message)

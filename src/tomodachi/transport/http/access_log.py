@@ -24,6 +24,7 @@ import base64
 import binascii
 import logging
 import os
+import re
 import time
 from typing import IO, Any
 
@@ -151,6 +152,24 @@ class AccessLogger(AbstractAccessLogger):
         config.emit(fields)
 
 
+#: Query parameters whose values the access log masks (``***``): a name containing one of these
+#: (case-insensitive), or equal to one of :data:`_SECRET_QUERY_NAMES`.
+SECRET_QUERY_WORDS = ("token", "secret", "password", "passwd", "signature", "credential", "api_key", "apikey")
+_SECRET_QUERY_NAMES = frozenset({"key", "sig", "pwd", "code", "auth", "authorization", "session"})
+_SECRET_QUERY_RE = re.compile(
+    r"(?i)(^|&)((?:[^&=]*(?:"
+    + "|".join(SECRET_QUERY_WORDS)
+    + r")[^&=]*|"
+    + "|".join(sorted(_SECRET_QUERY_NAMES))
+    + r")=)[^&]*"
+)
+
+
+def mask_query_string(query: str) -> str:
+    """*query* with the values of secret-looking parameters (``token=``, ``password=``, ...) as ``***``."""
+    return _SECRET_QUERY_RE.sub(r"\1\2***", query)
+
+
 def build_fields(
     request: web.BaseRequest, response: web.StreamResponse, request_time: float, handler_elapsed: float | None
 ) -> dict[str, Any]:
@@ -176,7 +195,7 @@ def build_fields(
     fields["request_path"] = request.path
     query = request.query_string
     if query:
-        fields["request_query_string"] = query
+        fields["request_query_string"] = mask_query_string(query)
     version = request.version
     fields["http_version"] = f"HTTP/{version.major}.{version.minor}"
     fields["response_content_length"] = response.content_length

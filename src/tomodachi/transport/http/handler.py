@@ -45,6 +45,19 @@ __all__ = [
 _AIOHTTP_CLIENT_MAX_SIZE = 1024**2
 
 
+def _decodable_codings() -> frozenset[str]:
+    from aiohttp.compression_utils import HAS_BROTLI, HAS_ZSTD
+
+    return frozenset(
+        ["identity", "gzip", "deflate"] + (["br"] if HAS_BROTLI else []) + (["zstd"] if HAS_ZSTD else [])
+    )
+
+
+#: The request ``Content-Encoding`` values a body may arrive in (others are answered 415).
+DECODABLE_CODINGS = _decodable_codings()
+_ACCEPT_ENCODING = {"Accept-Encoding": ", ".join(sorted(DECODABLE_CODINGS - {"identity"}))}
+
+
 class Endpoint(Protocol):
     """What the router maps a route to."""
 
@@ -167,6 +180,18 @@ class HttpState:
         self.log_uncaught(handler, exc)
         return await self.errors.respond(request, 500)
 
+    async def unsupported_coding(
+        self, handler: str, request: web.BaseRequest, coding: str
+    ) -> web.StreamResponse:
+        """A body in a content coding the server cannot decode: 415 (``Accept-Encoding`` lists the
+        ones it can), through ``@http_error(415)``; the body is not read, the connection closes."""
+        self.log.info(
+            "unsupported request content-encoding: 415", handler=handler, content_encoding=coding[:100]
+        )
+        response = await self.errors.respond(request, 415, _ACCEPT_ENCODING)
+        response.force_close()
+        return response
+
     def exit_requested(self, handler: str, exc: SystemExit | KeyboardInterrupt) -> web.StreamResponse:
         """A handler raised ``SystemExit`` / ``KeyboardInterrupt``: stop gracefully, as ``tomodachi.exit``."""
         from tomodachi.service import exit as tomodachi_exit
@@ -256,6 +281,9 @@ class HttpEndpoint:
             request[REAL_IP_RESOLVER_KEY] = state.real_ip  # before clone(): the clone copies the mapping
         reserved = 0
         if request.body_exists:
+            coding = request.headers.get("Content-Encoding")
+            if coding is not None and coding.lower() not in DECODABLE_CODINGS:
+                return await state.unsupported_coding(self.name, request, coding)
             limit = state.client_max_size
             length = request.content_length
             if length is not None and length > limit:

@@ -22,7 +22,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiohttp import web
-from aiohttp.http import HttpProcessingError
 
 from tomodachi.errors import ConfigurationError, ServiceStartError
 from tomodachi.logging import get_logger
@@ -36,80 +35,14 @@ from tomodachi.transport.http.real_ip import RealIpResolver
 from tomodachi.transport.http.responses import ResponseDefaults, bare_response
 from tomodachi.transport.http.route_builder import add_mount, build_routes
 from tomodachi.transport.http.routes import Router
+from tomodachi.transport.http.server import Server, request_timeout
 
 __all__ = ["HttpTransport"]
 
 _IS_LINUX = sys.platform.startswith("linux")
 
-_REQUEST_TIMEOUT = (
-    b"HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain; charset=utf-8\r\n"
-    b"Content-Length: 20\r\nConnection: close\r\n\r\n408: Request Timeout"
-)
-
-
 #: Bodies being received: the request's task -> (bytes received so far, loop time they last changed).
 _BodyMarks = dict["asyncio.Task[Any]", tuple[int, float]]
-
-
-class _Connection(web.RequestHandler):
-    """aiohttp's connection handler; a request aiohttp cannot parse is a client error here.
-
-    aiohttp answers a malformed request (bad request line or headers, conflicting
-    ``Content-Length``/``Transfer-Encoding``, bad chunk sizes, oversized lines) before any
-    handler runs, logging an ERROR with a traceback and echoing the input. We answer the plain
-    ``400: Bad Request`` with the service's headers and log one INFO line instead.
-    """
-
-    def handle_error(
-        self,
-        request: web.BaseRequest,
-        status: int = 500,
-        exc: BaseException | None = None,
-        message: str | None = None,
-    ) -> web.StreamResponse:
-        server = self._tomodachi_server
-        if not isinstance(exc, HttpProcessingError) or status >= 500 or server is None:
-            return super().handle_error(request, status, exc, message)
-        reason = " ".join(str(exc.message).split()) if exc.message else type(exc).__name__
-        get_logger("tomodachi.http").info(
-            f"malformed http request: {status}", remote_ip=request.remote, error=reason[:200]
-        )
-        response = bare_response(status, server.defaults)
-        response.force_close()
-        return response
-
-    _tomodachi_server: _Server | None = None
-
-
-class _Server(web.Server):
-    """aiohttp's low-level server, noting when each connection was made (for ``http.header_timeout``).
-
-    ``fresh`` holds the connections that have not yet delivered a request (with the loop time
-    they were accepted); the transport takes a connection out when its first request arrives.
-    """
-
-    def __init__(
-        self, *args: Any, fresh: dict[Any, float] | None, defaults: ResponseDefaults, **kwargs: Any
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        self.fresh = fresh
-        self.defaults = defaults
-        self._connection_kwargs = kwargs
-
-    def __call__(self) -> web.RequestHandler:
-        connection = _Connection(self, loop=asyncio.get_running_loop(), **self._connection_kwargs)
-        connection._tomodachi_server = self
-        return connection
-
-    def connection_made(self, handler: Any, transport: asyncio.Transport) -> None:
-        super().connection_made(handler, transport)
-        if self.fresh is not None:
-            self.fresh[handler] = asyncio.get_running_loop().time()
-
-    def connection_lost(self, handler: Any, exc: BaseException | None = None) -> None:
-        if self.fresh is not None:
-            self.fresh.pop(handler, None)
-        super().connection_lost(handler, exc)
 
 
 def _display_host(host: str | None) -> str:
@@ -229,10 +162,11 @@ class HttpTransport(Transport):
                 reuse_port = True
             else:
                 log.warning("the 'http.reuse_port' option is only supported on Linux: it is ignored")
-        server = _Server(
+        server = Server(
             self._handle,
             fresh=self._fresh if config.header_timeout > 0 else None,
             defaults=state.defaults,
+            errors=state.errors,
             access_log_class=AccessLogger,
             access_log=state.access_log,
             keepalive_timeout=max(float(config.keepalive_timeout), 0.0),
@@ -371,7 +305,7 @@ class HttpTransport(Transport):
                     for connection, since in list(self._fresh.items()):
                         if current - since >= header_timeout:
                             self._fresh.pop(connection, None)
-                            _request_timeout(connection, log, header_timeout)
+                            request_timeout(connection, log, header_timeout)
                 if body_timeout > 0:
                     self._bodies = self._stalled_bodies(current, body_timeout)
             except Exception as exc:  # a bug here must not end the watching
@@ -473,21 +407,6 @@ class HttpTransport(Transport):
     def routes(self) -> list[tuple[str, str]]:
         """``(method, pattern)`` pairs served by this transport."""
         return self._router.routes()
-
-
-def _request_timeout(connection: Any, log: Any, timeout: float) -> None:
-    """A connection sent no complete request within *timeout* seconds: 408, then close."""
-    transport = connection.transport
-    if transport is None or transport.is_closing():
-        return
-    peer = transport.get_extra_info("peername")
-    log.warning(
-        "http request headers timed out: 408, connection closed",
-        remote_ip=peer[0] if isinstance(peer, tuple) else None,
-        header_timeout=timeout,
-    )
-    transport.write(_REQUEST_TIMEOUT)
-    connection.force_close()
 
 
 async def _close_websocket(websocket: web.WebSocketResponse) -> None:

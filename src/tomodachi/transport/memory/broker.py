@@ -72,6 +72,7 @@ class MemoryBroker:
         message_attributes: Mapping[str, Mapping[str, Any]] | None = None,
         group_id: str | None = None,
         deduplication_id: str | None = None,
+        encoded_message: str | None = None,
     ) -> str:
         # Publishing creates the topic, as the original's publish does (CreateTopic is idempotent).
         self.sns_sqs.create_topic(topic_name, fifo=topic_name.endswith(".fifo"))
@@ -81,6 +82,7 @@ class MemoryBroker:
             message_attributes=message_attributes,
             group_id=group_id,
             deduplication_id=deduplication_id,
+            encoded_message=encoded_message,
         )
 
     def queue_url(self, name: str) -> str:

@@ -146,10 +146,12 @@ class SnsSqsBroker:
         message_attributes: Mapping[str, Mapping[str, Any]] | None = None,
         group_id: str | None = None,
         deduplication_id: str | None = None,
+        encoded_message: str | None = None,
     ) -> str:
         """Publish *message* to every subscribed queue whose filter policy matches; returns the
         SNS message id (for a FIFO duplicate within five minutes: the original one, and nothing
-        is delivered)."""
+        is delivered). *encoded_message* is ``json.dumps(message)`` when the caller has it
+        already (computed off the event loop for a large message)."""
         t = self._topic(topic)
         attributes = {name: dict(value) for name, value in (message_attributes or {}).items()}
         validate_message_attributes(attributes)
@@ -173,7 +175,7 @@ class SnsSqsBroker:
                 body, sqs_attributes = message, attributes
             else:
                 if notification is None:
-                    notification = self._notification(t, message_id, message, attributes)
+                    notification = self._notification(t, message_id, message, attributes, encoded_message)
                 body, sqs_attributes = notification, {}
             if q.fifo:
                 q.send(body, sqs_attributes, group_id=group_id, deduplication_id=deduplication_id)
@@ -325,7 +327,12 @@ class SnsSqsBroker:
         queue.set_redrive(self._queues[dlq_name], max_receive_count)
 
     def _notification(
-        self, topic: _Topic, message_id: str, message: str, attributes: Mapping[str, Mapping[str, Any]]
+        self,
+        topic: _Topic,
+        message_id: str,
+        message: str,
+        attributes: Mapping[str, Mapping[str, Any]],
+        encoded_message: str | None = None,
     ) -> str:
         """The SNS notification JSON an SQS subscriber without raw delivery receives."""
         now = self.clock.now().astimezone(UTC)
@@ -349,7 +356,12 @@ class SnsSqsBroker:
                 }
                 for name, attribute in attributes.items()
             }
-        return json.dumps(notification)
+        if encoded_message is None:
+            return json.dumps(notification)
+        # The same JSON, with the (large) message spliced in rather than encoded again here.
+        notification["Message"] = None
+        head, _, tail = json.dumps(notification).partition('"Message": null')
+        return head + '"Message": ' + encoded_message + tail
 
     def _emit(self, event: str, details: dict[str, Any]) -> None:
         for callback in self.on_event:

@@ -9,9 +9,11 @@ broker's delivery log, which ``tomodachi.testing`` reads.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from tomodachi.envelope._decode import OFFLOAD_THRESHOLD, off_loop
 from tomodachi.errors import describe_exception
 from tomodachi.messaging.envelopes import DEFAULT
 from tomodachi.transport.aws_sns_sqs.client import QueueBinding
@@ -174,12 +176,16 @@ class MemorySnsSqsClient:
         topic_attributes: Any,
         overwrite_topic_attributes: bool,
     ) -> str:
+        encoded: str | None = None
+        if len(payload) >= OFFLOAD_THRESHOLD:  # escaping megabytes would stall the loop
+            encoded = await off_loop(len(payload), json.dumps, payload)
         return self.broker.publish_sns(
             topic_name,
             payload,
             message_attributes=message_attributes,
             group_id=group_id,
             deduplication_id=deduplication_id,
+            encoded_message=encoded,
         )
 
     async def queue_url(self, name_url_or_arn: str) -> str:
