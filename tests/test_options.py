@@ -61,6 +61,13 @@ DEFAULTS: dict[str, Any] = {
     "amqp.publish_timeout": 10.0,
     "watcher.ignored_dirs": [],
     "watcher.watched_file_endings": [],
+    "retry.max_attempts": 10,
+    "retry.initial_delay": 1.0,
+    "retry.multiplier": 2.0,
+    "retry.max_delay": 300.0,
+    "retry.jitter": True,
+    "retry.retry_failures": False,
+    "retry.after_last_attempt": "dead_letter",
     "termination_grace_period_seconds": None,
     "max_message_size": 4 * 1024 * 1024,
 }

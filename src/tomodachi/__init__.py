@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     )
     from tomodachi.logging import Logger, LoggerProtocol, get_logger
     from tomodachi.messaging.errors import RejectMessage, RetryMessage
+    from tomodachi.messaging.retry import RetryPolicy
     from tomodachi.options import Options, OptionsInterface
     from tomodachi.service_meta import CLASS_ATTRIBUTE, TOMODACHI_CLASSES, TomodachiServiceMeta
     from tomodachi.transport.amqp import amqp, amqp_publish
@@ -111,6 +112,7 @@ _LAZY: dict[str, str] = {
     "sqs_send_message": "tomodachi.transport.aws_sns_sqs",
     "RetryMessage": "tomodachi.messaging.errors",
     "RejectMessage": "tomodachi.messaging.errors",
+    "RetryPolicy": "tomodachi.messaging.retry",
     # Names kept from the original (docs/compatibility.md, "Public names kept from the original").
     "get_contextvar": "tomodachi.context_vars",
     "context": "tomodachi.context_vars",
@@ -159,6 +161,7 @@ __all__ = [
     "OptionsInterface",
     "RejectMessage",
     "RetryMessage",
+    "RetryPolicy",
     "Runtime",
     "Service",
     "ServiceRecord",

@@ -29,6 +29,7 @@ from tomodachi.injection import compile_handler, compile_middleware_chain
 from tomodachi.logging import get_logger, reset_context_logger, set_context_logger
 from tomodachi.messaging.envelopes import check_envelope, resolve_envelope
 from tomodachi.messaging.errors import RejectMessage, RetryMessage
+from tomodachi.messaging.retry import Decision, RetryPolicy, Verdict, log_decision, policy_for
 
 if TYPE_CHECKING:
     from tomodachi.transport.base import Handler
@@ -72,6 +73,8 @@ class MessageHandler:
     - ``envelope_kwargs``: the decorator's extra keywords, passed to ``parse_message`` (with
       ``message_attributes=`` when the transport has them), like the original.
     - ``callback_kwargs``: when given, only these names are injected.
+    - ``retry``: the handler's :class:`~tomodachi.RetryPolicy` (default: the service's ``retry``
+      options); transports settle with :meth:`decide`.
     - ``max_size``: the largest payload accepted (option ``max_message_size``; default
       :data:`~tomodachi.envelope.DEFAULT_MAX_MESSAGE_SIZE`); a larger one is settled as
       undecodable. Envelopes whose ``parse_message`` takes a ``max_size`` keyword (the built-in
@@ -90,6 +93,7 @@ class MessageHandler:
         callback_kwargs: Sequence[str] | None = None,
         middleware: Sequence[Callable[..., Any]] | None = None,
         max_size: int | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self.service = service
         self.name = handler.name
@@ -115,6 +119,10 @@ class MessageHandler:
         # Without middleware the handler is called directly (one coroutine less per message).
         self._call = None if middleware else call
         self.logger = get_logger(f"tomodachi.{kind}.handler").new(handler=self.name)
+        #: How failures of this handler are retried (``retry=``, else the service's ``retry`` options).
+        self.retry_policy: RetryPolicy = (
+            retry if retry is not None else policy_for(service, None, where=self.name)
+        )
 
     async def __call__(self, payload: str, values: dict[str, Any], *, message_id: str) -> Outcome:
         """Run the pipeline for one delivery; never raises (except ``CancelledError``)."""
@@ -172,8 +180,7 @@ class MessageHandler:
                 )
         except asyncio.CancelledError:
             raise
-        except RetryMessage as exc:
-            self.logger.info("message will be retried", message_id=message_id, reason=describe_exception(exc))
+        except RetryMessage as exc:  # logged by decide(), with the attempt and the delay
             return Outcome(Settle.RETRY, "retry requested", exc)
         except RejectMessage as exc:
             self.logger.warning("message rejected", message_id=message_id, reason=describe_exception(exc))
@@ -184,6 +191,27 @@ class MessageHandler:
         finally:
             reset_context_logger(token)
         return HANDLED
+
+    def decide(
+        self,
+        outcome: Outcome,
+        attempt: int,
+        *,
+        message_id: str | None,
+        dead_letter_to: str | None,
+        **fields: Any,
+    ) -> Decision:
+        """The :class:`~tomodachi.messaging.retry.Decision` for a delivery, logged (retries,
+        dead-letters and drops at WARNING or above; see :func:`~tomodachi.messaging.retry.log_decision`).
+
+        *attempt* is the delivery number of the message (1 on its first delivery);
+        *dead_letter_to* names the handler's dead-letter destination (``None``: there is none,
+        so a dead-letter verdict drops the message). *fields* are added to the log line.
+        """
+        decision = self.retry_policy.decide(outcome, attempt)
+        if decision.verdict is not Verdict.ACK:
+            log_decision(self.logger, decision, message_id, outcome, dead_letter_to=dead_letter_to, **fields)
+        return decision
 
     def too_large(self, message_id: str, raw_size: int, exc: MessageTooLargeError | None = None) -> Outcome:
         """Log once that a message is over ``max_size``, and the :class:`Outcome` to settle it with.
@@ -219,6 +247,8 @@ class Subscription(Protocol):
     @property
     def callback_kwargs(self) -> Sequence[str] | None: ...
 
+    # Optional: ``retry: RetryPolicy | None`` (the handler's own policy; read with getattr).
+
 
 def handler_for_subscription(
     service: Any,
@@ -235,6 +265,7 @@ def handler_for_subscription(
     """
     envelope = resolve_envelope(service, subscription.message_envelope, subscription.message_protocol)
     check_envelope(envelope, where, subscription.envelope_kwargs)
+    retry = policy_for(service, getattr(subscription, "retry", None), where=where)
     try:
         return MessageHandler(
             service,
@@ -245,6 +276,7 @@ def handler_for_subscription(
             envelope_kwargs=subscription.envelope_kwargs,
             callback_kwargs=subscription.callback_kwargs,
             max_size=_max_message_size(service),
+            retry=retry,
         )
     except ConfigurationError as exc:
         raise ConfigurationError(f"{where}: {exc}") from None

@@ -140,6 +140,13 @@ def number_check(*, positive: bool = False, optional: bool = False) -> Check:
     return check
 
 
+def check_multiplier(key: str, value: Any) -> int | float:
+    """A backoff multiplier: a number >= 1."""
+    if not _is_number(value) or value != value or value < 1:
+        raise invalid(key, value, "a number >= 1")
+    return value  # type: ignore[no-any-return]
+
+
 def choice_check(*choices: str) -> Check:
     """Build a check for one of *choices* (compared case-insensitively, stored lower-case)."""
     expected = "one of " + ", ".join(repr(c) for c in choices)

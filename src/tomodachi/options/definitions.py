@@ -122,6 +122,19 @@ class Options(OptionsInterface):
         # Seconds a publish waits for the broker (reconnection, confirm) before AmqpPublishError.
         publish_timeout: int | float = option(10.0, v.number_check(positive=True))
 
+    class Retry(OptionsInterface):
+        """Added by us: the retry policy of every message handler that declares none (``retry=``)."""
+
+        _prefix = "retry"
+
+        max_attempts: int | None = option(10, v.int_check(1, optional=True))
+        initial_delay: int | float = option(1.0, v.number_check())
+        multiplier: int | float = option(2.0, v.check_multiplier)
+        max_delay: int | float = option(300.0, v.number_check())
+        jitter: bool = option(True, v.check_bool)
+        retry_failures: bool = option(False, v.check_bool)
+        after_last_attempt: str = option("dead_letter", v.choice_check("dead_letter", "drop"))
+
     class Watcher(OptionsInterface):
         _prefix = "watcher"
 
@@ -133,6 +146,7 @@ class Options(OptionsInterface):
     aws_endpoint_urls: AWSEndpointURLs = subsection(AWSEndpointURLs)
     amqp: AMQP = subsection(AMQP)
     watcher: Watcher = subsection(Watcher)
+    retry: Retry = subsection(Retry)
     # Added by us: the grace period of every transport; None follows the original's key,
     # ``http.termination_grace_period_seconds``, as before. See grace_period_of().
     termination_grace_period_seconds: int | float | None = option(None, v.number_check(optional=True))

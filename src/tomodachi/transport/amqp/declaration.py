@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tomodachi.messaging.envelopes import DEFAULT
+from tomodachi.messaging.retry import RetryPolicy
 
 __all__ = ["AmqpSubscription"]
 
@@ -23,3 +24,4 @@ class AmqpSubscription:
     message_protocol: Any = DEFAULT
     callback_kwargs: tuple[str, ...] | None = None
     envelope_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    retry: RetryPolicy | None = None  # None: the service's ``retry`` options

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from tomodachi.messaging.envelopes import DEFAULT
+from tomodachi.messaging.retry import RetryPolicy
 from tomodachi.transport.amqp.declaration import AmqpSubscription
 from tomodachi.transport.amqp.transport import AmqpTransport
 
@@ -23,6 +24,7 @@ def amqp(
     *,
     message_envelope: Any = DEFAULT,
     message_protocol: Any = DEFAULT,
+    retry: RetryPolicy | None = None,
     **kwargs: Any,
 ) -> Callable[[F], F]:
     """Handle messages published to *routing_key* (``*`` and ``#`` wildcards allowed).
@@ -33,6 +35,8 @@ def amqp(
       *queue_name* implies competing.
     - *message_envelope*: default the service's ``message_envelope``; ``None`` for raw payloads.
       Other keyword arguments go to the envelope (``proto_class=...``).
+    - *retry*: this handler's :class:`~tomodachi.RetryPolicy` (default: the service's ``retry``
+      options; see ``docs/retries.md``).
     """
     subscription = AmqpSubscription(
         routing_key=routing_key,
@@ -43,5 +47,6 @@ def amqp(
         message_protocol=message_protocol,
         callback_kwargs=tuple(callback_kwargs) if callback_kwargs is not None else None,
         envelope_kwargs=dict(kwargs),
+        retry=retry,
     )
     return AmqpTransport.decorator(subscription)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tomodachi.messaging.envelopes import DEFAULT
+from tomodachi.messaging.retry import RetryPolicy
 
 __all__ = ["SnsSqsSubscription"]
 
@@ -28,3 +29,4 @@ class SnsSqsSubscription:
     max_number_of_consumed_messages: int | None = 10
     callback_kwargs: tuple[str, ...] | None = None
     envelope_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    retry: RetryPolicy | None = None  # None: the service's ``retry`` options

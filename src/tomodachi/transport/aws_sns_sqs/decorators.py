@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from tomodachi.messaging.envelopes import DEFAULT
+from tomodachi.messaging.retry import RetryPolicy
 from tomodachi.transport.aws_sns_sqs.declaration import SnsSqsSubscription
 from tomodachi.transport.aws_sns_sqs.transport import AWSSNSSQSTransport
 
@@ -28,6 +29,7 @@ def aws_sns_sqs(
     max_receive_count: int | None = -1,
     fifo: bool = False,
     max_number_of_consumed_messages: int | None = 10,
+    retry: RetryPolicy | None = None,
     **kwargs: Any,
 ) -> Callable[[F], F]:
     """Handle messages published to SNS *topic* (``*``/``#`` wildcards) or sent to *queue_name*.
@@ -38,6 +40,8 @@ def aws_sns_sqs(
     - *visibility_timeout*, *dead_letter_queue_name* + *max_receive_count*: queue settings.
     - *fifo*: FIFO topic and queue (names end in ``.fifo``).
     - *max_number_of_consumed_messages*: messages received (and handled concurrently) per batch, 1-10.
+    - *retry*: this handler's :class:`~tomodachi.RetryPolicy` (default: the service's ``retry``
+      options; see ``docs/retries.md``).
     - Other keyword arguments go to the envelope (``proto_class=...``).
     """
     subscription = SnsSqsSubscription(
@@ -54,6 +58,7 @@ def aws_sns_sqs(
         max_number_of_consumed_messages=max_number_of_consumed_messages,
         callback_kwargs=tuple(callback_kwargs) if callback_kwargs is not None else None,
         envelope_kwargs=dict(kwargs),
+        retry=retry,
     )
     return AWSSNSSQSTransport.decorator(subscription)
 
