@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from tomodachi.errors import ConfigurationError
 from tomodachi.logging import get_logger
+from tomodachi.messaging.observe import Settled, observers_of
 from tomodachi.messaging.pipeline import MessageHandler, Outcome, Settle, handler_for_subscription
 from tomodachi.tasks import gather_or_cancel
 from tomodachi.transport.amqp.backend import AmqpBackend, Delivery, OnDelivery, backend_for
@@ -107,6 +108,7 @@ class AmqpTransport(Transport):
         self._dead_letter_exchange: str | None = None
         self._redeliveries = RedeliveryCounter()
         self._log = get_logger("tomodachi.amqp")
+        self._observers = observers_of(runtime)
 
     @property
     def ready(self) -> bool:
@@ -256,6 +258,20 @@ class AmqpTransport(Transport):
             )
             return
         backend.settled(consumer.handler.name, delivery, count, result, outcome)
+        observers = self._observers
+        if observers.settled:
+            observers.report_settled(
+                Settled(
+                    frozenset((delivery.message_id,)) if delivery.message_id else frozenset(),
+                    self.service.name,
+                    "amqp",
+                    consumer.handler.name,
+                    count,
+                    result,
+                    outcome.reason,
+                    outcome.error,
+                )
+            )
 
     def values_for(self, consumer: AmqpSubscriber, properties: AmqpProperties) -> dict[str, Any]:
         """The transport keywords of one delivery (``routing_key`` is the key it was sent with)."""
