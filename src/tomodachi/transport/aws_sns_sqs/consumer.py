@@ -26,12 +26,15 @@ from typing import TYPE_CHECKING, Final
 from tomodachi.envelope._decode import off_loop
 from tomodachi.errors import describe_exception
 from tomodachi.logging import get_logger
+from tomodachi.messaging.observe import Settled
 from tomodachi.messaging.slots import Slots
 from tomodachi.transport.aws_sns_sqs.backoff import Backoff, Outage
 from tomodachi.transport.aws_sns_sqs.clients import error_code
 from tomodachi.transport.aws_sns_sqs.message import Action, ReceivedMessage, parse, settle_action
 
 if TYPE_CHECKING:
+    from tomodachi.messaging.observe import Observers
+    from tomodachi.messaging.pipeline import Outcome
     from tomodachi.tasks import TaskTracker
     from tomodachi.transport.aws_sns_sqs.client import QueueBinding, SnsSqsClient
     from tomodachi.transport.aws_sns_sqs.resolve import SqsConsumer
@@ -43,6 +46,12 @@ WAIT_TIME_SECONDS: Final = 20
 GATHER_SECONDS: Final = 0.02
 _SETTLE_ATTEMPTS: Final = 4
 _RELEASE_TIMEOUT: Final = 5.0
+_RESULTS: Final = {
+    Action.DELETE: "handled",
+    Action.LEAVE: "retry",
+    Action.DEAD_LETTER: "dead_lettered",
+    Action.DROP: "dropped",
+}
 
 
 @dataclass(slots=True)
@@ -63,6 +72,8 @@ class QueueConsumer:
         *,
         topic_prefix: str,
         set_up_again: Callable[[], Awaitable[QueueBinding]],
+        observers: Observers,
+        service_name: str,
     ) -> None:
         self.consumer = consumer
         self.client = client
@@ -70,6 +81,8 @@ class QueueConsumer:
         self._tasks = tasks
         self._topic_prefix = topic_prefix
         self._set_up = set_up_again
+        self._observers = observers
+        self._service_name = service_name
         self._slots = Slots(consumer.batch_size)
         self._in_flight: dict[str, _InFlight] = {}
         self.unfinished: list[str] = []
@@ -126,7 +139,10 @@ class QueueConsumer:
             action = settle_action(self.consumer, outcome, message.message_id)
             await self._settle(action, message)
             finished = True
-            self.client.settled(self.consumer, message, values["sns_message_id"], action, outcome)
+            sns_message_id = values["sns_message_id"]
+            self.client.settled(self.consumer, message, sns_message_id, action, outcome)
+            if self._observers.settled:
+                self._report(message, sns_message_id, _RESULTS[action], outcome, None)
         except asyncio.CancelledError:
             if not finished:
                 self.unfinished.append(receipt)
@@ -138,6 +154,28 @@ class QueueConsumer:
         finally:
             self._in_flight.pop(receipt, None)
             self._slots.give()
+
+    def _report(
+        self,
+        message: ReceivedMessage,
+        sns_message_id: str,
+        result: str,
+        outcome: Outcome,
+        delay: float | None,
+    ) -> None:
+        self._observers.report_settled(
+            Settled(
+                frozenset((message.message_id, sns_message_id)) - {""},
+                self._service_name,
+                "aws_sns_sqs",
+                self.consumer.handler.name,
+                message.receive_count or 1,
+                result,
+                outcome.reason,
+                outcome.error,
+                delay,
+            )
+        )
 
     async def _settle(self, action: Action, message: ReceivedMessage) -> None:
         if action is Action.LEAVE:

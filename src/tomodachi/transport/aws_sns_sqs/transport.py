@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from tomodachi.logging import get_logger
+from tomodachi.messaging.observe import observers_of
 from tomodachi.tasks import TaskTracker, gather_or_cancel
 from tomodachi.transport.aws_sns_sqs.client import QueueBinding, SnsSqsClient, client_class, client_for
 from tomodachi.transport.aws_sns_sqs.consumer import QueueConsumer
@@ -78,6 +79,7 @@ class AWSSNSSQSTransport(Transport):
         bindings = [(c, b) for c in self.consumers if (b := done[id(c)]) is not None]
         client.raise_if_incomplete()
         prefix = self.service.options.aws_sns_sqs.topic_prefix
+        observers = observers_of(self.runtime)
         for consumer, binding in bindings:
             self.queue_consumers.append(
                 QueueConsumer(
@@ -87,6 +89,8 @@ class AWSSNSSQSTransport(Transport):
                     self.tasks,
                     topic_prefix=prefix,
                     set_up_again=self._again(consumer),
+                    observers=observers,
+                    service_name=self.service.name,
                 )
             )
             self._log.info(
