@@ -39,6 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "aws_sns_sqs.wildcard_queue_policy": None,
     "aws_sns_sqs.broker": "aws",
     "aws_sns_sqs.manage_topology": True,
+    "aws_sns_sqs.dead_letter_queues": False,
     "aws_endpoint_urls.sns": None,
     "aws_endpoint_urls.sqs": None,
     "aws_endpoint_urls.sts": None,

@@ -86,6 +86,8 @@ class Options(OptionsInterface):
         # and whether the service creates its topology or only verifies that it exists.
         broker: str = option("aws", v.choice_check("aws", "memory"))
         manage_topology: bool = option(True, v.check_bool)
+        # Added by us: a '<queue>-dlq' dead-letter queue for every handler that names none.
+        dead_letter_queues: bool = option(False, v.check_bool)
 
     class AWSEndpointURLs(OptionsInterface):
         _prefix = "aws_endpoint_urls"
