@@ -1,0 +1,177 @@
+"""tomodachi.dlq on a real RabbitMQ: counts, peek leaves messages in place and in order, re-drive moves
+each one only after the broker confirmed it, and errors are one line."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aio_pika
+import pytest
+
+import tomodachi.dlq as dlq
+from tomodachi.messaging.dead_letters import DeadLetterRoute
+from tomodachi.options import Options
+
+pytestmark = pytest.mark.rabbitmq
+
+URL = "amqp://guest:guest@127.0.0.1:5672/"
+
+
+@dataclass
+class Queues:
+    queue: str
+    dead_letters: str
+    channel: aio_pika.abc.AbstractChannel
+
+    async def dead_letter(self, *bodies: bytes) -> None:
+        """Publish *bodies* to the handler's queue and reject them: RabbitMQ dead-letters them (x-death)."""
+        for index, body in enumerate(bodies):
+            message = aio_pika.Message(
+                body,
+                message_id=f"m{index}",
+                content_type="application/json",
+                headers={"origin": "test", "n": index},
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            )
+            await self.channel.default_exchange.publish(message, routing_key=self.queue)
+        queue = await self.channel.get_queue(self.queue)
+        for _ in bodies:
+            received = await queue.get(timeout=5)
+            assert received is not None
+            await received.reject(requeue=False)
+        await wait_for_count(self.channel, self.dead_letters, len(bodies))
+
+    async def drain(self, name: str) -> list[aio_pika.abc.AbstractIncomingMessage]:
+        queue = await self.channel.get_queue(name)
+        messages = []
+        while (message := await queue.get(fail=False, timeout=5)) is not None:
+            await message.ack()
+            messages.append(message)
+        return messages
+
+
+async def wait_for_count(channel: aio_pika.abc.AbstractChannel, name: str, expected: int) -> None:
+    for _ in range(500):
+        if await count(channel, name) == expected:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{name} does not hold {expected} messages")
+
+
+async def count(channel: aio_pika.abc.AbstractChannel, name: str) -> int:
+    queue = await channel.declare_queue(name, passive=True)
+    return queue.declaration_result.message_count or 0
+
+
+@pytest.fixture
+async def queues() -> AsyncIterator[Queues]:
+    connection = await aio_pika.connect(URL)
+    channel = await connection.channel()
+    name = f"h4-dlq-test-{uuid.uuid4().hex[:8]}"
+    dead = f"{name}.dlq"
+    await channel.declare_queue(dead, durable=True)
+    await channel.declare_queue(
+        name, durable=True, arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": dead}
+    )
+    try:
+        yield Queues(name, dead, channel)
+    finally:
+        for queue_name in (name, dead):
+            await channel.queue_delete(queue_name)
+        await connection.close()
+
+
+def target(queues: Queues, options: Options | None = None) -> dlq.DeadLetterTarget:
+    route = DeadLetterRoute("orders", "on_order", "amqp", queues.queue, queues.dead_letters)
+    return dlq.DeadLetterTarget(route, options or Options())
+
+
+async def test_inspect_counts_the_dead_letter_queue(queues: Queues) -> None:
+    await queues.dead_letter(b'{"a": 1}', b'{"a": 2}')
+    [status] = await dlq.inspect(target(queues))
+    assert status.messages == 2
+    assert status.note == ""
+
+
+async def test_peek_leaves_messages_in_order_and_reports_the_death(queues: Queues) -> None:
+    bodies = [b'{"n": %d, "pad": "%s"}' % (i, b"x" * 300) for i in range(3)]
+    await queues.dead_letter(*bodies)
+    first = await dlq.peek(target(queues), limit=2, body_bytes=10)
+    assert [m.message_id for m in first] == ["m0", "m1"]
+    assert first[0].size == len(bodies[0])
+    assert first[0].body == bodies[0][:10]
+    assert first[0].content_type == "application/json"
+    assert first[0].headers["origin"] == "test"
+    assert first[0].reason == f"rejected from queue {queues.queue!r}"
+    again = await dlq.peek(target(queues), limit=10)
+    assert [m.message_id for m in again] == ["m0", "m1", "m2"]
+    assert await count(queues.channel, queues.dead_letters) == 3
+
+
+async def test_redrive_moves_every_message_with_its_properties(queues: Queues) -> None:
+    await queues.dead_letter(b"one", b"two", b"three")
+    assert await dlq.redrive(target(queues), limit=2) == 2
+    assert await count(queues.channel, queues.dead_letters) == 1
+    assert await dlq.redrive(target(queues)) == 1
+    assert await count(queues.channel, queues.dead_letters) == 0
+    moved = await queues.drain(queues.queue)
+    assert [m.body for m in moved] == [b"one", b"two", b"three"]
+    assert [m.message_id for m in moved] == ["m0", "m1", "m2"]
+    assert moved[0].content_type == "application/json"
+    assert moved[0].headers["origin"] == "test"
+    assert moved[0].delivery_mode == aio_pika.DeliveryMode.PERSISTENT
+    assert await dlq.redrive(target(queues)) == 0
+
+
+async def test_redrive_to_a_missing_queue_moves_nothing(queues: Queues) -> None:
+    await queues.dead_letter(b"kept")
+    route = DeadLetterRoute("orders", "on_order", "amqp", f"{queues.queue}-missing", queues.dead_letters)
+    with pytest.raises(dlq.DeadLetterError, match=r"does not exist.*nothing was moved"):
+        await dlq.redrive(dlq.DeadLetterTarget(route, Options()))
+    assert await count(queues.channel, queues.dead_letters) == 1
+
+
+async def test_missing_dead_letter_queue(queues: Queues) -> None:
+    route = DeadLetterRoute("orders", "on_order", "amqp", queues.queue, f"{queues.queue}.nothing")
+    missing = dlq.DeadLetterTarget(route, Options())
+    [status] = await dlq.inspect(missing)
+    assert status.messages is None
+    assert "not found" in status.note
+    with pytest.raises(dlq.DeadLetterError, match="does not exist"):
+        await dlq.peek(missing)
+
+
+async def test_unreachable_broker_is_one_line_without_the_password() -> None:
+    options = Options()
+    options["amqp.port"] = 1
+    options["amqp.password"] = "s3cr3t-pw"
+    route = DeadLetterRoute("orders", "on_order", "amqp", "q", "q.dlq")
+    with pytest.raises(dlq.DeadLetterError) as info:
+        await dlq.inspect(dlq.DeadLetterTarget(route, options))
+    assert "Unable to connect [amqp] to 127.0.0.1:1" in str(info.value)
+    assert "s3cr3t" not in str(info.value)
+
+
+async def test_routes_that_cannot_be_inspected() -> None:
+    memory = Options()
+    memory["amqp.broker"] = "memory"
+    routes = {
+        "in-memory broker": (DeadLetterRoute("s", "a", "amqp", "q", "q.dlq"), memory),
+        "dropped": (DeadLetterRoute("s", "b", "amqp", "q", None), Options()),
+        "exchange": (DeadLetterRoute("s", "c", "amqp", "q", None, "dlx"), Options()),
+    }
+    statuses = await dlq.inspect([dlq.DeadLetterTarget(r, o) for r, o in routes.values()])
+    assert [s.messages for s in statuses] == [None, None, None]
+    assert [s.note for s in statuses] == [
+        "in-memory broker",
+        "no dead-letter queue: failed messages are dropped",
+        "to exchange 'dlx'",
+    ]
+    for route, options in routes.values():
+        with pytest.raises(dlq.DeadLetterUsageError):
+            await dlq.peek(dlq.DeadLetterTarget(route, options))
+        with pytest.raises(dlq.DeadLetterUsageError):
+            await dlq.redrive(dlq.DeadLetterTarget(route, options))
