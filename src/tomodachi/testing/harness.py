@@ -16,7 +16,10 @@ from tomodachi.messaging.envelopes import DEFAULT
 from tomodachi.runtime import Runtime
 from tomodachi.service import Service
 from tomodachi.tasks import gather_or_cancel
-from tomodachi.testing.delivery import Delivery
+from tomodachi.testing.delivery import Delivery, record_redrive, record_settled
+from tomodachi.testing.library_logs import library_log_levels
+from tomodachi.testing.outbound import PublishedLog, PublishedMessage
+from tomodachi.transport.memory.delivery_log import DeliveryLog
 
 if TYPE_CHECKING:
     import aiohttp
@@ -42,6 +45,9 @@ class RunningServices:
         self.clock = clock
         self._logs = logs
         self._sessions: list[aiohttp.ClientSession] = []
+        #: Every settled delivery the run's transports reported (bounded; what ``outcome()`` reads).
+        self.delivery_log = DeliveryLog()
+        self._published = PublishedLog(self._instance_named)
 
     # -- services ---------------------------------------------------------------------------
     @property
@@ -64,6 +70,9 @@ class RunningServices:
     def service(self) -> Service:
         """The first service (the usual case: one service under test)."""
         return self.services[0]
+
+    def _instance_named(self, name: str) -> Service | None:
+        return next((instance for instance in self.services if instance.name == name), None)
 
     # -- stopping -------------------------------------------------------------------------------
     @property
@@ -142,7 +151,7 @@ class RunningServices:
             **kwargs,
         )
         assert isinstance(message_id, str)
-        return Delivery(self.broker, message_id)
+        return Delivery(self.delivery_log, message_id, clock=self.clock)
 
     async def send(
         self,
@@ -166,7 +175,7 @@ class RunningServices:
             **kwargs,
         )
         assert isinstance(message_id, str)
-        return Delivery(self.broker, message_id)
+        return Delivery(self.delivery_log, message_id, clock=self.clock)
 
     async def publish_amqp(
         self,
@@ -189,7 +198,63 @@ class RunningServices:
             message_envelope=message_envelope,
             **kwargs,
         )
-        return Delivery(self.broker, message_id)
+        return Delivery(self.delivery_log, message_id, clock=self.clock)
+
+    # -- what the services published --------------------------------------------------------
+    @property
+    def published(self) -> list[PublishedMessage]:
+        """Every message the services published or sent so far (also those of :meth:`publish`,
+        :meth:`send` and :meth:`publish_amqp`), in the order the broker took them (on a real
+        broker a reply may be recorded before the message that caused it); the latest
+        :data:`~tomodachi.testing.outbound.PUBLISHED_KEPT` are kept."""
+        return self._published.records
+
+    def published_to(
+        self,
+        destination: str | None = None,
+        *,
+        kind: str | None = None,
+        service: type[Service] | str | None = None,
+        match: Callable[[PublishedMessage], bool] | None = None,
+    ) -> list[PublishedMessage]:
+        """The published messages that match (the criteria of :meth:`wait_for_published`), now."""
+        return self._published.matching(destination, kind=kind, service=self._name_of(service), match=match)
+
+    async def wait_for_published(
+        self,
+        destination: str | None = None,
+        *,
+        kind: str | None = None,
+        service: type[Service] | str | None = None,
+        match: Callable[[PublishedMessage], bool] | None = None,
+        timeout: float = 5.0,  # noqa: ASYNC109 - a deadline for the test
+    ) -> PublishedMessage:
+        """Wait until a service publishes (or published) a message that matches; return it.
+
+        - *destination*: the routing key, topic or queue as the publisher named it;
+        - *kind*: ``"amqp"``, ``"aws_sns_sqs"`` (an SNS publish) or ``"sqs"`` (an SQS send);
+        - *service*: the publishing service (class or name);
+        - *match*: a predicate on the :class:`PublishedMessage` (``lambda m: m.data["id"] == 7``;
+          one that raises on a message does not match it).
+
+        The first match since the run started is returned, so a message published before the
+        call counts. On a :class:`~tomodachi.clock.ManualClock` the clock is moved on while
+        nothing happens, as by :meth:`Delivery.outcome`. Raises
+        :class:`~tomodachi.testing.PublishedTimeout` (an ``AssertionError`` listing what was
+        published instead) after *timeout* real seconds.
+        """
+        found = await self._published.wait_for(
+            destination,
+            kind=kind,
+            service=self._name_of(service),
+            match=match,
+            clock=self.clock,
+            timeout=timeout,
+        )
+        return found[0]
+
+    def _name_of(self, service: type[Service] | str | None) -> str | None:
+        return None if service is None else self[service].name
 
     # -- time and logs --------------------------------------------------------------------------
     async def advance(self, seconds: float) -> None:
@@ -218,6 +283,7 @@ async def run_services(
     message_broker: str | None = "memory",
     capture_logs: bool = True,
     log_level: str = "debug",
+    library_log_level: str | int | None = "warning",
 ) -> AsyncIterator[RunningServices]:
     """Start *classes* in this event loop (lifecycle hooks and all); stop them on exit.
 
@@ -228,6 +294,11 @@ async def run_services(
       every registered message family, see ``tomodachi.messaging.backend``) on the in-memory
       broker; ``None`` uses what the services' options say (RabbitMQ, AWS).
     - *capture_logs*: route tomodachi logs to :attr:`RunningServices.logs` as JSON records.
+    - *log_level*: the level of the captured logs.
+    - *library_log_level*: the level of the broker client libraries' loggers during the run
+      (aiormq, aio-pika, botocore, ...: ``tomodachi.testing.library_logs.LIBRARY_LOGGERS``);
+      ``"warning"`` keeps their debug lines out of test output, ``"debug"`` shows them, ``None``
+      leaves those loggers alone.
     """
     config = {"options": {"http.port": 0, **dict(options or {})}}
     async with _run(
@@ -236,6 +307,7 @@ async def run_services(
         message_broker=message_broker,
         capture_logs=capture_logs,
         log_level=log_level,
+        library_log_level=library_log_level,
     ) as running:
         yield running
 
@@ -249,6 +321,7 @@ async def run_service_files(
     message_broker: str | None = "memory",
     capture_logs: bool = True,
     log_level: str = "debug",
+    library_log_level: str | int | None = "warning",
 ) -> AsyncIterator[RunningServices]:
     """Start the services of service *files*, as ``tomodachi run`` would, in this event loop.
 
@@ -259,7 +332,8 @@ async def run_service_files(
       service's options say (a fixed port); a number uses that port.
     - *message_broker*: ``"memory"`` (default) or ``None`` to use the brokers the services'
       options name (RabbitMQ, AWS SNS+SQS): the service files' own integration tests, in-process.
-    - *options*, *clock*, *capture_logs*, *log_level*: as for :func:`run_services`.
+    - *options*, *clock*, *capture_logs*, *log_level*, *library_log_level*: as for
+      :func:`run_services`.
     """
     from tomodachi.importer import load_service_file
 
@@ -277,7 +351,12 @@ async def run_service_files(
         ]
 
     async with _run(
-        build, clock=clock, message_broker=message_broker, capture_logs=capture_logs, log_level=log_level
+        build,
+        clock=clock,
+        message_broker=message_broker,
+        capture_logs=capture_logs,
+        log_level=log_level,
+        library_log_level=library_log_level,
     ) as running:
         yield running
 
@@ -290,6 +369,7 @@ async def _run(
     message_broker: str | None,
     capture_logs: bool,
     log_level: str,
+    library_log_level: str | int | None,
 ) -> AsyncIterator[RunningServices]:
     import tomodachi
     from tomodachi import logging as tlog
@@ -310,20 +390,33 @@ async def _run(
         tlog.configure("json", log_level, stream=buffer)
     containers: list[ServiceContainer] = []
     running: RunningServices | None = None
-    try:
-        containers = build(runtime)
-        running = RunningServices(containers, runtime, clock or _system_clock(), buffer)
-        for container in containers:
-            await container.setup()
-        await gather_or_cancel(*(container.start() for container in containers))
-        yield running
-    finally:
-        if running is not None:
-            await running._close_sessions()
-        await asyncio.gather(*(container.stop() for container in containers))
-        await runtime.aclose()
-        restore_logging_state(logging_before)
-        Runtime.deactivate(token)
+    with library_log_levels(library_log_level):
+        try:
+            containers = build(runtime)
+            running = RunningServices(containers, runtime, clock or _system_clock(), buffer)
+            _observe(running)
+            for container in containers:
+                await container.setup()
+            await gather_or_cancel(*(container.start() for container in containers))
+            yield running
+        finally:
+            if running is not None:
+                await running._close_sessions()
+            await asyncio.gather(*(container.stop() for container in containers))
+            await runtime.aclose()
+            restore_logging_state(logging_before)
+            Runtime.deactivate(token)
+
+
+def _observe(running: RunningServices) -> None:
+    """Record what the run's transports report (settled deliveries, publishes) for the test,
+    and the in-memory broker's own redrive moves."""
+    from tomodachi.messaging.observe import observers_of
+
+    observers = observers_of(running.runtime)
+    observers.settled.append(record_settled(running.delivery_log))
+    observers.published.append(running._published.add)
+    running.broker.sns_sqs.on_event.append(record_redrive(running.delivery_log))
 
 
 def _system_clock() -> Clock:

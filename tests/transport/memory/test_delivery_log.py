@@ -117,7 +117,7 @@ async def test_a_long_run_keeps_the_log_bounded_and_outcomes_still_answer() -> N
             await app.publish_amqp("work.fail", {"n": n})  # the Delivery is dropped: not tracked
         last = await app.publish_amqp("work.fail", {"n": "last"})
         await last.outcome()
-        log = app.broker.log
+        log = app.delivery_log  # the run's log (the broker keeps one of the same kind)
         assert len(log.attempts) == RECENT_ATTEMPTS
         assert log.tracked == 2
         report = await watched.outcome()  # long out of the recent window, still known

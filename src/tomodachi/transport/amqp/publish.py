@@ -8,6 +8,7 @@ from typing import Any
 
 from tomodachi.messaging.backend import runtime_of
 from tomodachi.messaging.envelopes import DEFAULT, build_payload, resolve_envelope
+from tomodachi.messaging.observe import Published, observers_of
 from tomodachi.transport.amqp.backend import backend_for
 from tomodachi.transport.amqp.naming import default_exchange, encode_routing_key
 
@@ -60,7 +61,11 @@ async def publish_message(
     routing_key_prefix: Any = DEFAULT,
     **kwargs: Any,
 ) -> str:
-    """Publish and return the AMQP ``message_id`` property given to the message."""
+    """Publish and return the AMQP ``message_id`` property given to the message.
+
+    The message is reported to the run's observers (``tomodachi.testing``'s ``app.published``)
+    once the broker took it.
+    """
     runtime = runtime_of(service)
     envelope = resolve_envelope(service, message_envelope, message_protocol)
     payload = await build_payload(service, envelope, routing_key, data, **kwargs)
@@ -74,7 +79,16 @@ async def publish_message(
     message_id = uuid.uuid4().hex
     body = payload.encode("utf-8")
     await backend_for(service, runtime).publish(service, runtime, exchange, key, body, message_id=message_id)
+    observers = observers_of(runtime)
+    if observers.published:  # the one check when nobody listens
+        observers.report_published(
+            Published("amqp", _service_name(service), routing_key, payload, message_id, data)
+        )
     return message_id
+
+
+def _service_name(service: Any) -> str:
+    return str(getattr(service, "name", None) or type(service).__name__)
 
 
 publish = amqp_publish

@@ -1,6 +1,8 @@
 """``aws_sns_sqs_publish`` and ``sqs_send_message``: build the message, hand it to the service's client.
 
 The broker (AWS or the in-memory one) is behind :func:`.client.client_for`, chosen there only.
+Each message is reported to the run's observers once the broker took it
+(:class:`~tomodachi.messaging.observe.Published`: ``aws_sns_sqs`` for a publish, ``sqs`` for a send).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 from tomodachi.messaging.backend import runtime_of
 from tomodachi.messaging.background import background_unless_wait
 from tomodachi.messaging.envelopes import DEFAULT, PayloadError, build_payload, resolve_envelope
+from tomodachi.messaging.observe import Published, observers_of
 from tomodachi.transport.aws_sns_sqs.attributes import encode_attributes, notification_attributes
 from tomodachi.transport.aws_sns_sqs.client import client_for
 from tomodachi.transport.aws_sns_sqs.naming import topic_name, validate_topic_name
@@ -108,7 +111,7 @@ async def aws_sns_sqs_publish(
     validate_topic_name(name)
     if fifo and deduplication_id is None:
         deduplication_id = str(uuid.uuid4())
-    return await client_for(service, runtime).publish(
+    message_id = await client_for(service, runtime).publish(
         name,
         payload,
         message_attributes=encode_attributes(attributes),
@@ -117,6 +120,16 @@ async def aws_sns_sqs_publish(
         topic_attributes=None if topic_attributes is DEFAULT else topic_attributes,
         overwrite_topic_attributes=overwrite_topic_attributes,
     )
+    observers = observers_of(runtime)
+    if observers.published:  # the one check when nobody listens (tomodachi.testing does)
+        observers.report_published(
+            Published("aws_sns_sqs", _service_name(service), topic, payload, message_id, data)
+        )
+    return message_id
+
+
+def _service_name(service: Any) -> str:
+    return str(getattr(service, "name", None) or type(service).__name__)
 
 
 def resolve_queue_name(service: Any, queue_name: str, queue_name_prefix: Any = DEFAULT) -> str:
@@ -197,7 +210,7 @@ async def sqs_send_message(
         kwargs=kwargs,
     )
     body = await _format_body(message_body_formatter, context)
-    return await client.send_message(
+    message_id = await client.send_message(
         queue_url,
         body,
         message_attributes=encode_attributes(attributes),
@@ -205,3 +218,9 @@ async def sqs_send_message(
         group_id=group_id,
         deduplication_id=deduplication_id,
     )
+    observers = observers_of(runtime)
+    if observers.published:
+        observers.report_published(
+            Published("sqs", _service_name(service), queue_name, body, message_id, data)
+        )
+    return message_id

@@ -1,12 +1,17 @@
-"""A record of what happened to messages on the in-memory broker, and waiting on it.
+"""A record of what happened to messages (one :class:`Attempt` per delivery to a handler), and waiting on it.
 
-The in-memory transports add one :class:`Attempt` per delivery to a handler; the broker adds
-the dead-lettering it does itself (SQS redrive). ``tomodachi.testing`` reads this to answer
-"was my message handled, retried, dead-lettered?" without sleeping.
+Two logs are kept with this class:
 
-The log is bounded, so that a long ``tomodachi run --message-broker memory`` does not grow with
-every message: it keeps the latest :data:`RECENT_ATTEMPTS` attempts of all messages, and every
-attempt (up to :data:`ATTEMPTS_PER_MESSAGE`) of the messages someone tracks - each
+- the in-memory broker's own (``MemoryBroker.log``): the in-memory transports add one attempt
+  per delivery, the broker adds the dead-lettering it does itself (SQS redrive);
+- the log of a ``tomodachi.testing`` run, on any broker: it records every
+  :class:`~tomodachi.messaging.observe.Settled` delivery the run's transports report
+  (:meth:`Attempt.from_settled`), and answers ``Delivery.outcome()`` - "was my message handled,
+  retried, dead-lettered?" - without sleeping.
+
+A log is bounded, so that a long run does not grow with every message: it keeps the latest
+:data:`RECENT_ATTEMPTS` attempts of all messages, and every attempt (up to
+:data:`ATTEMPTS_PER_MESSAGE`) of the messages someone tracks - each
 :class:`tomodachi.testing.Delivery` tracks its message while it is alive, for up to
 :data:`TRACKED_MESSAGES` messages at a time. An attempt keeps the handler's exception without
 its traceback (which would keep every frame of the handler, and the message in it, alive).
@@ -19,6 +24,10 @@ import copy
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tomodachi.messaging.observe import Settled
 
 __all__ = ["ATTEMPTS_PER_MESSAGE", "RECENT_ATTEMPTS", "TRACKED_MESSAGES", "Attempt", "DeliveryLog"]
 
@@ -45,6 +54,25 @@ class Attempt:
     reason: str = ""
     error: BaseException | None = field(default=None, compare=False)
     """The exception the handler raised, without its traceback."""
+    kind: str = ""
+    """The transport family (``amqp``, ``aws_sns_sqs``, a custom one's); ``""`` for the broker's own moves."""
+    delay: float | None = None
+    """For a retry: the seconds before the next delivery, where the transport reported it."""
+
+    @classmethod
+    def from_settled(cls, event: Settled) -> Attempt:
+        """The attempt a transport reported to the run's observers."""
+        return cls(
+            message_ids=event.message_ids,
+            service=event.service,
+            handler=event.handler,
+            delivery=event.attempt,
+            result=event.result,
+            reason=event.reason,
+            error=event.error,
+            kind=event.kind,
+            delay=event.delay,
+        )
 
 
 class _Track:
