@@ -7,6 +7,7 @@ set up by :class:`~.topology.Topology`; publishing and sending are in :mod:`.aws
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
     from tomodachi.messaging.pipeline import Outcome
     from tomodachi.runtime import Runtime
     from tomodachi.transport.aws_sns_sqs.client import QueueBinding
-    from tomodachi.transport.aws_sns_sqs.message import Action
     from tomodachi.transport.aws_sns_sqs.resolve import SqsConsumer
 
 __all__ = ["SYSTEM_ATTRIBUTES", "AwsSnsSqsClient"]
@@ -81,7 +81,7 @@ class AwsSnsSqsClient:
 
     async def change_visibility(self, queue_url: str, receipts: Sequence[str], visibility: float) -> int:
         entries = [
-            {"Id": str(i), "ReceiptHandle": receipt, "VisibilityTimeout": int(visibility)}
+            {"Id": str(i), "ReceiptHandle": receipt, "VisibilityTimeout": math.ceil(visibility)}
             for i, receipt in enumerate(receipts)
         ]
         response = await self.clients.call(
@@ -117,7 +117,7 @@ class AwsSnsSqsClient:
         consumer: SqsConsumer,
         message: ReceivedMessage,
         sns_message_id: str,
-        action: Action,
+        result: str,
         outcome: Outcome,
     ) -> None:
         """Nothing to record on AWS."""

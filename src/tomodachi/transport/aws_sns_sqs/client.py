@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from tomodachi.messaging.pipeline import Outcome
     from tomodachi.runtime import Runtime
     from tomodachi.service import Service
-    from tomodachi.transport.aws_sns_sqs.message import Action, ReceivedMessage
+    from tomodachi.transport.aws_sns_sqs.message import ReceivedMessage
     from tomodachi.transport.aws_sns_sqs.resolve import SqsConsumer
 
 __all__ = ["SNS_SQS_FAMILY", "QueueBinding", "SnsSqsClient", "client_class", "client_for"]
@@ -77,7 +77,8 @@ class SnsSqsClient(Protocol):
     async def delete_message(self, queue_url: str, receipt_handle: str) -> None: ...
 
     async def change_visibility(self, queue_url: str, receipts: Sequence[str], visibility: float) -> int:
-        """Make up to 10 messages visible again in *visibility* seconds; returns how many failed."""
+        """Make up to 10 messages visible again in *visibility* seconds (0-43200; AWS rounds a
+        fraction up to whole seconds); returns how many failed."""
         ...
 
     async def dead_letter(self, queue_url: str, message: ReceivedMessage, *, fifo: bool) -> None:
@@ -95,10 +96,13 @@ class SnsSqsClient(Protocol):
         consumer: SqsConsumer,
         message: ReceivedMessage,
         sns_message_id: str,
-        action: Action,
+        result: str,
         outcome: Outcome,
     ) -> None:
-        """Observe a settled message (the in-memory broker records it for ``tomodachi.testing``)."""
+        """Observe a settled delivery (the in-memory broker records it in its delivery log).
+
+        *result* is ``"handled"``, ``"retry"``, ``"dead_lettered"`` or ``"dropped"``.
+        """
         ...
 
     # -- publishing and sending ----------------------------------------------------------------

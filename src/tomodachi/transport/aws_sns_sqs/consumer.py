@@ -5,9 +5,18 @@
   its own task; a slot is freed when its message is settled, so a slow message does not hold
   back the next receive.
 - While a handler runs, its message's visibility timeout is extended once half of it has
-  passed (on the client's clock), so a long handler does not cause a second delivery.
-- Settling follows :func:`~.message.settle_action`: delete after success, leave for redelivery
-  on retry, send to the handler's dead-letter queue (then delete), or drop (delete, logged).
+  passed (on the client's clock), so a long handler does not cause a second delivery; the
+  extension stops before a retry delay is set, and never overrides it.
+- Settling: a handled message is deleted. Otherwise the handler's retry policy decides
+  (``MessageHandler.decide``, with the attempt from ``ApproximateReceiveCount``): a retry
+  leaves the message in the queue and sets its visibility timeout to the retry delay
+  (``ChangeMessageVisibility``, whole seconds, at most 12 hours), so SQS itself delivers it
+  again then; a dead-letter sends it to the handler's dead-letter queue, then deletes it (a
+  handler without one drops it: deleted, logged at ERROR); a drop deletes it. A retry whose
+  visibility change fails is left as it is (the queue's visibility timeout applies; one
+  WARNING per series of failures). On a FIFO queue a message waiting for its retry blocks its
+  message group, as any message in flight does: FIFO order is kept.
+- Every settled delivery is reported to the run's observers (``Settled``).
 - Failed receives are retried with backoff and logged once per outage; a deleted queue makes
   the consumer set up its topology again.
 - On stop the receive loop is cancelled at once; messages whose handlers are still running at
@@ -19,6 +28,7 @@ The broker is a :class:`~.client.SnsSqsClient` (AWS or the in-memory model).
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
@@ -27,10 +37,12 @@ from tomodachi.envelope._decode import off_loop
 from tomodachi.errors import describe_exception
 from tomodachi.logging import get_logger
 from tomodachi.messaging.observe import Settled
+from tomodachi.messaging.pipeline import Settle
+from tomodachi.messaging.retry import Verdict
 from tomodachi.messaging.slots import Slots
 from tomodachi.transport.aws_sns_sqs.backoff import Backoff, Outage
 from tomodachi.transport.aws_sns_sqs.clients import error_code
-from tomodachi.transport.aws_sns_sqs.message import Action, ReceivedMessage, parse, settle_action
+from tomodachi.transport.aws_sns_sqs.message import ReceivedMessage, parse
 
 if TYPE_CHECKING:
     from tomodachi.messaging.observe import Observers
@@ -39,19 +51,22 @@ if TYPE_CHECKING:
     from tomodachi.transport.aws_sns_sqs.client import QueueBinding, SnsSqsClient
     from tomodachi.transport.aws_sns_sqs.resolve import SqsConsumer
 
-__all__ = ["GATHER_SECONDS", "WAIT_TIME_SECONDS", "Backoff", "Outage", "QueueConsumer"]
+__all__ = [
+    "GATHER_SECONDS",
+    "MAX_VISIBILITY_TIMEOUT",
+    "WAIT_TIME_SECONDS",
+    "Backoff",
+    "Outage",
+    "QueueConsumer",
+]
 
 WAIT_TIME_SECONDS: Final = 20
 #: How long a receive may wait for busy slots to free up, to ask for a fuller batch.
 GATHER_SECONDS: Final = 0.02
 _SETTLE_ATTEMPTS: Final = 4
 _RELEASE_TIMEOUT: Final = 5.0
-_RESULTS: Final = {
-    Action.DELETE: "handled",
-    Action.LEAVE: "retry",
-    Action.DEAD_LETTER: "dead_lettered",
-    Action.DROP: "dropped",
-}
+#: The longest visibility timeout SQS accepts (12 hours): the cap of a retry delay.
+MAX_VISIBILITY_TIMEOUT: Final = 43200
 
 
 @dataclass(slots=True)
@@ -85,6 +100,10 @@ class QueueConsumer:
         self._service_name = service_name
         self._slots = Slots(consumer.batch_size)
         self._in_flight: dict[str, _InFlight] = {}
+        self._extending: frozenset[str] = frozenset()  # receipts of the extension under way
+        self._extension_done = asyncio.Event()
+        self._delay_failing = False
+        self._dead_letter_to = consumer.dead_letter_to
         self.unfinished: list[str] = []
         self._log = get_logger("tomodachi.aws_sns_sqs").new(handler=consumer.handler.name, queue=binding.name)
 
@@ -136,13 +155,17 @@ class QueueConsumer:
             # A large body is unwrapped off the event loop (JSON decoding of megabytes).
             payload, values = await off_loop(len(message.body), parse, message, self._topic_prefix)
             outcome = await self.consumer.pipeline(payload, values, message_id=message.message_id)
-            action = settle_action(self.consumer, outcome, message.message_id)
-            await self._settle(action, message)
+            delay: float | None = None
+            if outcome.settle is Settle.ACK:  # the hot path: no decision to make
+                result = "handled"
+                await self._delete(message)
+            else:
+                result, delay = await self._settle_failure(message, outcome)
             finished = True
             sns_message_id = values["sns_message_id"]
-            self.client.settled(self.consumer, message, sns_message_id, action, outcome)
+            self.client.settled(self.consumer, message, sns_message_id, result, outcome)
             if self._observers.settled:
-                self._report(message, sns_message_id, _RESULTS[action], outcome, None)
+                self._report(message, sns_message_id, result, outcome, delay)
         except asyncio.CancelledError:
             if not finished:
                 self.unfinished.append(receipt)
@@ -177,28 +200,77 @@ class QueueConsumer:
             )
         )
 
-    async def _settle(self, action: Action, message: ReceivedMessage) -> None:
-        if action is Action.LEAVE:
-            return
-        if action is Action.DEAD_LETTER and not await self._dead_letter(message):
-            return  # not sent: left in the queue, to be redelivered (and redriven) later
+    async def _settle_failure(self, message: ReceivedMessage, outcome: Outcome) -> tuple[str, float | None]:
+        """Carry out the retry policy's decision; returns the result and the retry delay."""
+        attempt = message.receive_count or 1
+        dead_letter_to = self._dead_letter_to
+        decision = self.consumer.pipeline.decide(
+            outcome, attempt, message_id=message.message_id, dead_letter_to=dead_letter_to
+        )
+        verdict = decision.verdict
+        if verdict is Verdict.RETRY:
+            return "retry", await self._retry_later(message, decision.delay)
+        if verdict is Verdict.DEAD_LETTER and dead_letter_to is not None:
+            if not await self._dead_letter(message):
+                return "retry", None  # not sent: left in the queue, delivered again (and redriven)
+            await self._delete(message)
+            return "dead_lettered", None
+        await self._delete(message)  # dropped (logged at ERROR by decide())
+        return "dropped", None
+
+    async def _delete(self, message: ReceivedMessage) -> None:
         delete = self.client.delete_message
         await self._with_retries(
             "delete message", message, lambda: delete(message.queue_url, message.receipt_handle)
         )
 
+    async def _retry_later(self, message: ReceivedMessage, delay: float) -> float | None:
+        """Leave *message* in the queue, visible again in *delay* seconds (``ChangeMessageVisibility``).
+
+        Returns the delay applied (whole seconds, as SQS takes them), or ``None`` when the change
+        failed: the message then comes back after the rest of its visibility timeout.
+        """
+        receipt = message.receipt_handle
+        # No more extensions of this message; one already on its way must land before ours.
+        self._in_flight.pop(receipt, None)
+        if receipt in self._extending:
+            await self._extension_done.wait()
+        seconds = min(max(math.ceil(delay), 0), MAX_VISIBILITY_TIMEOUT)
+        try:
+            failed = await self.client.change_visibility(message.queue_url, (receipt,), seconds)
+            error = "the broker refused the visibility change" if failed else None
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            error = self.client.describe_error(exc)
+        if error is None:
+            if self._delay_failing:
+                self._delay_failing = False
+                self._log.info("retry delays work again")
+            return float(seconds)
+        if not self._delay_failing:  # once per series of failures, without a traceback
+            self._delay_failing = True
+            self._log.warning(
+                "could not delay the retry of a message; it is delivered again after the queue's "
+                "visibility timeout",
+                message_id=message.message_id,
+                error=error,
+                visibility_timeout=self.binding.visibility_timeout,
+            )
+        return None
+
     async def _dead_letter(self, message: ReceivedMessage) -> bool:
         url = self.binding.dead_letter_url
-        if url is None:  # pragma: no cover - settle_action() only returns DEAD_LETTER with a DLQ
-            return True
+        if url is None:  # pragma: no cover - only called for a handler with a dead-letter queue
+            return False
         fifo = self.consumer.fifo
         sent = await self._with_retries(
             "send message to the dead-letter queue",
             message,
             lambda: self.client.dead_letter(url, message, fifo=fifo),
         )
-        if sent:
-            self._log.warning("message sent to the dead-letter queue", message_id=message.message_id)
+        if sent:  # decide() logged the WARNING line
+            self._log.debug("message sent to the dead-letter queue", message_id=message.message_id)
         return sent
 
     async def _with_retries(
@@ -236,8 +308,21 @@ class QueueConsumer:
             now = clock.monotonic()
             due = [(receipt, item) for receipt, item in self._in_flight.items() if item.extend_at <= now]
             for start in range(0, len(due), 10):
-                chunk = due[start : start + 10]
-                if await self._change_visibility([receipt for receipt, _ in chunk], timeout):
+                chunk = [
+                    (receipt, item) for receipt, item in due[start : start + 10] if receipt in self._in_flight
+                ]
+                if not chunk:
+                    continue
+                receipts = [receipt for receipt, _ in chunk]
+                # A retry settled meanwhile waits for this call before it sets its own delay.
+                self._extending, done = frozenset(receipts), asyncio.Event()
+                self._extension_done = done
+                try:
+                    extended = await self._change_visibility(receipts, timeout)
+                finally:
+                    self._extending = frozenset()
+                    done.set()
+                if extended:
                     for _, item in chunk:
                         item.extend_at = now + timeout / 2
 

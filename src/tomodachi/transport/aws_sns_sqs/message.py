@@ -1,19 +1,16 @@
-"""One received SQS message: its body unwrapped into payload and injected values, and how it settles."""
+"""One received SQS message, and its body unwrapped into the payload and the injected values."""
 
 from __future__ import annotations
 
-import enum
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tomodachi.messaging.pipeline import Outcome, Settle
 from tomodachi.transport.aws_sns_sqs.attributes import decode_attributes
 from tomodachi.transport.aws_sns_sqs.naming import decode_topic, strip_prefix
-from tomodachi.transport.aws_sns_sqs.resolve import SqsConsumer
 
-__all__ = ["Action", "ReceivedMessage", "parse", "settle_action"]
+__all__ = ["ReceivedMessage", "parse"]
 
 
 @dataclass(slots=True)
@@ -29,15 +26,6 @@ class ReceivedMessage:
     group_id: str | None = None
     deduplication_id: str | None = None
     queue_url: str = ""
-
-
-class Action(enum.Enum):
-    """What a backend does with a message after the pipeline."""
-
-    DELETE = "delete"
-    LEAVE = "leave"  # visible again after its visibility timeout; the redrive policy counts it
-    DEAD_LETTER = "dead_letter"  # send to the handler's dead-letter queue, then delete
-    DROP = "drop"  # no dead-letter queue: delete (logged)
 
 
 def parse(message: ReceivedMessage, topic_prefix: str) -> tuple[str, dict[str, Any]]:
@@ -89,19 +77,3 @@ def parse(message: ReceivedMessage, topic_prefix: str) -> tuple[str, dict[str, A
         "message_group_id": message.group_id,
     }
     return payload, values
-
-
-def settle_action(consumer: SqsConsumer, outcome: Outcome, message_id: str) -> Action:
-    """How *outcome* settles the message (a drop is logged here, once)."""
-    if outcome.settle is Settle.ACK:
-        return Action.DELETE
-    if outcome.settle is Settle.RETRY:
-        return Action.LEAVE
-    if isinstance(consumer.dead_letter_queue, str):
-        return Action.DEAD_LETTER
-    consumer.pipeline.logger.error(
-        "message dropped (the handler has no dead_letter_queue_name)",
-        message_id=message_id,
-        reason=outcome.reason,
-    )
-    return Action.DROP

@@ -5,6 +5,7 @@
   Unlike the original, dotted topic names are accepted (it validated the raw name first).
 - Auto queue names: ``sha256(encoded_topic + function_name + service_uuid)`` per instance,
   ``sha256(encoded_topic)`` when competing; then ``queue_name_prefix`` and ``.fifo``.
+- Dead-letter queues of ``aws_sns_sqs.dead_letter_queues``: ``<queue>-dlq`` (``<base>-dlq.fifo``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import re
 from tomodachi.errors import ConfigurationError
 
 __all__ = [
+    "dead_letter_queue_name",
     "decode_topic",
     "encode_topic",
     "queue_name",
@@ -94,6 +96,23 @@ def queue_name(
     if fifo and not name.endswith(_FIFO):
         name += _FIFO
     return name
+
+
+def dead_letter_queue_name(queue: str) -> str:
+    """The dead-letter queue ``aws_sns_sqs.dead_letter_queues`` gives queue *queue* (a final name).
+
+    ``<queue>-dlq``, or ``<base>-dlq.fifo`` for a FIFO queue. A name that would pass SQS's 80
+    characters keeps the first characters of the queue's name and adds 8 hex digits of its
+    sha256, so that it stays unique: ``<start>-<hash>-dlq``.
+    """
+    fifo = queue.endswith(_FIFO)
+    base = queue[: -len(_FIFO)] if fifo else queue
+    suffix = "-dlq" + (_FIFO if fifo else "")
+    name = base + suffix
+    if len(name) <= 80:
+        return name
+    digest = hashlib.sha256(queue.encode("utf-8")).hexdigest()[:8]
+    return f"{base[: 80 - len(suffix) - 9]}-{digest}{suffix}"
 
 
 def wildcard_matcher(encoded_pattern: str) -> re.Pattern[str]:

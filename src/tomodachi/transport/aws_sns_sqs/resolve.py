@@ -2,6 +2,11 @@
 
 :func:`resolve` validates the declaration and works out the final names (prefixed, encoded,
 FIFO), the dead-letter settings and the batch size once, at set-up: a :class:`SqsConsumer`.
+
+Retries: the handler's :class:`~tomodachi.RetryPolicy` gets ``max_attempts =
+min(policy.max_attempts, max_receive_count)`` where the decorator sets a redrive policy, so the
+consumer's decisions and the broker's redrive agree. With ``aws_sns_sqs.dead_letter_queues``, a
+handler that names no dead-letter queue gets ``<queue>-dlq`` (redrive after ``max_attempts``).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from tomodachi.messaging.envelopes import DEFAULT
 from tomodachi.messaging.pipeline import MessageHandler, handler_for_subscription
 from tomodachi.transport.aws_sns_sqs.declaration import SnsSqsSubscription
 from tomodachi.transport.aws_sns_sqs.naming import (
+    dead_letter_queue_name,
     queue_name,
     topic_name,
     validate_queue_name,
@@ -50,7 +56,15 @@ class SqsConsumer:
     dead_letter_queue: Any
     """``DEFAULT`` (leave), ``None`` (remove the redrive policy), or a prefixed name / ARN."""
     max_receive_count: int | None
+    """The redrive policy's ``maxReceiveCount``; ``None`` with a dead-letter queue: leave the
+    queue's redrive policy as it is (``aws_sns_sqs.dead_letter_queues`` without an attempt limit)."""
     batch_size: int
+
+    @property
+    def dead_letter_to(self) -> str | None:
+        """The dead-letter queue (prefixed name or ARN) failed messages are sent to, if any."""
+        dlq = self.dead_letter_queue
+        return dlq if isinstance(dlq, str) else None
 
 
 def resolve(service: Service, handler: Handler) -> SqsConsumer:
@@ -66,6 +80,11 @@ def resolve(service: Service, handler: Handler) -> SqsConsumer:
         service, handler, sub, kind="aws_sns_sqs", positional_key="topic", where=where
     )
     dlq, max_receive = _dead_letter(where, sub, options.queue_name_prefix, fifo)
+    policy = pipeline.retry_policy
+    if max_receive is not None and (policy.max_attempts is None or max_receive < policy.max_attempts):
+        # The broker's redrive moves a message after max_receive_count receives: our own
+        # decision must not plan more attempts than that.
+        pipeline.retry_policy = policy.with_max_attempts(max_receive)
     name = queue_name(
         sub.topic,
         handler.name,
@@ -78,6 +97,10 @@ def resolve(service: Service, handler: Handler) -> SqsConsumer:
     )
     if not name.startswith("arn:"):
         validate_queue_name(name)
+        if dlq is DEFAULT and options.dead_letter_queues:
+            # aws_sns_sqs.dead_letter_queues: failed messages are kept, not dropped; the
+            # redrive agrees with the retry policy (and is left alone without a limit).
+            dlq, max_receive = dead_letter_queue_name(name), pipeline.retry_policy.max_attempts
     encoded_topic = None
     wildcard = False
     if sub.topic is not None:

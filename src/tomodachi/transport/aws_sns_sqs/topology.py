@@ -348,7 +348,8 @@ class Topology:
             if dlq is None:
                 return None
             dead_letter_url = dlq.url
-            redrive = {"deadLetterTargetArn": dlq.arn, "maxReceiveCount": consumer.max_receive_count}
+            if consumer.max_receive_count is not None:  # None: leave the queue's redrive policy
+                redrive = {"deadLetterTargetArn": dlq.arn, "maxReceiveCount": consumer.max_receive_count}
         elif consumer.dead_letter_queue is None:
             redrive = None
         topic_arns: list[str] = []

@@ -3,11 +3,14 @@
 - ``setup``: resolve every declaration (:mod:`.resolve`) and pick the broker client
   (:func:`.client.client_for`: AWS through aiobotocore, or the in-memory broker when
   ``aws_sns_sqs.broker`` is ``"memory"`` or the run was started with ``--message-broker memory``);
-- ``start``: set up (or verify, with ``manage_topology`` off) every handler's topology, in
+- ``start``: one WARNING per handler without a dead-letter queue (its failed messages are
+  dropped); set up (or verify, with ``manage_topology`` off) every handler's topology, in
   declaration order; a wrong endpoint or refused credentials fail here with one line;
 - ``started``: one receive loop and one visibility extender per handler (:mod:`.consumer`);
 - ``stop``: cancel the receive loops, let in-flight handlers finish within the grace period,
   then make the messages of the cancelled ones visible again.
+
+:meth:`AWSSNSSQSTransport.dead_letter_routes` says where each handler's failed messages go.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from tomodachi.logging import get_logger
+from tomodachi.messaging.dead_letters import DeadLetterRoute
 from tomodachi.messaging.observe import observers_of
 from tomodachi.tasks import TaskTracker, gather_or_cancel
 from tomodachi.transport.aws_sns_sqs.client import QueueBinding, SnsSqsClient, client_class, client_for
@@ -60,9 +64,34 @@ class AWSSNSSQSTransport(Transport):
     async def setup(self) -> None:
         self.consumers.extend(resolve(self.service, handler) for handler in self.handlers)
 
+    def dead_letter_routes(self) -> list[DeadLetterRoute]:
+        """Each handler's queue and dead-letter queue (``None``: failed messages are dropped).
+
+        Known after :meth:`setup`, without a connection. A handler that leaves the queue's
+        redrive policy as it is (no ``dead_letter_queue_name``) has ``None`` here: the consumer
+        drops what it cannot handle, even if the queue has a redrive policy of its own.
+        """
+        service = self.service.name
+        return [
+            DeadLetterRoute(service, c.handler.name, self.kind, c.queue, c.dead_letter_to)
+            for c in self.consumers
+        ]
+
+    def _warn_dropping(self) -> None:
+        for route in self.dead_letter_routes():
+            if route.drops:
+                self._log.warning(
+                    "failed messages of this handler will be dropped: it has no dead-letter queue "
+                    "(give @aws_sns_sqs dead_letter_queue_name= and max_receive_count=, or set the "
+                    "option aws_sns_sqs.dead_letter_queues=True)",
+                    handler=route.handler,
+                    queue=route.queue,
+                )
+
     async def start(self) -> None:
         if not self.consumers:
             return
+        self._warn_dropping()
         client = self.client
         # Queues are set up concurrently; handlers sharing a queue one after the other (they
         # build one queue policy together).

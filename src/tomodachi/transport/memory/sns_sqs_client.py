@@ -18,7 +18,7 @@ from tomodachi.errors import describe_exception
 from tomodachi.messaging.envelopes import DEFAULT
 from tomodachi.transport.aws_sns_sqs.client import QueueBinding
 from tomodachi.transport.aws_sns_sqs.errors import QueueDoesNotExistError
-from tomodachi.transport.aws_sns_sqs.message import Action, ReceivedMessage
+from tomodachi.transport.aws_sns_sqs.message import ReceivedMessage
 from tomodachi.transport.aws_sns_sqs.naming import wildcard_matcher
 from tomodachi.transport.memory.broker import MemoryBroker, queue_name_of
 from tomodachi.transport.memory.delivery_log import Attempt
@@ -31,13 +31,6 @@ if TYPE_CHECKING:
     from tomodachi.transport.aws_sns_sqs.resolve import SqsConsumer
 
 __all__ = ["MemorySnsSqsClient"]
-
-_RESULTS = {
-    Action.DELETE: "handled",
-    Action.LEAVE: "retry",
-    Action.DEAD_LETTER: "dead_lettered",
-    Action.DROP: "dropped",
-}
 
 
 class MemorySnsSqsClient:
@@ -57,10 +50,10 @@ class MemorySnsSqsClient:
             sns_sqs.create_queue(queue_name_of(dlq), fifo=consumer.fifo)
         if not sns_sqs.queue_exists(queue):
             sns_sqs.create_queue(queue, fifo=consumer.fifo)
-        redrive: Any = {}
+        redrive: Any = {}  # leave the queue's redrive policy as it is
         if dlq is None:
             redrive = {"redrive": None}
-        elif isinstance(dlq, str):
+        elif isinstance(dlq, str) and consumer.max_receive_count is not None:
             redrive = {"redrive": (queue_name_of(dlq), consumer.max_receive_count)}
         sns_sqs.set_queue_attributes(queue, visibility_timeout=consumer.visibility_timeout, **redrive)
         topics = self._subscribe(consumer, queue)
@@ -148,7 +141,7 @@ class MemorySnsSqsClient:
         consumer: SqsConsumer,
         message: ReceivedMessage,
         sns_message_id: str,
-        action: Action,
+        result: str,
         outcome: Outcome,
     ) -> None:
         """Record the attempt in the broker's delivery log (SNS and SQS ids, so either finds it)."""
@@ -158,7 +151,7 @@ class MemorySnsSqsClient:
                 service=self._service_name,
                 handler=consumer.handler.name,
                 delivery=message.receive_count or 0,
-                result=_RESULTS[action],
+                result=result,
                 reason=outcome.reason,
                 error=outcome.error,
             )
