@@ -59,6 +59,7 @@ DEFAULTS: dict[str, Any] = {
     "amqp.broker": "rabbitmq",
     "amqp.dead_letter_exchange": None,
     "amqp.max_redeliveries": None,
+    "amqp.dead_letter_queues": False,
     "amqp.publish_timeout": 10.0,
     "watcher.ignored_dirs": [],
     "watcher.watched_file_endings": [],

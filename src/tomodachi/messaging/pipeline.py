@@ -20,7 +20,7 @@ import asyncio
 import enum
 import inspect
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tomodachi.envelope import DEFAULT_MAX_MESSAGE_SIZE, MessageTooLargeError
@@ -199,6 +199,7 @@ class MessageHandler:
         *,
         message_id: str | None,
         dead_letter_to: str | None,
+        quantize: Callable[[float], float] | None = None,
         **fields: Any,
     ) -> Decision:
         """The :class:`~tomodachi.messaging.retry.Decision` for a delivery, logged (retries,
@@ -206,9 +207,12 @@ class MessageHandler:
 
         *attempt* is the delivery number of the message (1 on its first delivery);
         *dead_letter_to* names the handler's dead-letter destination (``None``: there is none,
-        so a dead-letter verdict drops the message). *fields* are added to the log line.
+        so a dead-letter verdict drops the message). *quantize* maps a retry delay to the one
+        the broker will give (AMQP's retry queues round it). *fields* are added to the log line.
         """
         decision = self.retry_policy.decide(outcome, attempt)
+        if quantize is not None and decision.verdict is Verdict.RETRY:
+            decision = replace(decision, delay=quantize(decision.delay))
         if decision.verdict is not Verdict.ACK:
             log_decision(self.logger, decision, message_id, outcome, dead_letter_to=dead_letter_to, **fields)
         return decision

@@ -121,6 +121,7 @@ class Options(OptionsInterface):
         broker: str = option("rabbitmq", v.choice_check("rabbitmq", "memory"))
         dead_letter_exchange: str | None = option(None, v.check_str_or_none)
         max_redeliveries: int | None = option(None, v.int_check(0, optional=True))
+        dead_letter_queues: bool = option(False, v.check_bool)
         # Seconds a publish waits for the broker (reconnection, confirm) before AmqpPublishError.
         publish_timeout: int | float = option(10.0, v.number_check(positive=True))
 

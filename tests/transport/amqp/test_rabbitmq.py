@@ -96,7 +96,7 @@ async def test_retry_is_redelivered_with_redelivered_flag(harness: Harness, pref
         message_envelope = JsonBase
         options = amqp_options(prefix)
 
-        @tomodachi.amqp("retry.me")
+        @tomodachi.amqp("retry.me", retry=tomodachi.RetryPolicy.immediate())  # the original's requeue
         async def handler(self, data: Any, properties: AmqpProperties) -> None:
             attempts.append((properties.redelivered, properties.delivery_count))
             if len(attempts) == 1:

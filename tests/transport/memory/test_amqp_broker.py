@@ -295,4 +295,33 @@ async def test_events_report_routing_requeues_and_dead_letters() -> None:
     consumer.nack((await consumer.get()).delivery_tag, requeue=False)
     assert [name for name, _ in events] == ["routed", "requeued", "dead_lettered", "routed"]
     assert events[0][1]["queues"] == ["q"] and events[0][1]["message_id"] == "m1"
-    assert events[2][1] == {"queue": "q", "exchange": "ex", "message_id": "m1", "delivery_count": 2}
+    assert events[2][1] == {
+        "queue": "q",
+        "exchange": "ex",
+        "message_id": "m1",
+        "delivery_count": 2,
+        "reason": "rejected",
+    }
+
+
+async def test_a_message_ttl_dead_letters_each_message_on_the_clock() -> None:
+    from tomodachi.clock import ManualClock
+
+    clock = ManualClock()
+    broker = AmqpBroker(clock)
+    broker.declare_queue("work")
+    broker.declare_queue("work.retry", dead_letter_exchange="", dead_letter_routing_key="work", message_ttl=5000)
+    broker.publish("", "work.retry", b"first", message_id="m1", headers={"h": 1})
+    await clock.advance(2)
+    broker.publish("", "work.retry", b"second", message_id="m2")
+    await clock.advance(2.9)
+    assert (broker.queue_depth("work.retry"), broker.queue_depth("work")) == (2, 0)
+    await clock.advance(0.2)  # m1 waited 5 s: back to "work" only, with an x-death entry
+    assert (broker.queue_depth("work.retry"), broker.queue_depth("work")) == (1, 1)
+    await clock.advance(2)
+    consumer = broker.consume("work")
+    first, second = await consumer.get(), await consumer.get()
+    assert (first.body, second.body) == (b"first", b"second")
+    assert first.headers["h"] == 1
+    [death] = first.headers["x-death"]
+    assert (death["queue"], death["reason"], death["count"]) == ("work.retry", "expired", 1)

@@ -104,6 +104,19 @@ class AmqpBackend(Protocol):
 
     async def bind(self, queue: str, exchange: str, binding_key: str) -> None: ...
 
+    async def declare_retry_queue(self, name: str, *, delay_ms: int, target: str, expires_ms: int) -> None:
+        """A durable queue without consumers that holds each message *delay_ms* ms and then
+        dead-letters it through the default exchange to the queue *target* (``x-message-ttl``,
+        ``x-dead-letter-exchange: ""``, ``x-dead-letter-routing-key``), expiring *expires_ms*
+        ms after its last declaration (``x-expires``)."""
+
+    def republish(
+        self, delivery: Delivery, exchange: str, routing_key: str, headers: dict[str, Any]
+    ) -> Awaitable[None]:
+        """Publish a copy of *delivery* (its body and properties, with *headers*) to *exchange*
+        (``""``: the default exchange, *routing_key* naming a queue), confirmed by the broker;
+        raises ``AmqpPublishError``."""
+
     async def consume(self, queue: str, on_delivery: OnDelivery) -> None:
         """Start consuming *queue* with manual acknowledgement; *on_delivery* gets each message."""
 

@@ -269,10 +269,12 @@ class AmqpConnection:
         *,
         message_id: str,
         timeout: float,  # noqa: ASYNC109
+        properties: Basic.Properties | None = None,
     ) -> None:
         """Publish with a broker confirm; wait for reconnection at most *timeout* seconds in all.
 
-        Properties are minimal: ``message_id`` and ``delivery_mode=2`` (persistent). The frame
+        Properties are minimal: ``message_id`` and ``delivery_mode=2`` (persistent), unless
+        *properties* are given (a retried or dead-lettered copy keeps the original's). The frame
         is sent on the publish channel's aiormq channel directly: building an aio-pika
         ``Message`` per publish would cost more than the rest of this method.
 
@@ -281,7 +283,8 @@ class AmqpConnection:
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        properties = Basic.Properties(message_id=message_id, delivery_mode=_PERSISTENT)
+        if properties is None:
+            properties = Basic.Properties(message_id=message_id, delivery_mode=_PERSISTENT)
         reason = "timed out"
         while True:
             try:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustChannel, AbstractRobustQueue, ExchangeType
 from aio_pika.exceptions import AMQPError, ChannelClosed, ChannelInvalidStateError
 from aiormq.exceptions import ChannelLockedResource
+from pamqp.commands import Basic
 
 from tomodachi.logging import get_logger
 from tomodachi.transport._lru import LruCache
@@ -47,6 +48,7 @@ __all__ = ["RabbitMQBackend", "publish"]
 START_TIMEOUT = 30.0
 
 _SETTLE_ERRORS = (AMQPError, ChannelInvalidStateError, ConnectionError, RuntimeError)
+_PERSISTENT = 2
 
 
 class RabbitMQBackend:
@@ -141,6 +143,50 @@ class RabbitMQBackend:
 
     async def bind(self, queue: str, exchange: str, binding_key: str) -> None:
         await _declare("binding of queue", queue, self._queues[queue].bind(exchange, binding_key))
+
+    async def declare_retry_queue(self, name: str, *, delay_ms: int, target: str, expires_ms: int) -> None:
+        arguments: dict[str, Any] = {
+            "x-message-ttl": delay_ms,
+            "x-dead-letter-exchange": "",
+            "x-dead-letter-routing-key": target,
+            "x-expires": expires_ms,
+        }
+        await _declare(
+            "retry queue",
+            name,
+            self._open_channel().declare_queue(
+                name, durable=True, exclusive=False, auto_delete=False, arguments=arguments
+            ),
+        )
+
+    def republish(
+        self, delivery: Delivery, exchange: str, routing_key: str, headers: dict[str, Any]
+    ) -> Awaitable[None]:
+        message: AbstractIncomingMessage = delivery.handle
+        properties = Basic.Properties(
+            content_type=message.content_type,
+            content_encoding=message.content_encoding,
+            headers=headers,
+            delivery_mode=_PERSISTENT,
+            priority=message.priority,
+            correlation_id=message.correlation_id,
+            reply_to=message.reply_to,
+            message_id=message.message_id,
+            timestamp=message.timestamp,
+            message_type=message.type,
+            app_id=message.app_id,
+        )
+        connection = self._connection
+        if connection is None:  # pragma: no cover - only settled deliveries are republished
+            raise RuntimeError("republish before start()")
+        return connection.publish(
+            exchange,
+            routing_key,
+            delivery.body,
+            message_id=message.message_id or "",
+            timeout=float(self._options.amqp.publish_timeout),
+            properties=properties,
+        )
 
     # -- consuming ---------------------------------------------------------------------------
     async def consume(self, queue: str, on_delivery: OnDelivery) -> None:

@@ -22,14 +22,15 @@ The concurrency bound is the broker's prefetch limit (``amqp.qos``), set by the 
 from __future__ import annotations
 
 import asyncio
-import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tomodachi.errors import ConfigurationError
+from tomodachi.errors import ConfigurationError, describe_exception
 from tomodachi.logging import get_logger
+from tomodachi.messaging.dead_letters import DeadLetterRoute
 from tomodachi.messaging.observe import Settled, observers_of
 from tomodachi.messaging.pipeline import MessageHandler, Outcome, Settle, handler_for_subscription
+from tomodachi.messaging.retry import Decision, Verdict
 from tomodachi.tasks import gather_or_cancel
 from tomodachi.transport.amqp.backend import AmqpBackend, Delivery, OnDelivery, backend_for
 from tomodachi.transport.amqp.declaration import AmqpSubscription
@@ -41,13 +42,22 @@ from tomodachi.transport.amqp.naming import (
     queue_name,
 )
 from tomodachi.transport.amqp.redelivery import RedeliveryCounter
+from tomodachi.transport.amqp.retries import (
+    RetryQueues,
+    bucket_ms,
+    dead_letter_headers,
+    dead_letter_queue_name,
+    failed_attempts,
+    origin,
+    retry_headers,
+)
 from tomodachi.transport.base import Handler, Transport
 
 if TYPE_CHECKING:
     from tomodachi.runtime import Runtime
     from tomodachi.service import Service
 
-__all__ = ["AmqpProperties", "AmqpSubscriber", "AmqpTransport", "Disposition"]
+__all__ = ["AmqpProperties", "AmqpSubscriber", "AmqpTransport"]
 
 #: Seconds settling a delivery may take while the transport gives it back (stop, cancellation).
 _GIVE_BACK_TIMEOUT = 1.0
@@ -78,21 +88,23 @@ class AmqpSubscriber:
     binding_key: str
     queue: str
     competing: bool
-
-
-class Disposition(enum.Enum):
-    """What the transport does with a delivery after the pipeline."""
-
-    ACK = "ack"
-    REQUEUE = "requeue"
-    DEAD_LETTER = "dead_letter"
+    #: ``<queue>.dlq`` with ``amqp.dead_letter_queues``; else None.
+    dead_letter_queue: str | None = None
+    #: What log lines name as the dead-letter destination (None: failed messages are dropped).
+    dead_letter_to: str | None = None
 
 
 _RESULTS = {
-    Disposition.ACK: "handled",
-    Disposition.REQUEUE: "retry",
-    Disposition.DEAD_LETTER: "dead_lettered",
+    Verdict.ACK: "handled",
+    Verdict.RETRY: "retry",
+    Verdict.DEAD_LETTER: "dead_lettered",
+    Verdict.DROP: "dropped",
 }
+
+
+def _quantize(delay: float) -> float:
+    """The delay a retry queue gives (the ladder of :func:`.retries.bucket_ms`)."""
+    return bucket_ms(delay) / 1000 if delay > 0 else 0.0
 
 
 class AmqpTransport(Transport):
@@ -107,6 +119,7 @@ class AmqpTransport(Transport):
         self._stopping = False
         self._dead_letter_exchange: str | None = None
         self._redeliveries = RedeliveryCounter()
+        self._retry_queues = RetryQueues()
         self._log = get_logger("tomodachi.amqp")
         self._observers = observers_of(runtime)
 
@@ -139,7 +152,9 @@ class AmqpTransport(Transport):
         pipeline = handler_for_subscription(
             self.service, handler, sub, kind="amqp", positional_key="routing_key", where=where
         )
-        return AmqpSubscriber(
+        if sub.retry is None and options.max_redeliveries is not None:  # the older option, kept
+            pipeline.retry_policy = pipeline.retry_policy.with_max_attempts(options.max_redeliveries + 1)
+        subscriber = AmqpSubscriber(
             handler=handler,
             pipeline=pipeline,
             exchange=default_exchange(self.service, sub.exchange_name),
@@ -155,6 +170,12 @@ class AmqpTransport(Transport):
             ),
             competing=competing,
         )
+        if options.dead_letter_queues:
+            subscriber.dead_letter_queue = dead_letter_queue_name(subscriber.queue)
+            subscriber.dead_letter_to = f"queue {subscriber.dead_letter_queue}"
+        elif self._dead_letter_exchange:
+            subscriber.dead_letter_to = f"exchange {self._dead_letter_exchange}"
+        return subscriber
 
     # -- start -----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -181,6 +202,14 @@ class AmqpTransport(Transport):
                     "(use competing=True to share the work between instances)"
                 )
             await backend.bind(consumer.queue, consumer.exchange, consumer.binding_key)
+            if consumer.dead_letter_queue is not None:
+                await backend.declare_queue(consumer.dead_letter_queue, ttl=None, dead_letter_exchange=None)
+            elif consumer.dead_letter_to is None:
+                consumer.pipeline.logger.warning(
+                    "no dead-letter destination: messages that fail for good are dropped "
+                    "(set amqp.dead_letter_queues = True, or amqp.dead_letter_exchange)",
+                    queue=consumer.queue,
+                )
         # Every consumer at once (one round trip, not one per handler).
         await gather_or_cancel(
             *(backend.consume(consumer.queue, self._on_delivery_for(consumer)) for consumer in self.consumers)
@@ -205,20 +234,21 @@ class AmqpTransport(Transport):
 
     async def _deliver(self, consumer: AmqpSubscriber, backend: AmqpBackend, delivery: Delivery) -> None:
         message_id = delivery.message_id
-        count = self._redeliveries.count(delivery)
+        count = self._redeliveries.count(delivery)  # this copy's deliveries
         payload = _decode_body(consumer.pipeline, delivery)
         if isinstance(payload, Outcome):
             outcome = payload
         else:
+            first = origin(delivery)  # a retried copy: where the message was first published
             properties = AmqpProperties(
                 message_id,
                 delivery.headers,
                 delivery.redelivered,
                 delivery.delivery_tag,
-                count,
+                failed_attempts(delivery) + count,
                 delivery.content_type,
-                delivery.exchange,
-                delivery.routing_key,
+                first[0] if first else delivery.exchange,
+                first[1] if first else delivery.routing_key,
             )
             try:
                 outcome = await consumer.pipeline(
@@ -231,23 +261,48 @@ class AmqpTransport(Transport):
         await self._settle(consumer, backend, delivery, count, outcome)
 
     async def _settle(
-        self, consumer: AmqpSubscriber, backend: AmqpBackend, delivery: Delivery, count: int, outcome: Outcome
+        self, consumer: AmqpSubscriber, backend: AmqpBackend, delivery: Delivery, local: int, outcome: Outcome
     ) -> None:
-        disposition = self.disposition(consumer, outcome, count, delivery.message_id)
-        result = _RESULTS[disposition]
+        """Carry out the retry policy's decision with the broker (see :mod:`.retries`).
+
+        *local* is the broker's delivery count of this copy of the message; the attempt number
+        adds the deliveries that failed before a delayed retry republished it.
+        """
+        failed_before = failed_attempts(delivery)
+        attempt = failed_before + local
+        decision = consumer.pipeline.decide(
+            outcome,
+            attempt,
+            message_id=delivery.message_id,
+            dead_letter_to=consumer.dead_letter_to,
+            quantize=_quantize,
+        )
+        verdict = decision.verdict
+        result = _RESULTS[verdict]
         try:
-            if disposition is Disposition.ACK:
+            if verdict is Verdict.ACK:
                 await backend.ack(delivery)
                 self._redeliveries.settled(delivery)
-            elif disposition is Disposition.REQUEUE:
-                self._redeliveries.requeued(delivery, count)
-                await backend.requeue(delivery)
-            else:
+            elif verdict is Verdict.RETRY:
+                if not await self._retry_later(consumer, backend, delivery, attempt, decision.delay):
+                    self._redeliveries.requeued(delivery, local)
+                    await backend.requeue(delivery)
+            elif verdict is Verdict.DEAD_LETTER and consumer.dead_letter_queue is not None:
+                if not await self._to_dead_letter_queue(consumer, backend, delivery, decision, outcome):
+                    result = "retry"
+            elif verdict is Verdict.DEAD_LETTER and self._dead_letter_exchange and origin(delivery):
+                # A retried copy: to the dead-letter exchange with its original routing key.
+                if not await self._to_dead_letter_exchange(consumer, backend, delivery, decision, outcome):
+                    result = "retry"
+            elif verdict is Verdict.DEAD_LETTER:
+                # To the queue's dead-letter exchange; without one, the broker drops it (logged).
                 self._redeliveries.settled(delivery)
                 await backend.reject(delivery)
                 if not self._dead_letter_exchange:
-                    self.log_dropped(consumer, delivery.message_id, outcome)
                     result = "dropped"
+            else:  # DROP (after_last_attempt="drop"): gone, even with a dead-letter exchange
+                self._redeliveries.settled(delivery)
+                await backend.ack(delivery)
         except backend.settle_errors as exc:
             # The channel closed (broker outage) while the handler ran: the broker has already
             # put the message back and delivers it again after the reconnection.
@@ -257,7 +312,7 @@ class AmqpTransport(Transport):
                 error=repr(exc),
             )
             return
-        backend.settled(consumer.handler.name, delivery, count, result, outcome)
+        backend.settled(consumer.handler.name, delivery, attempt, result, outcome)
         observers = self._observers
         if observers.settled:
             observers.report_settled(
@@ -266,12 +321,98 @@ class AmqpTransport(Transport):
                     self.service.name,
                     "amqp",
                     consumer.handler.name,
-                    count,
+                    attempt,
                     result,
                     outcome.reason,
                     outcome.error,
+                    decision.delay if verdict is Verdict.RETRY else None,
                 )
             )
+
+    async def _retry_later(
+        self, consumer: AmqpSubscriber, backend: AmqpBackend, delivery: Delivery, attempt: int, delay: float
+    ) -> bool:
+        """Move the message to the retry queue for *delay*, then ack it; False: requeue it at once."""
+        if delay <= 0:
+            return False  # RetryPolicy.immediate(): the original's requeue
+        loop = asyncio.get_running_loop()
+        try:
+            queue = await self._retry_queues.ensure(backend, consumer.queue, bucket_ms(delay), loop.time())
+            await backend.republish(delivery, "", queue, retry_headers(delivery, attempt))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # broker refused or unreachable: requeue now (counted as an attempt)
+            self._retry_queues.forget()
+            consumer.pipeline.logger.warning(
+                "could not delay the retry: message requeued at once",
+                message_id=delivery.message_id,
+                error=describe_exception(exc),
+            )
+            return False
+        await backend.ack(delivery)
+        self._redeliveries.settled(delivery)
+        return True
+
+    async def _to_dead_letter_queue(
+        self,
+        consumer: AmqpSubscriber,
+        backend: AmqpBackend,
+        delivery: Delivery,
+        decision: Decision,
+        outcome: Outcome,
+    ) -> bool:
+        """Publish the message to the handler's ``<queue>.dlq`` (confirmed), then ack it."""
+        assert consumer.dead_letter_queue is not None
+        return await self._move(
+            consumer, backend, delivery, decision, outcome, "", consumer.dead_letter_queue
+        )
+
+    async def _to_dead_letter_exchange(
+        self,
+        consumer: AmqpSubscriber,
+        backend: AmqpBackend,
+        delivery: Delivery,
+        decision: Decision,
+        outcome: Outcome,
+    ) -> bool:
+        """Publish a retried copy to ``amqp.dead_letter_exchange`` with its original routing key."""
+        assert self._dead_letter_exchange is not None
+        first = origin(delivery)
+        routing_key = first[1] if first else delivery.routing_key
+        return await self._move(
+            consumer, backend, delivery, decision, outcome, self._dead_letter_exchange, routing_key
+        )
+
+    async def _move(
+        self,
+        consumer: AmqpSubscriber,
+        backend: AmqpBackend,
+        delivery: Delivery,
+        decision: Decision,
+        outcome: Outcome,
+        exchange: str,
+        routing_key: str,
+    ) -> bool:
+        """Publish the message to its dead-letter destination (confirmed), then ack it; if the
+        broker does not take it, it is requeued rather than lost (False)."""
+        error = describe_exception(outcome.error) if outcome.error is not None else None
+        headers = dead_letter_headers(delivery, decision.attempt, consumer.queue, decision.reason, error)
+        try:
+            await backend.republish(delivery, exchange, routing_key, headers)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            consumer.pipeline.logger.warning(
+                "could not move the message to its dead-letter destination: requeued",
+                message_id=delivery.message_id,
+                dead_letter_to=consumer.dead_letter_to,
+                error=describe_exception(exc),
+            )
+            await backend.requeue(delivery)
+            return False
+        self._redeliveries.settled(delivery)
+        await backend.ack(delivery)
+        return True
 
     def values_for(self, consumer: AmqpSubscriber, properties: AmqpProperties) -> dict[str, Any]:
         """The transport keywords of one delivery (``routing_key`` is the key it was sent with)."""
@@ -285,31 +426,19 @@ class AmqpTransport(Transport):
             "properties": properties,
         }
 
-    def disposition(
-        self, consumer: AmqpSubscriber, outcome: Outcome, delivery_count: int, message_id: str | None
-    ) -> Disposition:
-        """Ack, requeue or dead-letter, by the outcome and ``amqp.max_redeliveries``."""
-        if outcome.settle is Settle.ACK:
-            return Disposition.ACK
-        if outcome.settle is Settle.RETRY:
-            limit = self.service.options.amqp.max_redeliveries
-            if limit is None or delivery_count <= limit:
-                return Disposition.REQUEUE
-            consumer.pipeline.logger.warning(
-                "message redelivered too many times",
-                message_id=message_id,
-                delivery_count=delivery_count,
-                max_redeliveries=limit,
+    def dead_letter_routes(self) -> list[DeadLetterRoute]:
+        """Where each handler's failed messages go (after :meth:`setup`; no connection needed)."""
+        return [
+            DeadLetterRoute(
+                self.service.name,
+                consumer.handler.name,
+                "amqp",
+                consumer.queue,
+                consumer.dead_letter_queue,
+                None if consumer.dead_letter_queue else self._dead_letter_exchange,
             )
-        return Disposition.DEAD_LETTER
-
-    def log_dropped(self, consumer: AmqpSubscriber, message_id: str | None, outcome: Outcome) -> None:
-        """A dead-lettered message with no dead-letter exchange configured is dropped: say so."""
-        consumer.pipeline.logger.error(
-            "message dropped (no dead-letter exchange configured: set amqp.dead_letter_exchange)",
-            message_id=message_id,
-            reason=outcome.reason,
-        )
+            for consumer in self.consumers
+        ]
 
     # -- stop ------------------------------------------------------------------------------
     async def stop(self) -> None:

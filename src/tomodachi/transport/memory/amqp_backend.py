@@ -59,6 +59,18 @@ class MemoryAmqpBackend:
     async def bind(self, queue: str, exchange: str, binding_key: str) -> None:
         self._broker.amqp.bind(queue, exchange, binding_key)
 
+    async def declare_retry_queue(self, name: str, *, delay_ms: int, target: str, expires_ms: int) -> None:
+        # x-expires is not modelled: a run is short, and the queue is empty between retries.
+        self._broker.amqp.declare_queue(
+            name, dead_letter_exchange="", dead_letter_routing_key=target, message_ttl=delay_ms
+        )
+
+    async def republish(
+        self, delivery: Delivery, exchange: str, routing_key: str, headers: dict[str, Any]
+    ) -> None:
+        amqp = self._broker.amqp
+        amqp.publish(exchange, routing_key, delivery.body, message_id=delivery.message_id, headers=headers)
+
     # -- consuming ---------------------------------------------------------------------------
     async def consume(self, queue: str, on_delivery: OnDelivery) -> None:
         consumer = self._broker.amqp.consume(queue, prefetch=self._prefetch)

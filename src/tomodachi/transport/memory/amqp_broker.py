@@ -11,7 +11,10 @@ What it models (RabbitMQ semantics, no network, no threads):
   limited to *prefetch* unacknowledged deliveries;
 - ``nack(requeue=True)`` and a cancelled consumer put messages back at the head of the queue,
   flagged as redelivered; ``nack(requeue=False)`` dead-letters to the queue's dead-letter
-  exchange, if it has one.
+  exchange, if it has one;
+- a queue with a message TTL (``x-message-ttl``) dead-letters each message that waited that long
+  (reason ``expired``, recorded in an ``x-death`` header as RabbitMQ does), on the broker's
+  clock: a ``ManualClock`` moves it (what delayed retries are built on).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tomodachi.clock import Clock, SystemClock
 from tomodachi.transport.memory.topic_match import topic_matches
 
 __all__ = ["AmqpBroker", "AmqpDelivery", "ConsumerCancelled", "QueueConsumer"]
@@ -58,6 +62,7 @@ class _Message:
     headers: dict[str, Any]
     deliveries: int = 0
     redelivered: bool = False
+    expires_at: float | None = None  # clock.monotonic() when a queue's message TTL ends it
 
 
 @dataclass(slots=True)
@@ -71,6 +76,8 @@ class _Queue:
     consumers: list[QueueConsumer] = field(default_factory=list)
     bindings: set[tuple[str, str]] = field(default_factory=set)  # (exchange, pattern)
     unacked: int = 0
+    message_ttl: float | None = None  # seconds
+    expiry: asyncio.Task[None] | None = None
 
 
 @dataclass(slots=True)
@@ -87,7 +94,8 @@ class AmqpBroker:
     the events ``"routed"``, ``"requeued"`` and ``"dead_lettered"``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock: Clock = clock if clock is not None else SystemClock()
         self._exchanges: dict[str, _Exchange] = {"": _Exchange("direct"), "amq.topic": _Exchange("topic")}
         self._queues: dict[str, _Queue] = {}
         self._next_tag = 0
@@ -110,14 +118,20 @@ class AmqpBroker:
         *,
         dead_letter_exchange: str | None = None,
         dead_letter_routing_key: str | None = None,
+        message_ttl: int | None = None,
     ) -> None:
-        """Create queue *name*, or update the dead-letter settings of an existing one."""
+        """Create queue *name*, or update the dead-letter settings of an existing one.
+
+        *message_ttl* (milliseconds, as ``x-message-ttl``): each message is dead-lettered once it
+        has waited that long in the queue.
+        """
         queue = self._queues.get(name)
         if queue is None:
-            self._queues[name] = _Queue(name, dead_letter_exchange, dead_letter_routing_key)
+            queue = self._queues[name] = _Queue(name, dead_letter_exchange, dead_letter_routing_key)
         else:
             queue.dead_letter_exchange = dead_letter_exchange
             queue.dead_letter_routing_key = dead_letter_routing_key
+        queue.message_ttl = message_ttl / 1000 if message_ttl is not None else None
 
     def delete_queue(self, name: str) -> None:
         """Delete queue *name* with its messages and bindings; its consumers are cancelled."""
@@ -127,6 +141,8 @@ class AmqpBroker:
         for exchange, pattern in queue.bindings:
             self._remove_binding(name, exchange, pattern)
         queue.ready.clear()
+        if queue.expiry is not None:
+            queue.expiry.cancel()
         for consumer in list(queue.consumers):
             consumer._close(requeue=False)
 
@@ -164,6 +180,9 @@ class AmqpBroker:
         for name in targets:
             message = _Message(body, exchange, routing_key, message_id, dict(headers or {}))
             queue = self._queues[name]
+            if queue.message_ttl is not None:
+                message.expires_at = self.clock.monotonic() + queue.message_ttl
+                self._watch_expiry(queue)
             queue.ready.append(message)
             self._dispatch(queue)
         self._emit(
@@ -192,6 +211,13 @@ class AmqpBroker:
     def consumer_count(self, queue: str) -> int:
         """Active consumers of *queue*."""
         return len(self._queue(queue).consumers)
+
+    async def close(self) -> None:
+        """Stop the message-TTL timers (the run ended; messages stay where they are)."""
+        timers = [queue.expiry for queue in self._queues.values() if queue.expiry is not None]
+        for timer in timers:
+            timer.cancel()
+        await asyncio.gather(*timers, return_exceptions=True)
 
     # -- internals -----------------------------------------------------------------------
     def _queue(self, name: str) -> _Queue:
@@ -254,14 +280,35 @@ class AmqpBroker:
             )
         self._dispatch(queue)
 
-    def _dead_letter(self, queue: _Queue, message: _Message) -> None:
+    def _watch_expiry(self, queue: _Queue) -> None:
+        if queue.expiry is None or queue.expiry.done():
+            queue.expiry = asyncio.get_running_loop().create_task(
+                self._expire(queue), name=f"tomodachi.memory.amqp.ttl:{queue.name}"
+            )
+
+    async def _expire(self, queue: _Queue) -> None:
+        """Dead-letter the messages of a TTL queue as their time comes (oldest first, as they
+        all have the same TTL); ends when the queue is empty."""
+        clock = self.clock
+        while queue.ready:
+            head = queue.ready[0]
+            if head.expires_at is not None:
+                wait = head.expires_at - clock.monotonic()
+                if wait > 0:
+                    await clock.sleep(wait)
+                    continue
+            queue.ready.popleft()
+            self._dead_letter(queue, head, reason="expired")
+
+    def _dead_letter(self, queue: _Queue, message: _Message, *, reason: str = "rejected") -> None:
         exchange = queue.dead_letter_exchange
         if exchange is None or exchange not in self._exchanges:
             return  # like RabbitMQ: no (existing) dead-letter exchange means the message is dropped
         routing_key = queue.dead_letter_routing_key or message.routing_key
         headers = {
             **message.headers,
-            "x-death-reason": "rejected",
+            "x-death": _add_death(message.headers.get("x-death"), queue.name, reason, message),
+            "x-death-reason": reason,
             "x-original-queue": queue.name,
             "x-original-exchange": message.exchange,
             "x-original-routing-key": message.routing_key,
@@ -274,6 +321,7 @@ class AmqpBroker:
                 "exchange": exchange,
                 "message_id": message.message_id,
                 "delivery_count": message.deliveries,
+                "reason": reason,
             },
         )
         self.publish(exchange, routing_key, message.body, message_id=message.message_id, headers=headers)
@@ -398,3 +446,22 @@ class QueueConsumer:
         queue.unacked -= len(messages)
         if requeue and messages:
             self._broker._requeue(queue, messages)
+
+
+def _add_death(deaths: Any, queue: str, reason: str, message: _Message) -> list[dict[str, Any]]:
+    """RabbitMQ's ``x-death`` header after one more dead-lettering: one entry per (queue, reason),
+    most recent first, with a count."""
+    entries = [dict(entry) for entry in deaths if isinstance(entry, dict)] if isinstance(deaths, list) else []
+    for index, entry in enumerate(entries):
+        if entry.get("queue") == queue and entry.get("reason") == reason:
+            entry["count"] = int(entry.get("count", 0)) + 1
+            entries.insert(0, entries.pop(index))
+            return entries
+    entry = {
+        "queue": queue,
+        "reason": reason,
+        "count": 1,
+        "exchange": message.exchange,
+        "routing-keys": [message.routing_key],
+    }
+    return [entry, *entries]

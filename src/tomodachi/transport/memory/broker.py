@@ -28,7 +28,7 @@ class MemoryBroker:
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
-        self.amqp = AmqpBroker()
+        self.amqp = AmqpBroker(clock)
         self.sns_sqs = SnsSqsBroker(clock)
         self.log = DeliveryLog()
         self.sns_sqs.on_event.append(self._on_sqs_event)
@@ -55,7 +55,7 @@ class MemoryBroker:
         One model serves both built-in families (``amqp`` and ``aws_sns_sqs``), so it is the
         memory model of the family name ``"tomodachi"``.
         """
-        return memory_model(runtime, "tomodachi", lambda: cls(get_clock(runtime)))
+        return memory_model(runtime, "tomodachi", lambda: cls(get_clock(runtime)), _close)
 
     # -- publishing (used by amqp_publish / aws_sns_sqs_publish / sqs_send_message) -------------
     def publish_amqp(self, exchange: str, routing_key: str, body: bytes, *, message_id: str) -> str:
@@ -120,3 +120,8 @@ def queue_name_of(name_url_or_arn: str) -> str:
     if name_url_or_arn.startswith("arn:"):
         return name_url_or_arn.rsplit(":", 1)[-1]
     return name_url_or_arn
+
+
+async def _close(broker: MemoryBroker) -> None:
+    """The run ended: stop the broker's own timers (message TTLs)."""
+    await broker.amqp.close()
