@@ -7,6 +7,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import aio_pika
 import pytest
@@ -175,3 +176,33 @@ async def test_routes_that_cannot_be_inspected() -> None:
             await dlq.peek(dlq.DeadLetterTarget(route, options))
         with pytest.raises(dlq.DeadLetterUsageError):
             await dlq.redrive(dlq.DeadLetterTarget(route, options))
+
+
+async def test_the_transports_dead_letter_headers(queues: Queues) -> None:
+    """A copy the AMQP transport dead-lettered: its headers give the reason; a re-drive drops them
+    (the handler gets its retries afresh) and keeps the original exchange and routing key."""
+    headers: dict[str, Any] = {
+        "x-tomodachi-attempts": 3,
+        "x-tomodachi-exchange": "amq.topic",
+        "x-tomodachi-routing-key": "order.created",
+        "x-tomodachi-dead-letter-reason": "failed 3 times",
+        "x-tomodachi-dead-letter-queue": queues.queue,
+        "x-tomodachi-dead-letter-error": "ValueError: boom",
+    }
+    message = aio_pika.Message(b"{}", message_id="copy", headers=headers)
+    await queues.channel.default_exchange.publish(message, routing_key=queues.dead_letters)
+    await wait_for_count(queues.channel, queues.dead_letters, 1)
+    [peeked] = await dlq.peek(target(queues))
+    assert peeked.reason == f"failed 3 times (queue {queues.queue!r}, after 3 attempt(s)): ValueError: boom"
+    assert await dlq.redrive(target(queues)) == 1
+    [moved] = await queues.drain(queues.queue)
+    assert moved.headers == {"x-tomodachi-exchange": "amq.topic", "x-tomodachi-routing-key": "order.created"}
+
+
+def test_header_names_match_the_transport() -> None:
+    retries = pytest.importorskip("tomodachi.transport.amqp.retries")
+    from tomodachi.dlq import rabbitmq
+
+    assert rabbitmq.ATTEMPTS_HEADER == retries.ATTEMPTS_HEADER
+    for name in ("REASON_HEADER", "QUEUE_HEADER", "ERROR_HEADER"):
+        assert getattr(retries, name).startswith(rabbitmq.DEAD_LETTER_HEADER_PREFIX)

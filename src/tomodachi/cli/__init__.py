@@ -1,4 +1,4 @@
-"""The ``tomodachi`` command line: ``tomodachi run [options] <service.py ...>``.
+"""The ``tomodachi`` command line: ``tomodachi run [options] <service.py ...>`` (and ``tomodachi dlq ...``).
 
 ``cli_entrypoint`` is the console-script target (and what ``python -m tomodachi`` and
 ``tomodachi.run()`` call). It parses the arguments into a :class:`tomodachi.runner.RunConfig`,
@@ -62,10 +62,14 @@ def _dispatch(args: list[str]) -> int:
     head = args[0]
     if head in RUN_COMMANDS:
         return _run_command(args, args[1:])
+    if head == "dlq":
+        from tomodachi.cli._dlq import dlq_command
+
+        return dlq_command(args[1:])
     if head.startswith("-") and head != "-":
         return _leading_options(args)
     details = _suggestion(args) or (
-        f"unknown command {head!r}: the command is 'run' (or its synonyms 'start' and 'go').",
+        f"unknown command {head!r}: the command is 'run' (or its synonyms 'start' and 'go'), or 'dlq'.",
     )
     raise UsageError(
         "the command 'run' must be specified before any service files or options.",

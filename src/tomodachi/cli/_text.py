@@ -57,6 +57,9 @@ Options:
   An option on the command line wins over its environment variable.
 
 Other commands:
+  tomodachi dlq list|show|redrive [options] <service.py> ...
+                                Inspect and re-drive the dead letters of @amqp and @aws_sns_sqs
+                                handlers (RabbitMQ, SQS); 'tomodachi dlq --help' for more.
   tomodachi --version           Print the tomodachi version (also -v, -V).
   tomodachi --dependency-versions
                                 Print the versions of installed dependencies (also --dependencies,

@@ -13,8 +13,11 @@ The connection is the one the AMQP transport would make for the same options
   as a delivery.
 - *re-drive*: ``basic.get`` one message, publish a copy to the default exchange with the handler's
   queue as routing key (``mandatory``, publisher confirms), and only once the broker confirmed it,
-  ``basic.ack`` it in the dead-letter queue. Without a limit, at most the messages the queue held
-  when the re-drive began are moved (a message that fails again meanwhile is not moved in a loop).
+  ``basic.ack`` it in the dead-letter queue. The copy keeps the body, the properties and the
+  headers, except the transport's count of failed attempts and its ``x-tomodachi-dead-letter-*``
+  headers: a re-driven message gets the handler's retries afresh. Without a limit, at most the
+  messages the queue held when the re-drive began are moved (a message that fails again meanwhile
+  is not moved in a loop).
 """
 
 from __future__ import annotations
@@ -39,6 +42,11 @@ __all__ = ["count", "peek", "redrive"]
 
 #: Seconds one broker operation (get, confirm, declare) may take.
 OPERATION_TIMEOUT = 10.0
+#: Headers the AMQP transport writes on a dead-lettered copy (``transport/amqp/retries.py``): the
+#: failed attempts so far, and why it was dead-lettered. A re-driven copy goes without them.
+ATTEMPTS_HEADER = "x-tomodachi-attempts"
+DEAD_LETTER_HEADER_PREFIX = "x-tomodachi-dead-letter-"
+_REASON, _QUEUE, _ERROR = (f"{DEAD_LETTER_HEADER_PREFIX}{name}" for name in ("reason", "queue", "error"))
 
 
 async def count(runtime: Runtime, target: DeadLetterTarget, queue: str) -> QueueStatus:
@@ -186,9 +194,14 @@ def _reason(connection: AmqpConnection, exc: BaseException) -> str:
 
 def _copy(message: AbstractIncomingMessage) -> aio_pika.Message:
     """The message as it was published (the broker's ``expiration`` is left out, as dead-lettering does)."""
+    headers = {
+        key: value
+        for key, value in (message.headers or {}).items()
+        if key != ATTEMPTS_HEADER and not key.startswith(DEAD_LETTER_HEADER_PREFIX)
+    }
     return aio_pika.Message(
         message.body,
-        headers=dict(message.headers or {}),
+        headers=headers,
         content_type=message.content_type,
         content_encoding=message.content_encoding,
         delivery_mode=message.delivery_mode or DeliveryMode.PERSISTENT,
@@ -215,7 +228,15 @@ def _view(message: AbstractIncomingMessage, body_bytes: int) -> DeadLetter:
 
 
 def death_reason(headers: dict[str, Any]) -> str | None:
-    """``rejected from queue 'q' (3 times)`` from the broker's ``x-death`` header (latest death first)."""
+    """Why the message was dead-lettered: the transport's headers (``<reason> (queue 'q', after 3
+    attempts): <error>``), else the broker's ``x-death`` (``rejected from queue 'q' (3 times)``)."""
+    if _REASON in headers:
+        facts = [f"queue {_text(headers[_QUEUE])!r}"] if headers.get(_QUEUE) else []
+        attempts = headers.get(ATTEMPTS_HEADER)
+        if isinstance(attempts, int) and not isinstance(attempts, bool):
+            facts.append(f"after {attempts} attempt(s)")
+        text = _text(headers[_REASON]) + (f" ({', '.join(facts)})" if facts else "")
+        return f"{text}: {_text(headers[_ERROR])}" if headers.get(_ERROR) else text
     deaths = headers.get("x-death")
     if not isinstance(deaths, list) or not deaths or not isinstance(deaths[0], dict):
         return None
