@@ -17,11 +17,13 @@ registered as a pytest plugin when tomodachi is installed).
 """
 
 from tomodachi.clock import ManualClock
+from tomodachi.testing.dead_letters import DeadLetterMessage
 from tomodachi.testing.delivery import Delivery, DeliveryReport, DeliveryTimeout
 from tomodachi.testing.harness import RunningServices, run_service_files, run_services
 from tomodachi.testing.outbound import PublishedMessage, PublishedTimeout
 
 __all__ = [
+    "DeadLetterMessage",
     "Delivery",
     "DeliveryReport",
     "DeliveryTimeout",

@@ -66,17 +66,22 @@ class Delivery:
     of the delivery log").
     """
 
-    def __init__(self, log: DeliveryLog, message_id: str, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self, log: DeliveryLog, message_id: str, *, clock: Clock | None = None, fresh: bool = False
+    ) -> None:
         self.log = log
         self.message_id = message_id
         self.clock = clock
         log.track(message_id)
         weakref.finalize(self, log.untrack, message_id)
+        # fresh: a message sent again under the same id (an AMQP re-drive) - only what happens
+        # from now on counts, not its earlier, already settled, deliveries.
+        self._skip = len(log.for_message(message_id)) if fresh else 0
 
     @property
     def attempts(self) -> list[Attempt]:
         """Every delivery of this message to a handler so far, in order."""
-        return self.log.for_message(self.message_id)
+        return self.log.for_message(self.message_id)[self._skip :]
 
     def _report(self, handler: str | None) -> DeliveryReport | None:
         attempts = [a for a in self._attributed() if handler is None or a.handler == handler]

@@ -24,6 +24,7 @@ from tomodachi.transport.memory.delivery_log import DeliveryLog
 if TYPE_CHECKING:
     import aiohttp
 
+    from tomodachi.testing.dead_letters import DeadLetterMessage, DeadLetterQueue
     from tomodachi.transport.memory.broker import MemoryBroker
 
 __all__ = ["RunningServices", "run_service_files", "run_services"]
@@ -255,6 +256,52 @@ class RunningServices:
 
     def _name_of(self, service: type[Service] | str | None) -> str | None:
         return None if service is None else self[service].name
+
+    # -- dead letters (in-memory broker) --------------------------------------------------------
+    def _dead_letter_queue(
+        self, handler: Any, service: type[Service] | str | None, queue: str | None
+    ) -> DeadLetterQueue:
+        from tomodachi.testing.dead_letters import find_queue
+
+        services = self.services if service is None else [self[service]]
+        return find_queue(self.broker, services, self.runtime.transports, handler, queue)
+
+    async def dead_letters(
+        self,
+        handler: Any = None,
+        *,
+        service: type[Service] | str | None = None,
+        queue: str | None = None,
+    ) -> list[DeadLetterMessage]:
+        """The messages in *handler*'s dead-letter queue on the in-memory broker, oldest first.
+
+        *handler* is the handler's name or function (``Orders.on_order``); *service* narrows the
+        search; ``queue=`` names a dead-letter queue directly (for example the queue bound to
+        ``amqp.dead_letter_exchange``; with a *handler* too, :meth:`redrive` sends the messages to
+        that handler's queue). The messages stay in the queue. Raises ``LookupError``
+        for a handler without a dead-letter queue, or a queue the in-memory broker does not have.
+        """
+        from tomodachi.testing.dead_letters import list_dead_letters
+
+        return await list_dead_letters(self.broker, self._dead_letter_queue(handler, service, queue))
+
+    async def redrive(
+        self,
+        handler: Any = None,
+        *,
+        service: type[Service] | str | None = None,
+        queue: str | None = None,
+        to: str | None = None,
+    ) -> list[Delivery]:
+        """Move the messages of *handler*'s dead-letter queue back to its queue (or to the queue
+        *to*); returns a :class:`Delivery` per message, to await what happens to it now."""
+        from tomodachi.testing.dead_letters import move_dead_letters
+
+        moved = await move_dead_letters(self.broker, self._dead_letter_queue(handler, service, queue), to)
+        return [
+            Delivery(self.delivery_log, message_id, clock=self.clock, fresh=same_id)
+            for message_id, same_id in moved
+        ]
 
     # -- time and logs --------------------------------------------------------------------------
     async def advance(self, seconds: float) -> None:

@@ -24,7 +24,14 @@ from tomodachi.testing.delivery import wait_for
 if TYPE_CHECKING:
     from tomodachi.clock import Clock
 
-__all__ = ["PUBLISHED_KEPT", "PublishedLog", "PublishedMessage", "PublishedTimeout"]
+__all__ = [
+    "PUBLISHED_KEPT",
+    "PublishedLog",
+    "PublishedMessage",
+    "PublishedTimeout",
+    "decode",
+    "unwrap_sqs_body",
+]
 
 #: How many published messages a run keeps (the oldest is forgotten past it).
 PUBLISHED_KEPT = 10_000
@@ -51,19 +58,7 @@ class PublishedMessage(Published):
     def body(self) -> str:
         """The enveloped message: the payload, unwrapped from the SNS-like document an SQS send
         wraps it in by default."""
-        payload = self.payload
-        if self.kind == "sqs" and payload[:1] == "{":
-            try:
-                wrapper = json.loads(payload)
-            except ValueError:
-                return payload
-            if (
-                isinstance(wrapper, dict)
-                and wrapper.get("Type") in ("Message", "Notification")
-                and isinstance(wrapper.get("Message"), str)
-            ):
-                return str(wrapper["Message"])
-        return payload
+        return unwrap_sqs_body(self.payload) if self.kind == "sqs" else self.payload
 
     async def decoded(self, message_envelope: Any = DEFAULT, **envelope_kwargs: Any) -> Any:
         """The message as a handler receives it: the envelope's ``parse_message`` of :attr:`body`.
@@ -73,13 +68,7 @@ class PublishedMessage(Published):
         go to ``parse_message``). With JsonBase the data is ``(await record.decoded())["data"]``.
         Without an envelope, the body itself.
         """
-        envelope = resolve_envelope(self.publisher, message_envelope)
-        if envelope is None:
-            return self.body
-        result = envelope.parse_message(self.body, **envelope_kwargs)
-        if inspect.isawaitable(result):
-            result = await result
-        return result[0]
+        return await decode(self.publisher, self.body, message_envelope, envelope_kwargs)
 
     def describe(self) -> str:
         """One line: kind, destination, publisher, id and the start of the payload."""
@@ -189,3 +178,31 @@ def _matches(match: Callable[[PublishedMessage], bool], record: PublishedMessage
         return bool(match(record))
     except Exception:
         return False
+
+
+def unwrap_sqs_body(body: str) -> str:
+    """The message in an SNS notification or ``sqs_send_message`` document; other bodies as they are."""
+    if body[:1] != "{":
+        return body
+    try:
+        wrapper = json.loads(body)
+    except ValueError:
+        return body
+    if (
+        isinstance(wrapper, dict)
+        and wrapper.get("Type") in ("Message", "Notification")
+        and isinstance(wrapper.get("Message"), str)
+    ):
+        return str(wrapper["Message"])
+    return body
+
+
+async def decode(service: Any, body: str, message_envelope: Any, envelope_kwargs: dict[str, Any]) -> Any:
+    """*body* decoded by *message_envelope* (``DEFAULT``: *service*'s); the body without one."""
+    envelope = resolve_envelope(service, message_envelope)
+    if envelope is None:
+        return body
+    result = envelope.parse_message(body, **envelope_kwargs)
+    if inspect.isawaitable(result):
+        result = await result
+    return result[0]
