@@ -137,6 +137,7 @@ _SUBMODULES = frozenset(
         "messaging",
         "clock",
         "cli",
+        "dlq",
         "discovery",
         "invoker",
         "validation",
