@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 import tomodachi
+from tomodachi.clock import Clock, get_clock
 from tomodachi.messaging.backend import memory_model, register_message_family, uses_memory_broker
 from tomodachi.messaging.envelopes import DEFAULT, build_payload, resolve_envelope
-from tomodachi.messaging.pipeline import MessageHandler, Settle, handler_for_subscription
+from tomodachi.messaging.pipeline import MessageHandler, handler_for_subscription
+from tomodachi.messaging.retry import Verdict
 from tomodachi.messaging.slots import Slots
 from tomodachi.options import OptionsInterface, checks, option, register_section
 
@@ -49,26 +51,53 @@ FAMILY = register_message_family("list_queue", broker_option="list_queue.broker"
 
 # -- 5. the backend: a small protocol, one implementation per broker, a run resource --------------
 class ListBackend(Protocol):
-    async def pop(self, queue: str) -> str: ...
-    async def push(self, queue: str, payload: str) -> None: ...
+    async def pop(self, queue: str) -> tuple[str, int]:
+        """The next payload and its attempt number (1 for a fresh one)."""
+
+    async def push(self, queue: str, payload: str, *, attempt: int = 1, delay: float = 0.0) -> None:
+        """Push *payload*, visible to ``pop`` after *delay* seconds (a retry)."""
 
 
 class MemoryLists:
-    """The in-memory model: one per run (``memory_model``), so services exchange messages."""
+    """The in-memory model: one per run (``memory_model``), so services exchange messages.
 
-    def __init__(self) -> None:
-        self.lists: defaultdict[str, asyncio.Queue[str]] = defaultdict(asyncio.Queue)
+    Like a broker, it holds a delayed message itself (on the run's clock), so a service that
+    stops meanwhile loses nothing.
+    """
 
-    async def pop(self, queue: str) -> str:
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock = clock or get_clock()
+        self.lists: defaultdict[str, asyncio.Queue[tuple[str, int]]] = defaultdict(asyncio.Queue)
+        self._timers: set[asyncio.Task[None]] = set()
+
+    async def pop(self, queue: str) -> tuple[str, int]:
         return await self.lists[queue].get()
 
-    async def push(self, queue: str, payload: str) -> None:
-        self.lists[queue].put_nowait(payload)
+    async def push(self, queue: str, payload: str, *, attempt: int = 1, delay: float = 0.0) -> None:
+        if delay <= 0:
+            self.lists[queue].put_nowait((payload, attempt))
+            return
+        timer = asyncio.get_running_loop().create_task(self._later(queue, payload, attempt, delay))
+        self._timers.add(timer)
+        timer.add_done_callback(self._timers.discard)
+
+    async def _later(self, queue: str, payload: str, attempt: int, delay: float) -> None:
+        await self.clock.sleep(delay)
+        self.lists[queue].put_nowait((payload, attempt))
+
+    async def close(self) -> None:
+        for timer in list(self._timers):
+            timer.cancel()
+        await asyncio.gather(*self._timers, return_exceptions=True)
+
+
+async def _close_lists(model: MemoryLists) -> None:
+    await model.close()
 
 
 def backend_for(service: tomodachi.Service, runtime: tomodachi.Runtime) -> ListBackend:
     if uses_memory_broker(service, runtime, FAMILY):
-        return memory_model(runtime, FAMILY, MemoryLists)
+        return memory_model(runtime, FAMILY, lambda: MemoryLists(get_clock(runtime)), _close_lists)
     raise tomodachi.ConfigurationError("this guide's transport runs in memory only (list_queue.broker)")
 
 
@@ -98,16 +127,25 @@ class ListQueueTransport(tomodachi.Transport):
         slots = Slots(self.settings.concurrency)
         while True:
             await slots.wait_free()
-            payload = await self.backend.pop(queue)
+            payload, attempt = await self.backend.pop(queue)
             slots.take()
-            self.tasks.spawn(self._handle(queue, pipeline, payload, slots), name=f"list_queue:{queue}")
+            self.tasks.spawn(
+                self._handle(queue, pipeline, payload, attempt, slots), name=f"list_queue:{queue}"
+            )
 
-    async def _handle(self, queue: str, pipeline: MessageHandler, payload: str, slots: Slots) -> None:
+    async def _handle(
+        self, queue: str, pipeline: MessageHandler, payload: str, attempt: int, slots: Slots
+    ) -> None:
         try:
-            outcome = await pipeline(payload, {"queue": queue}, message_id=uuid.uuid4().hex)
-            if outcome.settle is Settle.RETRY:
-                await self.backend.push(queue, payload)
-            elif outcome.settle is Settle.DEAD_LETTER:
+            message_id = uuid.uuid4().hex
+            outcome = await pipeline(payload, {"queue": queue}, message_id=message_id)
+            # The retry policy decides (and logs); the transport supplies "again after N seconds".
+            decision = pipeline.decide(
+                outcome, attempt, message_id=message_id, dead_letter_to=f"{queue}.dead"
+            )
+            if decision.verdict is Verdict.RETRY:
+                await self.backend.push(queue, payload, attempt=attempt + 1, delay=decision.delay)
+            elif decision.verdict is Verdict.DEAD_LETTER:
                 await self.backend.push(f"{queue}.dead", payload)
         finally:
             slots.give()

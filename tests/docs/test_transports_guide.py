@@ -19,7 +19,7 @@ from .list_queue import MemoryLists, list_queue, list_queue_push
 class Mailer(tomodachi.Service):
     name = "mailer"
     message_envelope = JsonBase
-    options = tomodachi.Options(list_queue={"concurrency": 2})
+    options = tomodachi.Options(list_queue={"concurrency": 2}, retry={"initial_delay": 0.05})
 
     def __init__(self) -> None:
         self.sent: list[dict[str, Any]] = []
@@ -45,11 +45,11 @@ async def test_messages_are_handled_retried_and_dead_lettered_in_memory() -> Non
         await list_queue_push(mailer, "emails", {"to": "a@example.com", "flaky": True})
         await asyncio.wait_for(mailer.done.wait(), 5)
         assert mailer.sent == [{"to": "a@example.com", "flaky": True, "queue": "emails"}]
-        assert mailer.attempts == 2  # RetryMessage: pushed back and handled again
+        assert mailer.attempts == 2  # RetryMessage: pushed back after the policy's delay, handled again
 
         await list_queue_push(mailer, "emails", {"poison": True})
         model = tomodachi.runtime_of(mailer).resource(("tomodachi.memory", "list_queue"), MemoryLists)
-        dead = await asyncio.wait_for(model.pop("emails.dead"), 5)
+        dead, _attempt = await asyncio.wait_for(model.pop("emails.dead"), 5)
         assert '"poison": true' in dead
 
 
