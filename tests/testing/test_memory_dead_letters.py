@@ -83,3 +83,22 @@ async def test_clear_errors_for_handlers_without_a_dead_letter_queue() -> None:
             await app.dead_letters(queue="missing")
         with pytest.raises(TypeError, match="name the handler"):
             await app.dead_letters()
+
+
+async def test_amqp_dead_letter_queue_of_a_handler() -> None:
+    async with run_services(Picky, options={"amqp.dead_letter_queues": True}) as app:
+        published = await app.publish_amqp("picky.work", {"n": 4})
+        report = await published.outcome()
+        assert report.dead_lettered and [a.result for a in report.attempts] == ["retry", "dead_lettered"]
+
+        (letter,) = await app.dead_letters("on_key")
+        assert letter.queue.endswith(".dlq") and letter.message_id == published.message_id
+        assert letter.headers.get("x-tomodachi-dead-letter-reason")
+
+        (again,) = await app.redrive("on_key")  # retries afresh: the same two attempts again
+        report = await again.outcome()
+        assert report.dead_lettered and [a.result for a in report.attempts] == ["retry", "dead_lettered"]
+        app[Picky].healed = True
+        (last,) = await app.redrive("on_key")
+        assert (await last.outcome()).handled
+        assert await app.dead_letters("on_key") == []

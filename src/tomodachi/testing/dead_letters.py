@@ -4,7 +4,9 @@ A handler's dead-letter queue is found through its transport's
 :func:`~tomodachi.messaging.dead_letters.routes_of` (the queue and the dead-letter queue each
 ``@amqp`` and ``@aws_sns_sqs`` handler reports), or named directly (``queue=``). Listing leaves
 the messages in the queue (as on SQS, each is received and made visible again, so its receive
-count goes up by one); a re-drive moves them back to the handler's queue, oldest first. On
+count goes up by one); a re-drive moves them back to the handler's queue, oldest first (at most
+those the queue held when it began; an AMQP message loses the transport's ``x-tomodachi-attempts``
+and ``x-tomodachi-dead-letter-*`` headers, so it gets the handler's retries afresh). On
 RabbitMQ and SQS, ``tomodachi.dlq`` does the same against the real brokers.
 """
 
@@ -159,7 +161,7 @@ async def move_dead_letters(
     try:
         for delivery in deliveries:
             broker.amqp.publish(
-                "", target, delivery.body, message_id=delivery.message_id, headers=delivery.headers
+                "", target, delivery.body, message_id=delivery.message_id, headers=_fresh(delivery.headers)
             )
             consumer.ack(delivery.delivery_tag)
             moved.append((delivery.message_id, True))
@@ -169,6 +171,16 @@ async def move_dead_letters(
 
 
 # -- helpers ---------------------------------------------------------------------------------
+def _fresh(headers: dict[str, Any]) -> dict[str, Any]:
+    """The headers without the transport's count of failed attempts and its dead-letter notes:
+    a re-driven message gets the handler's retries afresh (as ``tomodachi.dlq`` re-drives)."""
+    return {
+        key: value
+        for key, value in headers.items()
+        if key != "x-tomodachi-attempts" and not key.startswith("x-tomodachi-dead-letter-")
+    }
+
+
 def _plain_name(name_url_or_arn: str) -> str:
     from tomodachi.transport.memory.broker import queue_name_of
 
