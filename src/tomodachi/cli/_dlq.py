@@ -27,9 +27,11 @@ from tomodachi.cli._parse import HELP_FLAGS, UsageError, load_config_files
 if TYPE_CHECKING:
     from tomodachi.dlq import DeadLetterTarget
 
-__all__ = ["DLQ_COMMANDS", "dlq_command"]
+__all__ = ["DLQ_COMMANDS", "DLQ_FLAGS", "dlq_command", "parse_dlq_arguments"]
 
 DLQ_COMMANDS = ("list", "show", "redrive")
+#: Every flag of ``tomodachi dlq`` (the help, docs/cli.md and docs/dead_letters.md list each one).
+DLQ_FLAGS = ("--limit", "-y", "--yes", "--json", "-c", "--config", "--message-broker", "-h", "--help")
 _CONFIG_FLAGS = ("-c", "--config")
 _YES_FLAGS = ("-y", "--yes")
 #: Flags each command accepts (besides -c/--config, --message-broker and --help).
