@@ -8,12 +8,17 @@ import pytest
 
 import tomodachi
 from tests.contract.contract_support import Backend, Inbox
+from tomodachi.clock import Clock, get_clock
 from tomodachi.envelope import JsonBase
-from tomodachi.testing import run_services
+from tomodachi.testing import ManualClock, run_services
 
 
-def _run(backend: Backend, *classes: type[tomodachi.Service], **extra: Any) -> Any:
-    return run_services(*classes, options={**backend.options, **extra}, message_broker=backend.message_broker)
+def _run(
+    backend: Backend, *classes: type[tomodachi.Service], clock: Clock | None = None, **extra: Any
+) -> Any:
+    return run_services(
+        *classes, options={**backend.options, **extra}, message_broker=backend.message_broker, clock=clock
+    )
 
 
 async def test_published_message_reaches_handler_with_its_keywords(
@@ -246,3 +251,51 @@ async def test_message_ids_and_undecodable_log_line_are_the_same_on_every_backen
     assert len(undecodable) == 1, undecodable
     assert undecodable[0]["message_id"] not in ("", bad_id)  # the SQS message id, as for every log line
     assert undecodable[0]["handler"] == "on_json"
+
+
+#: How long the dependency of the handler below is down.
+OUTAGE_SECONDS = 30.0
+
+
+@pytest.mark.timeout(110)
+async def test_a_transient_failure_of_30_seconds_is_survived_with_the_default_policy(
+    sns_sqs_backend: Backend,
+) -> None:
+    """The acceptance test of retries as a policy (issue 13): a dependency is down for 30 s from
+    the first attempt; with the default policy (10 attempts, 1 s doubling, jitter) every message
+    is handled once it is back, none is lost or dead-lettered.
+
+    In memory on a ManualClock this takes milliseconds; on AWS (moto) it runs in real time: the
+    jittered delays put the success between 30 and about 62 s after the first attempt
+    (about 45 s on average).
+    """
+    memory = sns_sqs_backend.name == "memory"
+    attempts: dict[str, list[int]] = {}
+    handled: dict[str, float] = {}
+    outage: dict[str, float] = {}
+
+    class Orders(tomodachi.Service):
+        name = "orders"
+        message_envelope = JsonBase
+
+        @tomodachi.aws_sns_sqs("order.placed", competing=True)
+        async def on_order(self, data: str, approximate_receive_count: int) -> None:
+            now = get_clock().monotonic()
+            ends = outage.setdefault("ends", now + OUTAGE_SECONDS)
+            attempts.setdefault(data, []).append(approximate_receive_count)
+            if now < ends:
+                raise tomodachi.RetryMessage("the payment service is down")
+            handled[data] = now
+
+    async with _run(sns_sqs_backend, Orders, clock=ManualClock() if memory else None) as app:
+        # Several messages in memory; one on AWS, where each jittered schedule takes real time.
+        names = ["a", "b", "c"] if memory else ["a"]
+        deliveries = [await app.publish("order.placed", name) for name in names]
+        reports = [await delivery.outcome(timeout=10 if memory else 100) for delivery in deliveries]
+    assert [report.result for report in reports] == ["handled"] * len(names)
+    assert sorted(handled) == names
+    for name, counts in attempts.items():
+        assert counts == list(range(1, len(counts) + 1)), (name, counts)  # attempt numbers from SQS
+        assert 2 <= len(counts) <= 10, (name, counts)  # within the default max_attempts
+        assert handled[name] >= outage["ends"]
+    assert [report.retries for report in reports] == [len(attempts[name]) - 1 for name in names]

@@ -102,6 +102,7 @@ class QueueConsumer:
         self._in_flight: dict[str, _InFlight] = {}
         self._extending: frozenset[str] = frozenset()  # receipts of the extension under way
         self._extension_done = asyncio.Event()
+        self._busy = asyncio.Event()  # set when a message is taken in: wakes the idle extender
         self._delay_failing = False
         self._dead_letter_to = consumer.dead_letter_to
         self.unfinished: list[str] = []
@@ -150,6 +151,7 @@ class QueueConsumer:
         self._in_flight[receipt] = _InFlight(
             message.message_id, received_at + self.binding.visibility_timeout / 2
         )
+        self._busy.set()
         finished = False
         try:
             # A large body is unwrapped off the event loop (JSON decoding of megabytes).
@@ -300,7 +302,11 @@ class QueueConsumer:
     async def extend_loop(self) -> None:
         """Extend the visibility of messages whose handlers are still running."""
         clock = self.client.clock
+        busy = self._busy
         while True:
+            if not self._in_flight:  # idle: no timer (a ManualClock then skips ahead in one step)
+                busy.clear()
+                await busy.wait()
             timeout = self.binding.visibility_timeout
             await clock.sleep(max(timeout / 6, 0.1) if timeout > 0 else 1.0)
             if timeout <= 0 or not self._in_flight:
