@@ -288,3 +288,42 @@ async def test_list_show_redrive_on_sqs(dlq: Run, write: Write, moto_url: str, s
     assert moved.stdout.startswith("moved 2 message(s)")
     assert sorted(m["Body"] for m in await sqs.drain(sqs.queue)) == ["first", "second"]
     assert await sqs.count(sqs.dead_letters) == 0
+
+
+def _on_a_terminal(cwd: Path, answer: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``tomodachi dlq *args`` with a pseudo-terminal as stdin, to which *answer* was typed."""
+    import os
+    import pty
+
+    main_fd, terminal = pty.openpty()
+    try:
+        os.write(main_fd, answer.encode())
+        return subprocess.run(
+            [sys.executable, "-m", "tomodachi", "dlq", *args],
+            cwd=cwd,
+            env=cli_env(),
+            stdin=terminal,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+        )
+    finally:
+        os.close(terminal)
+        os.close(main_fd)
+
+
+@pytest.mark.rabbitmq
+@needs_routes
+async def test_redrive_asks_on_a_terminal(
+    tmp_path: Path, amqp_service: tuple[str, aio_pika.abc.AbstractChannel]
+) -> None:
+    queue, channel = amqp_service
+    declined = _on_a_terminal(tmp_path, "n\n", "redrive", "orders.py", "on_order", "--limit", "2")
+    assert declined.returncode == 0, declined.stderr
+    prompt = f"move 2 message(s) from '{queue}.dlq' to '{queue}' (orders.on_order)? [y/N] "
+    assert declined.stdout == prompt + "nothing moved\n"
+    assert await _count(channel, f"{queue}.dlq") == 3
+    accepted = _on_a_terminal(tmp_path, "y\n", "redrive", "orders.py", "on_order")
+    assert accepted.returncode == 0, accepted.stderr
+    assert accepted.stdout.endswith(f"moved 3 message(s) from '{queue}.dlq' to '{queue}' (orders.on_order)\n")
+    assert (await _count(channel, f"{queue}.dlq"), await _count(channel, queue)) == (0, 3)

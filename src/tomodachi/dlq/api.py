@@ -139,7 +139,9 @@ def _short_note(target: DeadLetterTarget) -> str:
 async def peek(
     target: DeadLetterTarget, limit: int = 10, *, body_bytes: int = BODY_BYTES
 ) -> list[DeadLetter]:
-    """Up to *limit* messages of *target*'s dead-letter queue, oldest first, left in the queue.
+    """Up to *limit* messages of *target*'s dead-letter queue, left in the queue.
+
+    RabbitMQ returns them in queue order; SQS as it returns them (in order within a FIFO group).
 
     RabbitMQ: fetched unacknowledged and returned to their places at once. SQS: received and made
     visible again at once; **peeking counts as a receive** (``ApproximateReceiveCount`` grows).
