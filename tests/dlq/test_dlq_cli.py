@@ -327,3 +327,33 @@ async def test_redrive_asks_on_a_terminal(
     assert accepted.returncode == 0, accepted.stderr
     assert accepted.stdout.endswith(f"moved 3 message(s) from '{queue}.dlq' to '{queue}' (orders.on_order)\n")
     assert (await _count(channel, f"{queue}.dlq"), await _count(channel, queue)) == (0, 3)
+
+
+PER_INSTANCE = """
+import tomodachi
+
+class Audit(tomodachi.Service):
+    name = "audit"
+    {uuid}
+    options = tomodachi.Options({{"amqp.dead_letter_queues": True}})
+
+    @tomodachi.amqp("h4.audit.{tag}")
+    async def on_audit(self, data):
+        pass
+"""
+
+
+@pytest.mark.rabbitmq
+@needs_routes
+def test_a_per_process_queue_name_is_explained(dlq: Run, write: Write) -> None:
+    tag = uuid.uuid4().hex[:8]
+    write("audit.py", PER_INSTANCE.format(uuid="", tag=tag))
+    listed = dlq("list", "audit.py")
+    assert listed.returncode == 0, listed.stderr
+    assert (
+        "not found (the service has no fixed uuid: a non-competing handler's queue is named" in listed.stdout
+    )
+    write("fixed.py", PER_INSTANCE.format(uuid=f'uuid = "{tag}"', tag=tag))
+    listed = dlq("list", "fixed.py")
+    assert listed.returncode == 0, listed.stderr
+    assert "not found" in listed.stdout and "uuid" not in listed.stdout

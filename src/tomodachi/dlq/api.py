@@ -9,6 +9,7 @@ botocore.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Iterable, Mapping
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -121,7 +122,10 @@ async def inspect(
                 statuses.append(QueueStatus(target, None, note=_short_note(target)))
                 continue
             module, queue = _usable(target)
-            statuses.append(await module.count(runtime, target, queue))
+            status: QueueStatus = await module.count(runtime, target, queue)
+            if not status.exists and target.hint:
+                status = dataclasses.replace(status, note=f"{status.note} ({target.hint})")
+            statuses.append(status)
     return statuses
 
 

@@ -18,6 +18,8 @@ from tomodachi.service import Service
 
 __all__ = ["Source", "targets"]
 
+_NO_UUID = "the service has no fixed uuid: a non-competing handler's queue is named anew in every process"
+
 #: A service file (path, ``.py`` optional) or a service class.
 Source: TypeAlias = "str | os.PathLike[str] | type[Service]"
 
@@ -54,10 +56,9 @@ async def targets(
             containers.append(container)
             await container.setup()
             for record in container.records:
+                options, hint = record.service.options, "" if type(record.service).uuid else _NO_UUID
                 for transport in record.transports:
-                    found.extend(
-                        DeadLetterTarget(route, record.service.options) for route in routes_of(transport)
-                    )
+                    found.extend(DeadLetterTarget(route, options, hint) for route in routes_of(transport))
     except (ServiceFileError, StartupError) as exc:
         raise DeadLetterError(str(exc)) from None
     finally:

@@ -57,6 +57,9 @@ class DeadLetterTarget:
     route: DeadLetterRoute
     options: Options = field(repr=False, compare=False)
     """The service's :class:`tomodachi.Options` (never shown: it may hold credentials)."""
+    hint: str = field(default="", compare=False)
+    """Added to the note of a queue that is not found (set by :func:`tomodachi.dlq.targets` for a
+    service without a fixed ``uuid``, whose non-competing queues are named anew in every process)."""
 
     @property
     def name(self) -> str:
@@ -85,6 +88,8 @@ class QueueStatus:
     """Received but not yet settled (RabbitMQ: not counted by the broker's queue declare, 0)."""
     note: str = ""
     """Why *messages* is ``None``, or something to know (``queue not found``, ``drops failed messages``)."""
+    exists: bool = True
+    """False when the dead-letter queue does not exist (yet)."""
 
 
 @dataclass(frozen=True, slots=True)

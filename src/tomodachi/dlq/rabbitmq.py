@@ -54,7 +54,7 @@ async def count(runtime: Runtime, target: DeadLetterTarget, queue: str) -> Queue
     async with _channel(connection) as channel:
         declared = await _declare(connection, channel, queue)
     if declared is None:
-        return QueueStatus(target, None, note=f"queue {queue!r} not found")
+        return QueueStatus(target, None, note=f"queue {queue!r} not found", exists=False)
     return QueueStatus(target, declared.message_count or 0)
 
 

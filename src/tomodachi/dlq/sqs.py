@@ -69,7 +69,7 @@ async def count(runtime: Runtime, target: DeadLetterTarget, queue: str) -> Queue
     clients = _clients(runtime, target)
     url = await _url(clients, queue)
     if url is None:
-        return QueueStatus(target, None, note=f"queue {queue!r} not found")
+        return QueueStatus(target, None, note=f"queue {queue!r} not found", exists=False)
     response = await _call(
         clients, f"reading SQS queue {queue!r}", "get_queue_attributes", QueueUrl=url, AttributeNames=_COUNTS
     )
