@@ -30,6 +30,7 @@ BROKERS: dict[str, tuple[str, str]] = {
     "rabbitmq": ("TOMODACHI_TEST_NO_RABBITMQ", "RabbitMQ at 127.0.0.1:5672"),
     "aws": ("TOMODACHI_TEST_NO_AWS", "moto server (AWS SNS, SQS, STS)"),
     "postgres": ("TOMODACHI_TEST_NO_POSTGRES", "PostgreSQL at 127.0.0.1:5432"),
+    "redis": ("TOMODACHI_TEST_NO_REDIS", "Redis at 127.0.0.1:6379"),
 }
 
 
