@@ -353,6 +353,10 @@ def test_a_per_process_queue_name_is_explained(dlq: Run, write: Write) -> None:
     assert (
         "not found (the service has no fixed uuid: a non-competing handler's queue is named" in listed.stdout
     )
+    failure(
+        dlq("show", "audit.py", "on_audit"),
+        "does not exist (no message was dead-lettered yet?) (the service has no",
+    )
     write("fixed.py", PER_INSTANCE.format(uuid=f'uuid = "{tag}"', tag=tag))
     listed = dlq("list", "fixed.py")
     assert listed.returncode == 0, listed.stderr

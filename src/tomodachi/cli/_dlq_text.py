@@ -17,7 +17,13 @@ if TYPE_CHECKING:
 __all__ = ["dlq_usage_text", "jsonable", "render_messages", "render_statuses", "status_dict"]
 
 #: Headers the ``reason`` line of ``show`` already summarises (kept in ``--json``).
-_DEATH_HEADERS = ("x-death", "x-first-death-", "x-last-death-", "x-tomodachi-dead-letter-")
+_DEATH_HEADERS = (
+    "x-death",
+    "x-first-death-",
+    "x-last-death-",
+    "x-tomodachi-dead-letter-",
+    "x-tomodachi-attempts",
+)
 
 
 def dlq_usage_text() -> str:

@@ -26,6 +26,7 @@ from tomodachi.dlq.model import (
     DeadLetterError,
     DeadLetterTarget,
     DeadLetterUsageError,
+    MissingQueueError,
     QueueStatus,
     RedriveError,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "DeadLetterError",
     "DeadLetterTarget",
     "DeadLetterUsageError",
+    "MissingQueueError",
     "QueueStatus",
     "RedriveError",
     "Source",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,7 @@ from tomodachi.dlq.model import (
     DeadLetterError,
     DeadLetterTarget,
     DeadLetterUsageError,
+    MissingQueueError,
     QueueStatus,
 )
 
@@ -153,9 +154,10 @@ async def peek(
     if limit < 1:
         raise DeadLetterUsageError(f"limit must be at least 1, got {limit}")
     module, queue = _usable(target)
-    async with _session() as runtime:
-        result: list[DeadLetter] = await module.peek(runtime, target, queue, limit, body_bytes)
-        return result
+    with _hinted(target):
+        async with _session() as runtime:
+            result: list[DeadLetter] = await module.peek(runtime, target, queue, limit, body_bytes)
+            return result
 
 
 async def redrive(target: DeadLetterTarget, limit: int | None = None) -> int:
@@ -169,6 +171,18 @@ async def redrive(target: DeadLetterTarget, limit: int | None = None) -> int:
     if limit is not None and limit < 1:
         raise DeadLetterUsageError(f"limit must be at least 1, got {limit}")
     module, queue = _usable(target)
-    async with _session() as runtime:
-        moved: int = await module.redrive(runtime, target, queue, limit)
-        return moved
+    with _hinted(target):
+        async with _session() as runtime:
+            moved: int = await module.redrive(runtime, target, queue, limit)
+            return moved
+
+
+@contextlib.contextmanager
+def _hinted(target: DeadLetterTarget) -> Iterator[None]:
+    """A missing queue of a service without a fixed uuid: say why that may be."""
+    try:
+        yield
+    except MissingQueueError as exc:
+        if not target.hint:
+            raise
+        raise MissingQueueError(f"{exc} ({target.hint})") from None

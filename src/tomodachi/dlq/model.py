@@ -16,6 +16,7 @@ __all__ = [
     "DeadLetterError",
     "DeadLetterTarget",
     "DeadLetterUsageError",
+    "MissingQueueError",
     "QueueStatus",
     "RedriveError",
 ]
@@ -31,6 +32,10 @@ class DeadLetterError(TomodachiError):
 class DeadLetterUsageError(DeadLetterError, ValueError):
     """The request cannot be served as asked (unknown handler, a route without a dead-letter queue,
     the in-memory broker); the message is one line saying what to do."""
+
+
+class MissingQueueError(DeadLetterError):
+    """A queue the request needs does not exist (the dead-letter queue; for a re-drive, the handler's)."""
 
 
 class RedriveError(DeadLetterError):

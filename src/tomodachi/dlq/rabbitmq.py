@@ -31,7 +31,14 @@ import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustChannel, DeliveryMode
 from aiormq.exceptions import ChannelNotFoundEntity
 
-from tomodachi.dlq.model import DeadLetter, DeadLetterError, DeadLetterTarget, QueueStatus, RedriveError
+from tomodachi.dlq.model import (
+    DeadLetter,
+    DeadLetterError,
+    DeadLetterTarget,
+    MissingQueueError,
+    QueueStatus,
+    RedriveError,
+)
 from tomodachi.transport.amqp.connection import CONNECT_TIMEOUT, AmqpConnection, get_connection
 from tomodachi.transport.amqp.errors import AmqpConnectionException
 
@@ -54,7 +61,7 @@ async def count(runtime: Runtime, target: DeadLetterTarget, queue: str) -> Queue
     async with _channel(connection) as channel:
         declared = await _declare(connection, channel, queue)
     if declared is None:
-        return QueueStatus(target, None, note=f"queue {queue!r} not found", exists=False)
+        return QueueStatus(target, None, note="not found", exists=False)
     return QueueStatus(target, declared.message_count or 0)
 
 
@@ -83,7 +90,7 @@ async def redrive(runtime: Runtime, target: DeadLetterTarget, queue: str, limit:
     destination = target.route.queue
     async with _channel(connection) as channel:
         if await _declare(connection, channel, destination) is None:
-            raise DeadLetterError(
+            raise MissingQueueError(
                 f"{target.name}: the handler's queue {destination!r} does not exist (start the service once "
                 "to declare it); nothing was moved"
             )
@@ -170,7 +177,7 @@ async def _queue(
     try:
         return await channel.declare_queue(queue, passive=True, timeout=OPERATION_TIMEOUT)
     except ChannelNotFoundEntity:
-        raise DeadLetterError(
+        raise MissingQueueError(
             f"the dead-letter queue {queue!r} does not exist (no message was dead-lettered yet?)"
         ) from None
     except Exception as exc:

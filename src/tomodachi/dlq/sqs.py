@@ -25,7 +25,14 @@ from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Final
 
-from tomodachi.dlq.model import DeadLetter, DeadLetterError, DeadLetterTarget, QueueStatus, RedriveError
+from tomodachi.dlq.model import (
+    DeadLetter,
+    DeadLetterError,
+    DeadLetterTarget,
+    MissingQueueError,
+    QueueStatus,
+    RedriveError,
+)
 from tomodachi.transport.aws_sns_sqs import aws_publish
 from tomodachi.transport.aws_sns_sqs.clients import AwsClients, aws_error, clients_for
 from tomodachi.transport.aws_sns_sqs.errors import AWSSNSSQSException, QueueDoesNotExistError
@@ -69,7 +76,7 @@ async def count(runtime: Runtime, target: DeadLetterTarget, queue: str) -> Queue
     clients = _clients(runtime, target)
     url = await _url(clients, queue)
     if url is None:
-        return QueueStatus(target, None, note=f"queue {queue!r} not found", exists=False)
+        return QueueStatus(target, None, note="not found", exists=False)
     response = await _call(
         clients, f"reading SQS queue {queue!r}", "get_queue_attributes", QueueUrl=url, AttributeNames=_COUNTS
     )
@@ -115,7 +122,7 @@ async def _release(clients: AwsClients, url: str, messages: Sequence[dict[str, A
 async def _existing(clients: AwsClients, queue: str) -> str:
     url = await _url(clients, queue)
     if url is None:
-        raise DeadLetterError(
+        raise MissingQueueError(
             f"the dead-letter queue {queue!r} does not exist (no message was dead-lettered yet?)"
         )
     return url
@@ -147,7 +154,7 @@ async def redrive(runtime: Runtime, target: DeadLetterTarget, queue: str, limit:
     destination = target.route.queue
     destination_url = await _url(clients, destination)
     if destination_url is None:
-        raise DeadLetterError(
+        raise MissingQueueError(
             f"{target.name}: the handler's queue {destination!r} does not exist (start the service once "
             "to create it); nothing was moved"
         )
