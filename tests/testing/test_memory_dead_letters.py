@@ -102,3 +102,18 @@ async def test_amqp_dead_letter_queue_of_a_handler() -> None:
         (last,) = await app.redrive("on_key")
         assert (await last.outcome()).handled
         assert await app.dead_letters("on_key") == []
+
+
+async def test_a_fifo_dead_letter_queue_is_redriven_in_full_and_in_order() -> None:
+    async with run_services(Picky) as app:
+        sqs = app.broker.sns_sqs
+        sqs.create_queue("jobs-dlq.fifo", fifo=True)
+        sqs.create_queue("jobs.fifo", fifo=True)
+        for n in range(15):  # more than one receive's worth, all in one message group
+            sqs.send_message("jobs-dlq.fifo", str(n), group_id="g", deduplication_id=f"d{n}")
+        assert len(await app.dead_letters(queue="jobs-dlq.fifo")) == 10  # SQS holds the rest back
+        moved = await app.redrive(queue="jobs-dlq.fifo", to="jobs.fifo")
+        assert len(moved) == 15 and await app.dead_letters(queue="jobs-dlq.fifo") == []
+        received = await sqs.receive("jobs.fifo", wait_seconds=0)
+        received += await sqs.receive("jobs.fifo", wait_seconds=0)  # the group is still in flight
+        assert [m.body for m in received] == [str(n) for n in range(10)]

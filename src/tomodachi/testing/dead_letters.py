@@ -120,7 +120,11 @@ def find_queue(
 
 
 async def list_dead_letters(broker: MemoryBroker, dlq: DeadLetterQueue) -> list[DeadLetterMessage]:
-    """The messages in *dlq*, oldest first; they stay in the queue."""
+    """The messages in *dlq*, oldest first; they stay in the queue.
+
+    A FIFO queue lists at most 10 messages of each message group: as on SQS, a group's later
+    messages are held back while its earlier ones are received.
+    """
     if dlq.family == "sqs":
         queue = broker.sns_sqs.queue(dlq.name)
         held = await _receive_all(queue)
@@ -146,16 +150,13 @@ async def move_dead_letters(
     moved: list[tuple[str, bool]] = []
     if dlq.family == "sqs":
         source, destination = broker.sns_sqs.queue(dlq.name), broker.sns_sqs.queue(target)
-        for message in await _receive_all(source):
-            message_id = destination.send(
-                message.body,
-                message.message_attributes,
-                group_id=message.group_id if destination.fifo else None,
-                # A new deduplication id: the original one would make the FIFO queue drop it.
-                deduplication_id=str(uuid.uuid4()) if destination.fifo else None,
-            )
-            source.delete(message.receipt_handle)
-            moved.append((message_id, False))
+        # Batch by batch, each deleted before the next receive (a FIFO group's later messages are
+        # held back while earlier ones are in flight); at most what the queue held at the start.
+        left = source.visible_count
+        while left > 0 and (batch := await source.receive(min(left, 10), 0, _HOLD_SECONDS)):
+            left -= len(batch)
+            for message in batch:
+                moved.append((_move_sqs(source, destination, message), False))
         return moved
     consumer, deliveries = await _take_all(broker, dlq.name)
     try:
@@ -171,6 +172,19 @@ async def move_dead_letters(
 
 
 # -- helpers ---------------------------------------------------------------------------------
+def _move_sqs(source: SqsQueue, destination: SqsQueue, message: SqsMessage) -> str:
+    """Send a copy of *message* to *destination*, then delete it from *source*; the copy's id."""
+    message_id = destination.send(
+        message.body,
+        message.message_attributes,
+        group_id=(message.group_id or "tomodachi") if destination.fifo else None,
+        # A new deduplication id: the original one would make the FIFO queue drop the copy.
+        deduplication_id=str(uuid.uuid4()) if destination.fifo else None,
+    )
+    source.delete(message.receipt_handle)
+    return message_id
+
+
 def _fresh(headers: dict[str, Any]) -> dict[str, Any]:
     """The headers without the transport's count of failed attempts and its dead-letter notes:
     a re-driven message gets the handler's retries afresh (as ``tomodachi.dlq`` re-drives)."""
