@@ -206,3 +206,26 @@ def test_header_names_match_the_transport() -> None:
     assert rabbitmq.ATTEMPTS_HEADER == retries.ATTEMPTS_HEADER
     for name in ("REASON_HEADER", "QUEUE_HEADER", "ERROR_HEADER"):
         assert getattr(retries, name).startswith(rabbitmq.DEAD_LETTER_HEADER_PREFIX)
+
+
+async def test_redrive_stops_at_the_first_refused_publish(queues: Queues) -> None:
+    """The handler's queue takes one more message only (the broker nacks the next publish): the
+    re-drive stops there, and the refused message and the rest stay in the dead-letter queue."""
+    await queues.dead_letter(b"one", b"two", b"three")
+    full = f"{queues.queue}-full"
+    await queues.channel.declare_queue(full, arguments={"x-max-length": 1, "x-overflow": "reject-publish"})
+    route = DeadLetterRoute("orders", "on_order", "amqp", full, queues.dead_letters)
+    try:
+        with pytest.raises(dlq.RedriveError) as info:
+            await dlq.redrive(dlq.DeadLetterTarget(route, Options()))
+        assert info.value.moved == 1
+        message = str(info.value)
+        assert message.startswith(
+            "orders.on_order: re-drive stopped after 1 message(s): publishing message 'm1'"
+        )
+        assert "failed (the broker refused it (a full queue with x-overflow=reject-publish?))" in message
+        assert message.endswith(f"it is still in {queues.dead_letters!r}")
+        assert (await count(queues.channel, full), await count(queues.channel, queues.dead_letters)) == (1, 2)
+        assert [m.message_id for m in await dlq.peek(target(queues))] == ["m1", "m2"]  # in order
+    finally:
+        await queues.channel.queue_delete(full)

@@ -180,3 +180,35 @@ async def test_unreachable_endpoint_is_one_line_without_the_secret(sqs: Sqs) -> 
     assert "127.0.0.1:1" in text
     assert "\n" not in text
     assert SECRET not in text
+
+
+async def test_redrive_stops_at_the_first_failed_send(
+    moto_url: str, sqs: Sqs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second SendMessage fails: the re-drive stops, the message is not deleted, and the messages
+    it had received but not moved are visible again at once."""
+    from tomodachi.transport.aws_sns_sqs import aws_publish
+    from tomodachi.transport.aws_sns_sqs.errors import AWSSNSSQSException
+
+    real = aws_publish.send_message
+    calls: list[str] = []
+
+    async def flaky(*args: Any, **kwargs: Any) -> str:
+        calls.append(args[2])
+        if len(calls) == 2:
+            raise AWSSNSSQSException("sending to SQS queue failed: ServiceUnavailable (after 3 attempts)")
+        return str(await real(*args, **kwargs))
+
+    monkeypatch.setattr(aws_publish, "send_message", flaky)  # as tomodachi.dlq.sqs calls it
+    await sqs.dead_letter("one", "two", "three")
+    with pytest.raises(dlq.RedriveError) as info:
+        await dlq.redrive(target(moto_url, sqs))
+    assert info.value.moved == 1
+    assert "re-drive stopped after 1 message(s): sending message" in str(info.value)
+    assert str(info.value).endswith(
+        f"failed (sending to SQS queue failed: ServiceUnavailable (after 3 attempts)); "
+        f"it is still in {sqs.dead_letters!r}"
+    )
+    [status] = await dlq.inspect(target(moto_url, sqs))
+    assert (status.messages, status.in_flight) == (2, 0)
+    assert [m["Body"] for m in await sqs.drain(sqs.queue)] == calls[:1]

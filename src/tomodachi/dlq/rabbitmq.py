@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustChannel, DeliveryMode
-from aiormq.exceptions import ChannelNotFoundEntity
+from aiormq.exceptions import ChannelNotFoundEntity, DeliveryError, PublishError
 
 from tomodachi.dlq.model import (
     DeadLetter,
@@ -114,9 +114,10 @@ async def redrive(runtime: Runtime, target: DeadLetterTarget, queue: str, limit:
             except Exception as exc:
                 with contextlib.suppress(Exception):
                     await message.nack(requeue=True)
+                maybe = " (and may have reached the queue too)" if isinstance(exc, TimeoutError) else ""
                 raise RedriveError(
                     f"{target.name}: re-drive stopped after {moved} message(s): publishing {what} to queue "
-                    f"{destination!r} failed ({_reason(connection, exc)}); it is still in {queue!r}",
+                    f"{destination!r} failed ({_reason(connection, exc)}); it is still in {queue!r}{maybe}",
                     moved,
                 ) from None
             try:
@@ -196,7 +197,13 @@ async def _get(
 
 
 def _reason(connection: AmqpConnection, exc: BaseException) -> str:
-    return "timed out" if isinstance(exc, TimeoutError) else connection.describe(exc)
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, PublishError):  # returned: mandatory, and no queue took it
+        return "the broker returned it: the queue is gone"
+    if isinstance(exc, DeliveryError):  # nacked
+        return "the broker refused it (a full queue with x-overflow=reject-publish?)"
+    return connection.describe(exc)
 
 
 def _copy(message: AbstractIncomingMessage) -> aio_pika.Message:
