@@ -27,7 +27,10 @@ class Mailer(tomodachi.Service):
     message_middleware = [log_attempts]
     options = tomodachi.Options(
         http={"port": 9710},
-        pg_queue={"dsn": "postgresql://postgres@127.0.0.1:5432/postgres", "max_attempts": 3},
+        pg_queue={"dsn": "postgresql://postgres@127.0.0.1:5432/postgres"},
+        # The retry policy of every handler without its own retry= (docs/retries.md): a job that
+        # asks for a retry runs again after about 1 s, then 2 s, and is dead after its 3rd try.
+        retry={"max_attempts": 3, "initial_delay": 1.0},
     )
 
     @tomodachi.http("POST", r"/emails")
@@ -44,6 +47,6 @@ class Mailer(tomodachi.Service):
             # Never retried: the job is dead at once, kept with its reason.
             raise tomodachi.RejectMessage(f"cannot deliver to {to}")
         if to.startswith("flaky") and attempt < 2:
-            # Tried again after pg_queue.retry_delay seconds (doubling), up to max_attempts.
+            # Tried again after the retry policy's delay (the database holds the job meanwhile).
             raise tomodachi.RetryMessage("mail server busy")
         self.logger.info("email sent", to=to, subject=data["subject"], attempt=attempt)

@@ -31,7 +31,7 @@ async def test_the_app_sends_retries_and_rejects_emails(
 ) -> None:
     name, table = broker
     config = tmp_path / "config.json"
-    options = {"http": {"port": 0}, "pg_queue": {"table": table, "retry_delay": 0.1}}
+    options = {"http": {"port": 0}, "pg_queue": {"table": table}, "retry": {"initial_delay": 0.1}}
     config.write_text(json.dumps({"options": options}))
     flags = ["--message-broker", "memory"] if name == "memory" else []
     process = spawn("run", "--production", *flags, str(APP), "-c", str(config))
@@ -49,6 +49,8 @@ async def test_the_app_sends_retries_and_rejects_emails(
 
     await asyncio.to_thread(process.wait_for_stderr, r"email sent .*to=a@example\.com")
     await asyncio.to_thread(process.wait_for_stderr, r"email sent .*to=flaky@example\.com.*attempt=2")
-    await asyncio.to_thread(process.wait_for_stderr, r"job dead-lettered .*cannot deliver to x@y\.invalid")
+    await asyncio.to_thread(
+        process.wait_for_stderr, r"message dead-lettered .*cannot deliver to x@y\.invalid"
+    )
     process.send(signal.SIGINT)
     assert await asyncio.to_thread(process.wait) == 0

@@ -7,6 +7,7 @@ store differs. PostgreSQL tests use a table of their own, dropped afterwards.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
@@ -20,8 +21,11 @@ from examples.postgres_queue.pgqueue import MemoryJobStore, StoreUnavailable, pg
 from examples.postgres_queue.pgqueue.postgres import PostgresJobStore
 from tests._support import wait_until
 from tests.examples._pgqueue_support import PG_DSN, drop_table, proxy, store_of, transport_of, unique_table
+from tomodachi import RetryPolicy
+from tomodachi.container import StartupError
 from tomodachi.envelope import JsonBase
-from tomodachi.testing import RunningServices, run_services
+from tomodachi.messaging.dead_letters import DeadLetterRoute, routes_of
+from tomodachi.testing import Delivery, ManualClock, RunningServices, run_services
 
 
 @dataclass
@@ -135,21 +139,40 @@ async def test_retry_with_backoff_then_success(backend: Backend) -> None:
         name = "worker"
         message_envelope = JsonBase
 
-        @pg_queue("flaky")
+        @pg_queue("flaky", retry=RetryPolicy(initial_delay=0.1, jitter=False))
         async def handle(self, data: Any, attempt: int) -> None:
             attempts.append((attempt, time.monotonic()))
             if attempt < 3:
                 raise tomodachi.RetryMessage("not yet")
 
-    async with backend.run(Worker, **{"pg_queue.retry_delay": 0.1}) as app:
-        await pg_enqueue(app.service, {}, "flaky")
-        await wait_until(lambda: len(attempts) == 3, within=5, what="three attempts")
+    async with backend.run(Worker) as app:
+        job_id = await pg_enqueue(app.service, {}, "flaky")
+        report = await delivery(app, job_id).outcome(timeout=5)
         assert await wait_for_pending(app.service, "flaky", 0)
         assert await store_of(app.service).dead_jobs("flaky") == []
+        logs = app.logs
     assert [n for n, _ in attempts] == [1, 2, 3]
-    # The backoff doubles: 0.1 s, then 0.2 s (a little slack for the clocks).
+    # The policy's backoff doubles: 0.1 s, then 0.2 s (a little slack for the clocks).
     assert attempts[1][1] - attempts[0][1] >= 0.09
     assert attempts[2][1] - attempts[1][1] >= 0.19
+    assert report.handled and report.retries == 2
+    assert [(a.delivery, a.result, a.delay) for a in report.attempts] == [
+        (1, "retry", 0.1),
+        (2, "retry", 0.2),
+        (3, "handled", None),
+    ]
+    # decide() writes the one line per retry (the transport adds none of its own).
+    retried = [r for r in logs if r["message"] == "message will be retried"]
+    assert [(r["level"], r["message_id"], r["attempt"], r["delay"]) for r in retried] == [
+        ("warning", str(job_id), 1, 0.1),
+        ("warning", str(job_id), 2, 0.2),
+    ]
+    assert not [r for r in logs if str(r["message"]).startswith("job ")]
+
+
+def delivery(app: RunningServices, job_id: int) -> Delivery:
+    """What the transport reports about job *job_id*, as ``tomodachi.testing`` reads it."""
+    return Delivery(app.delivery_log, str(job_id), clock=app.clock)
 
 
 async def test_dead_letter_after_max_attempts(backend: Backend) -> None:
@@ -159,20 +182,222 @@ async def test_dead_letter_after_max_attempts(backend: Backend) -> None:
         name = "worker"
         message_envelope = JsonBase
 
-        @pg_queue("doomed", max_attempts=2)
+        @pg_queue("doomed", retry=RetryPolicy(max_attempts=3, initial_delay=0.02, jitter=False))
         async def handle(self, data: Any, attempt: int) -> None:
             attempts.append(attempt)
             raise tomodachi.RetryMessage("still failing")
 
-    async with backend.run(Worker, **{"pg_queue.retry_delay": 0.05}) as app:
+    async with backend.run(Worker) as app:
         job_id = await pg_enqueue(app.service, {"n": 1}, "doomed")
+        report = await delivery(app, job_id).outcome(timeout=5)
         store = store_of(app.service)
-        dead = await poll_dead(store, "doomed")
+        dead = await store.dead_jobs("doomed")
         assert [job.id for job in dead] == [job_id]
-        assert dead[0].attempts == 2
-        assert dead[0].last_error is not None and dead[0].last_error.startswith("gave up after 2 attempts")
+        assert dead[0].attempts == 3
+        assert dead[0].last_error is not None
+        assert dead[0].last_error.startswith("gave up after 3 attempts: retry requested: RetryMessage")
         assert await store.pending("doomed") == 0
+        logs = app.logs
+    assert attempts == [1, 2, 3]
+    assert report.dead_lettered and report.retries == 2
+    assert report.attempts[-1].reason == "retry requested; retries exhausted"
+    (line,) = [r for r in logs if r["message"] == "message dead-lettered"]
+    assert line["level"] == "warning" and line["message_id"] == str(job_id) and line["attempt"] == 3
+    assert line["dead_letter_to"] == f"{backend.table} (state dead, queue 'doomed')"
+
+
+async def test_max_attempts_on_the_decorator_is_kept(backend: Backend) -> None:
+    attempts: list[int] = []
+
+    class Worker(tomodachi.Service):
+        name = "worker"
+        message_envelope = JsonBase
+
+        @pg_queue("doomed", max_attempts=2)  # kept for compatibility: the policy's max_attempts
+        async def handle(self, data: Any, attempt: int) -> None:
+            attempts.append(attempt)
+            raise tomodachi.RetryMessage("still failing")
+
+    async with backend.run(Worker, **{"retry.initial_delay": 0.02}) as app:
+        job_id = await pg_enqueue(app.service, {"n": 1}, "doomed")
+        dead = await poll_dead(store_of(app.service), "doomed")
+        assert [job.id for job in dead] == [job_id]
+        assert dead[0].last_error is not None and dead[0].last_error.startswith("gave up after 2 attempts")
     assert attempts == [1, 2]
+
+
+async def test_retry_beats_the_service_retry_options_and_the_kept_option(backend: Backend) -> None:
+    attempts: dict[str, list[int]] = {"own": [], "service": []}
+
+    class Worker(tomodachi.Service):
+        name = "worker"
+        message_envelope = JsonBase
+
+        @pg_queue("own", retry=RetryPolicy(max_attempts=2, initial_delay=0.01))
+        async def own(self, data: Any, attempt: int) -> None:
+            attempts["own"].append(attempt)
+            raise tomodachi.RetryMessage("again")
+
+        @pg_queue("service")
+        async def service(self, data: Any, attempt: int) -> None:
+            attempts["service"].append(attempt)
+            raise tomodachi.RetryMessage("again")
+
+    retry_options = {"retry.max_attempts": 4, "retry.initial_delay": 0.01}
+    async with backend.run(Worker, **retry_options) as app:
+        own = delivery(app, await pg_enqueue(app.service, {}, "own"))
+        service = delivery(app, await pg_enqueue(app.service, {}, "service"))
+        assert (await own.outcome()).dead_lettered and (await service.outcome()).dead_lettered
+    assert attempts == {"own": [1, 2], "service": [1, 2, 3, 4]}
+
+    # pg_queue.max_attempts (kept from before the retry options) replaces the service policy's
+    # max_attempts, never a handler's own retry=.
+    attempts = {"own": [], "service": []}
+    async with backend.run(Worker, **retry_options, **{"pg_queue.max_attempts": 3}) as app:
+        own = delivery(app, await pg_enqueue(app.service, {}, "own"))
+        service = delivery(app, await pg_enqueue(app.service, {}, "service"))
+        assert (await own.outcome()).dead_lettered and (await service.outcome()).dead_lettered
+    assert attempts == {"own": [1, 2], "service": [1, 2, 3]}
+
+
+async def test_retry_and_max_attempts_together_fail_the_start() -> None:
+    class Worker(tomodachi.Service):
+        name = "worker"
+
+        @pg_queue("both", retry=RetryPolicy(max_attempts=3), max_attempts=2)
+        async def handle(self, message: str) -> None: ...
+
+    with pytest.raises(
+        StartupError, match=r"worker: @pg_queue handler 'handle': give max_attempts= or retry="
+    ):
+        async with run_services(Worker):
+            pass
+
+
+async def test_retry_delays_follow_the_policy_on_a_manual_clock() -> None:
+    clock = ManualClock()
+    seen: dict[str, list[float]] = {"own": [], "service": []}
+
+    class Worker(tomodachi.Service):
+        name = "worker"
+        message_envelope = JsonBase
+
+        @pg_queue("own", retry=RetryPolicy(max_attempts=4, initial_delay=10, multiplier=3, jitter=False))
+        async def own(self, data: Any) -> None:
+            seen["own"].append(clock.monotonic())
+            raise tomodachi.RetryMessage("later")
+
+        @pg_queue("service")  # the service's retry options: the defaults, 1 s doubling, jitter
+        async def service(self, data: Any, attempt: int) -> None:
+            seen["service"].append(clock.monotonic())
+            if attempt < 4:
+                raise tomodachi.RetryMessage("later")
+
+    # Long polls and locks: the consumer sleeps until the next job is due, so the test moves the
+    # clock from one due job to the next (no stops every 5 s of clock time on the way).
+    options = {"pg_queue.table": unique_table(), "pg_queue.poll_interval": 600, "pg_queue.lock_seconds": 900}
+    async with run_services(Worker, clock=clock, options=options) as app:
+        own = await delivery(app, await pg_enqueue(app.service, {}, "own")).outcome(timeout=10)
+        service = await delivery(app, await pg_enqueue(app.service, {}, "service")).outcome(timeout=10)
+    # The in-memory store keeps time on the run's clock: the delays are the policy's (to the
+    # microsecond: the consumer sleeps until a job is due, rounded up to the clock's resolution).
+    gaps = [b - a for a, b in itertools.pairwise(seen["own"])]
+    assert gaps == pytest.approx([10, 30, 90], abs=1e-5)
+    assert own.dead_lettered and [a.delay for a in own.attempts] == [10, 30, 90, None]
+    gaps = [b - a for a, b in itertools.pairwise(seen["service"])]
+    assert len(gaps) == 3 and service.handled
+    for n, (gap, attempt) in enumerate(zip(gaps, service.attempts, strict=False)):
+        assert attempt.delay is not None and 2**n / 2 <= attempt.delay <= 2**n  # jitter: [d/2, d]
+        assert gap == pytest.approx(attempt.delay, abs=1e-5)
+
+
+async def test_after_last_attempt_drop_deletes_the_job(backend: Backend) -> None:
+    class Worker(tomodachi.Service):
+        name = "worker"
+        message_envelope = JsonBase
+
+        @pg_queue("dropped", retry=RetryPolicy(max_attempts=2, initial_delay=0.01, after_last_attempt="drop"))
+        async def handle(self, data: Any) -> None:
+            raise tomodachi.RetryMessage("no luck")
+
+    async with backend.run(Worker) as app:
+        job_id = await pg_enqueue(app.service, {}, "dropped")
+        report = await delivery(app, job_id).outcome()
+        store = store_of(app.service)
+        assert await store.dead_jobs("dropped") == [] and await store.pending("dropped") == 0
+        logs = app.logs
+    assert report.result == "dropped" and report.retries == 1
+    (line,) = [r for r in logs if str(r["message"]).startswith("message dropped")]
+    assert line["level"] == "error" and line["message_id"] == str(job_id)
+
+
+async def test_retry_on_and_retry_failures_retry_a_handler_that_raised(backend: Backend) -> None:
+    attempts: dict[str, list[int]] = {"on": [], "all": [], "other": []}
+
+    class Worker(tomodachi.Service):
+        name = "worker"
+        message_envelope = JsonBase
+
+        @pg_queue("on", retry=RetryPolicy(max_attempts=2, initial_delay=0.01, retry_on=(TimeoutError,)))
+        async def on(self, data: Any, attempt: int) -> None:
+            attempts["on"].append(attempt)
+            raise TimeoutError("slow upstream")
+
+        @pg_queue("other", retry=RetryPolicy(max_attempts=2, initial_delay=0.01, retry_on=(TimeoutError,)))
+        async def other(self, data: Any, attempt: int) -> None:
+            attempts["other"].append(attempt)
+            raise ValueError("a bug")  # not in retry_on: dead at once
+
+        @pg_queue("all", retry=RetryPolicy(max_attempts=2, initial_delay=0.01, retry_failures=True))
+        async def all(self, data: Any, attempt: int) -> None:
+            attempts["all"].append(attempt)
+            raise ValueError("whatever")
+
+    async with backend.run(Worker) as app:
+        reports = {
+            queue: await delivery(app, await pg_enqueue(app.service, {}, queue)).outcome()
+            for queue in ("on", "other", "all")
+        }
+    assert attempts == {"on": [1, 2], "other": [1], "all": [1, 2]}
+    assert all(report.dead_lettered for report in reports.values())
+    assert isinstance(reports["on"].attempts[0].error, TimeoutError)
+
+
+async def test_enqueued_jobs_are_reported_as_published(backend: Backend) -> None:
+    class Worker(tomodachi.Service):
+        name = "worker"
+        message_envelope = JsonBase
+
+        @pg_queue("emails")
+        async def handle(self, data: Any) -> None:
+            pass
+
+    async with backend.run(Worker) as app:
+        job_id = await pg_enqueue(app.service, {"to": "a@example.com"}, "emails", delay=0.05)
+        published = await app.wait_for_published("emails", kind="pg_queue")
+        assert (published.service, published.message_id) == ("worker", str(job_id))
+        assert published.data == {"to": "a@example.com"}
+        assert (await published.decoded())["data"] == {"to": "a@example.com"}
+        assert (await delivery(app, job_id).outcome()).handled
+
+
+async def test_dead_letter_routes_name_the_dead_jobs() -> None:
+    class Worker(tomodachi.Service):
+        name = "worker"
+
+        @pg_queue("emails")
+        async def send(self, message: str) -> None: ...
+
+        @pg_queue("sms")
+        async def text(self, message: str) -> None: ...
+
+    async with run_services(Worker, options={"pg_queue.table": "jobs"}) as app:
+        routes = routes_of(transport_of(app.service))
+    assert routes == [
+        DeadLetterRoute("worker", "send", "pg_queue", "emails", "jobs (state dead, queue 'emails')"),
+        DeadLetterRoute("worker", "text", "pg_queue", "sms", "jobs (state dead, queue 'sms')"),
+    ]
+    assert not any(route.drops for route in routes)
 
 
 async def poll_dead(store: Any, queue: str) -> list[Any]:

@@ -5,7 +5,7 @@
     from pgqueue import pg_enqueue, pg_queue
 
     class Mailer(tomodachi.Service):
-        @pg_queue("emails", max_attempts=5)
+        @pg_queue("emails", retry=tomodachi.RetryPolicy(max_attempts=5, initial_delay=2.0))
         async def send_email(self, data):
             ...
 

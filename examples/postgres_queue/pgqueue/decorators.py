@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from tomodachi import RetryPolicy
 from tomodachi.options import DEFAULT
 
 from .declaration import PgQueueSubscription
@@ -18,6 +19,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 def pg_queue(
     queue: str,
     *,
+    retry: RetryPolicy | None = None,
     max_attempts: int | None = None,
     callback_kwargs: Sequence[str] | None = None,
     message_envelope: Any = DEFAULT,
@@ -26,8 +28,11 @@ def pg_queue(
 ) -> Callable[[F], F]:
     """Handle the jobs enqueued on *queue* (each job by one handler of one service instance).
 
-    - *max_attempts*: how many times a job is tried before it is dead-lettered when the handler
-      keeps raising ``RetryMessage`` (default: the ``pg_queue.max_attempts`` option).
+    - *retry*: the handler's ``tomodachi.RetryPolicy`` (how often and after how long a failed
+      job runs again, and what happens after its last attempt); default the service's ``retry``
+      options. See docs/retries.md.
+    - *max_attempts*: kept for compatibility; replaces the ``max_attempts`` of the service's
+      policy (give either this or *retry*, not both).
     - *message_envelope*: default the service's ``message_envelope``; ``None`` for raw payloads.
       Other keyword arguments go to the envelope (``proto_class=...``).
 
@@ -35,6 +40,7 @@ def pg_queue(
     """
     subscription = PgQueueSubscription(
         queue=queue,
+        retry=retry,
         max_attempts=max_attempts,
         message_envelope=message_envelope,
         message_protocol=message_protocol,

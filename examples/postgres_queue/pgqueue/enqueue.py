@@ -6,6 +6,7 @@ from typing import Any
 
 import tomodachi
 from tomodachi.messaging.envelopes import build_payload, resolve_envelope
+from tomodachi.messaging.observe import Published, observers_of
 from tomodachi.options import DEFAULT
 
 from .settings import settings_of
@@ -29,10 +30,18 @@ async def pg_enqueue(
     *data* is encoded like a published message: with *message_envelope*, by default the
     service's ``message_envelope`` (``None``: *data* is sent as is and must be ``str``). Other
     keyword arguments go to the envelope's ``build_message``.
+
+    The job is reported to the run's message observers (kind ``"pg_queue"``, the job id as
+    ``message_id``), so ``tomodachi.testing``'s ``app.published`` lists it.
     """
     envelope = resolve_envelope(service, message_envelope)
     payload = await build_payload(service, envelope, queue, data, **kwargs)
-    return await _store_of(service).enqueue(queue, payload, delay=delay)
+    job_id = await _store_of(service).enqueue(queue, payload, delay=delay)
+    observers = observers_of(tomodachi.runtime_of(service))
+    if observers.published:  # the one check while nobody listens
+        name = str(getattr(service, "name", None) or type(service).__name__)
+        observers.report_published(Published("pg_queue", name, queue, payload, str(job_id), data))
+    return job_id
 
 
 def _store_of(service: Any) -> JobStore:

@@ -1,8 +1,8 @@
 """The PostgreSQL store: one table of jobs, claimed with ``FOR UPDATE SKIP LOCKED``.
 
 - A job is a row: ``state`` is ``ready``, ``running`` (claimed until ``locked_until``) or
-  ``dead``; ``run_at`` is when it becomes runnable (delays, retry backoff). Handled jobs are
-  deleted; dead jobs stay, with ``last_error``.
+  ``dead``; ``run_at`` is when it becomes runnable (delays, retry delays). Handled (and dropped)
+  jobs are deleted; dead jobs stay, with ``last_error``.
 - A claim takes the oldest runnable rows no other transaction holds (``SKIP LOCKED``), so any
   number of consumers share a queue and each job runs once. A ``running`` row whose lock expired
   (its consumer died) is runnable again.
@@ -242,6 +242,9 @@ class PostgresJobStore:
         except TimeoutError:
             pass
         self._wake.clear()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)  # the lock times are the database's now(): real time
 
     async def complete(self, job: Job) -> None:
         async with self._connection() as conn:

@@ -16,7 +16,7 @@ import tomodachi
 from tomodachi.messaging.backend import MEMORY, register_message_family
 from tomodachi.options import OptionsInterface, checks, option, register_section
 
-__all__ = ["PG_QUEUE", "PgQueueOptions", "backoff", "settings_of"]
+__all__ = ["PG_QUEUE", "PgQueueOptions", "settings_of"]
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,50}$")
 
@@ -40,11 +40,10 @@ class PgQueueOptions(OptionsInterface):
     create_table: bool = option(True, checks.check_bool)
     #: ``"postgres"``, or ``"memory"`` for the in-memory store.
     broker: str = option("postgres", checks.choice_check("postgres", MEMORY))
-    #: Tries before a job that keeps raising ``RetryMessage`` is dead-lettered.
-    max_attempts: int = option(5, checks.int_check(1))
-    #: The backoff after a retry: ``retry_delay * 2 ** (attempt - 1)``, at most ``retry_delay_max``.
-    retry_delay: float = option(1.0, _seconds)
-    retry_delay_max: float = option(300.0, _seconds)
+    #: Kept for compatibility: when set, a handler without its own ``retry=`` tries a job this
+    #: many times (the ``max_attempts`` of the service's ``retry`` options is replaced). The
+    #: delays between tries are the ``retry`` options' (see docs/retries.md).
+    max_attempts: int | None = option(None, checks.int_check(1, optional=True))
     #: Jobs handled at once per service instance.
     concurrency: int = option(10, checks.int_check(1))
     #: A claimed job is runnable again after this long if its consumer died (extended while it runs).
@@ -59,11 +58,6 @@ register_section("pg_queue", PgQueueOptions)
 #: The message family: ``--message-broker memory`` and ``tomodachi.testing`` (by default) switch it
 #: to the in-memory store, as does ``pg_queue.broker = "memory"`` for one service.
 PG_QUEUE = register_message_family("pg_queue", broker_option="pg_queue.broker")
-
-
-def backoff(settings: PgQueueOptions, attempt: int) -> float:
-    """Seconds before try *attempt* + 1 after try *attempt* asked for a retry."""
-    return float(min(settings.retry_delay * 2 ** max(attempt - 1, 0), settings.retry_delay_max))
 
 
 def settings_of(service: Any) -> PgQueueOptions:

@@ -1,8 +1,9 @@
 """Where the jobs live: the small protocol the transport talks to, and one job.
 
 The transport (``transport.py``) owns everything a service can observe: the claim loop, the
-concurrency bound, settle decisions, retry backoff, dead-lettering, readiness and the drain. A
-store only keeps jobs: PostgreSQL (``postgres.py``) or a dict in memory (``memory.py``). Both
+concurrency bound, settling by the handler's retry policy, readiness and the drain. A store
+only keeps jobs (and so holds a retried job until its delay is over: ``run_at``): PostgreSQL
+(``postgres.py``) or a dict in memory (``memory.py``). Both
 raise :class:`StoreUnavailable` when the jobs cannot be reached; the transport then reports
 "not ready" and reconnects with a backoff.
 """
@@ -61,8 +62,11 @@ class JobStore(Protocol):
     async def wait(self, timeout: float) -> None:  # noqa: ASYNC109 - a deadline, not a cancel scope
         """Return when a job may have been enqueued, or after *timeout* seconds."""
 
+    async def sleep(self, seconds: float) -> None:
+        """Sleep on the store's time (the database's is real time; in memory, the run's clock)."""
+
     async def complete(self, job: Job) -> None:
-        """The job was handled: remove it."""
+        """The job was handled (or dropped by its retry policy): remove it."""
 
     async def retry(self, job: Job, *, delay: float, error: str) -> None:
         """Make the job runnable again after *delay* seconds."""

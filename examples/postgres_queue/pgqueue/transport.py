@@ -4,13 +4,17 @@ Per service, one transport serves every ``@pg_queue`` handler (one handler per q
 
 - ``setup()`` reads the options, picks the store (:func:`store_for`) and compiles each handler's
   message pipeline with ``tomodachi.messaging.pipeline.handler_for_subscription`` (envelope,
-  keywords, ``message_middleware``, ``RetryMessage`` / ``RejectMessage``);
+  keywords, ``message_middleware``, ``RetryMessage`` / ``RejectMessage``, and the handler's
+  retry policy: ``@pg_queue(..., retry=)``, else the service's ``retry`` options);
 - ``start()`` connects (an unreachable database fails the start) and starts the claim loop: it
   claims as many jobs as there are free ``Slots``, runs each in a task the transport owns, and
   sleeps until a ``NOTIFY``, the next due job or ``poll_interval``, whichever is first;
-- each job is settled by its ``Outcome``: handled jobs are deleted, a retry runs again after a
-  backoff (``pg_queue.retry_delay`` doubling) until ``max_attempts``, then it is dead; a rejected
-  job, an undecodable one or one whose handler raised is dead at once;
+- each job is settled by the retry policy's decision (``pipeline.decide(outcome, attempt)``,
+  which also writes the WARNING line of a retry or a dead job): handled jobs are deleted; a
+  retried job runs again after ``decision.delay`` seconds (the store holds it: ``run_at``); a
+  dead-lettered job stays in the table as dead, with its reason; a dropped one
+  (``after_last_attempt="drop"``) is deleted. Each settled job is reported to the run's message
+  observers (``tomodachi.testing``'s ``Delivery.outcome()`` reads them);
 - while the database is unreachable the transport is not ``ready`` and reconnects with a backoff;
 - ``stop()`` stops claiming, drains the running jobs within ``self.grace_period`` and gives the
   unfinished ones back (their attempt not counted).
@@ -24,15 +28,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import tomodachi
+from tomodachi.clock import get_clock
 from tomodachi.errors import ConfigurationError, ServiceStartError
 from tomodachi.messaging.backend import memory_model, uses_memory_broker
-from tomodachi.messaging.pipeline import MessageHandler, Outcome, Settle, handler_for_subscription
+from tomodachi.messaging.dead_letters import DeadLetterRoute
+from tomodachi.messaging.observe import Observers, Settled, observers_of
+from tomodachi.messaging.pipeline import MessageHandler, Outcome, handler_for_subscription
+from tomodachi.messaging.retry import Decision, RetryPolicy, Verdict
 from tomodachi.messaging.slots import Slots
 from tomodachi.tasks import TaskTracker
 
 from .declaration import PgQueueSubscription
 from .memory import MemoryDatabase, MemoryJobStore
-from .settings import PG_QUEUE, PgQueueOptions, backoff, settings_of
+from .settings import PG_QUEUE, PgQueueOptions, settings_of
 from .store import Job, JobStore, StoreUnavailable
 
 __all__ = ["PgQueueTransport", "store_for"]
@@ -50,7 +58,9 @@ def store_for(service: tomodachi.Service, runtime: tomodachi.Runtime) -> JobStor
     """
     settings = settings_of(service)
     if uses_memory_broker(service, runtime, PG_QUEUE):
-        return MemoryJobStore(memory_model(runtime, PG_QUEUE, MemoryDatabase).table(settings.table))
+        # The model keeps time on the run's clock (a test's ManualClock moves delays and retries).
+        database = memory_model(runtime, PG_QUEUE, lambda: MemoryDatabase(get_clock(runtime)))
+        return MemoryJobStore(database.table(settings.table))
     from .postgres import PostgresJobStore, SharedPool
 
     return PostgresJobStore(SharedPool.of(runtime, settings.dsn), settings)
@@ -59,8 +69,10 @@ def store_for(service: tomodachi.Service, runtime: tomodachi.Runtime) -> JobStor
 @dataclass(frozen=True, slots=True)
 class _Consumer:
     queue: str
+    handler: str
     pipeline: MessageHandler
-    max_attempts: int
+    #: Where its dead jobs are, for log lines and ``dead_letter_routes()``.
+    dead_letter_to: str
 
 
 class PgQueueTransport(tomodachi.Transport):
@@ -80,6 +92,7 @@ class PgQueueTransport(tomodachi.Transport):
         self._started = False
         self._stopping = False
         self._log = tomodachi.get_logger("pgqueue")
+        self._observers: Observers | None = None
 
     @property
     def ready(self) -> bool:
@@ -91,18 +104,50 @@ class PgQueueTransport(tomodachi.Transport):
         self.settings = settings_of(self.service)
         self.store = store_for(self.service, self.runtime)
         self.slots = Slots(self.settings.concurrency)
+        self._observers = observers_of(self.runtime)
         for handler in self.handlers:
             sub = handler.args[0]
             assert isinstance(sub, PgQueueSubscription), "declared by pg_queue() only"
             where = f"@pg_queue handler {handler.name!r}"
             if sub.queue in self.consumers:
                 raise ConfigurationError(f"{where}: queue {sub.queue!r} already has a handler")
+            # The handler's retry policy: retry=, else the service's ``retry`` options.
             pipeline = handler_for_subscription(
-                self.service, handler, sub, kind="pg_queue", positional_key="queue", where=where
+                self.service, handler, sub, kind=self.kind, positional_key="queue", where=where
             )
-            self.consumers[sub.queue] = _Consumer(
-                sub.queue, pipeline, sub.max_attempts or self.settings.max_attempts
-            )
+            pipeline.retry_policy = self._max_attempts_kept(pipeline.retry_policy, sub, where)
+            dead_letter_to = f"{self.settings.table} (state dead, queue {sub.queue!r})"
+            self.consumers[sub.queue] = _Consumer(sub.queue, handler.name, pipeline, dead_letter_to)
+
+    def _max_attempts_kept(self, policy: RetryPolicy, sub: PgQueueSubscription, where: str) -> RetryPolicy:
+        """The example's own ``max_attempts`` (decorator, then option), kept from before ``retry``.
+
+        ``@pg_queue(..., max_attempts=n)`` replaces the policy's ``max_attempts``; the option
+        ``pg_queue.max_attempts`` does so for a handler without its own ``retry=``.
+        """
+        if sub.max_attempts is not None:
+            if sub.retry is not None:
+                raise ConfigurationError(
+                    f"{where}: give max_attempts= or retry=, not both "
+                    "(retry=RetryPolicy(max_attempts=...), or policy.with_max_attempts(n))"
+                )
+            try:
+                return policy.with_max_attempts(sub.max_attempts)
+            except ConfigurationError as exc:
+                raise ConfigurationError(f"{where}: {exc}") from None
+        if sub.retry is None and self.settings.max_attempts is not None:
+            return policy.with_max_attempts(self.settings.max_attempts)
+        return policy
+
+    def dead_letter_routes(self) -> list[DeadLetterRoute]:
+        """Each handler's queue and where its dead jobs are: the jobs table, ``state = 'dead'``.
+
+        Known after :meth:`setup`, without a connection (start-up checks, ``tomodachi dlq``).
+        """
+        return [
+            DeadLetterRoute(self.service.name, c.handler, self.kind, c.queue, c.dead_letter_to)
+            for c in self.consumers.values()
+        ]
 
     # -- start -----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -162,7 +207,7 @@ class PgQueueTransport(tomodachi.Transport):
     async def _extend_loop(self, store: JobStore) -> None:
         """Keep the claims of running jobs, so a long handler does not lose its job to another."""
         while True:
-            await asyncio.sleep(self.settings.lock_seconds / 3)
+            await store.sleep(self.settings.lock_seconds / 3)  # in the time the locks expire in
             if self._running:
                 try:
                     await store.extend(list(self._running.values()), lock_seconds=self.settings.lock_seconds)
@@ -199,19 +244,46 @@ class PgQueueTransport(tomodachi.Transport):
             )
 
     async def _settle(self, store: JobStore, consumer: _Consumer, job: Job, outcome: Outcome) -> None:
-        log = consumer.pipeline.logger
-        error = _describe(outcome)
-        if outcome.settle is Settle.ACK:
+        """Carry out the retry policy's decision on the job; report it once it is done."""
+        # decide() applies the handler's RetryPolicy and logs the retry / dead-letter / drop line.
+        decision = consumer.pipeline.decide(
+            outcome, job.attempts, message_id=str(job.id), dead_letter_to=consumer.dead_letter_to
+        )
+        verdict = decision.verdict
+        if verdict is Verdict.ACK:
             await store.complete(job)
-        elif outcome.settle is Settle.RETRY and job.attempts < consumer.max_attempts:
-            delay = backoff(self.settings, job.attempts)
-            await store.retry(job, delay=delay, error=error)
-            log.info("job will be retried", job_id=job.id, attempt=job.attempts, retry_in=delay)
-        else:
-            if outcome.settle is Settle.RETRY:
-                error = f"gave up after {job.attempts} attempts: {error}"
-            await store.dead_letter(job, error=error)
-            log.warning("job dead-lettered", job_id=job.id, attempt=job.attempts, reason=error)
+            result = "handled"
+        elif verdict is Verdict.RETRY:
+            # The database holds the job until its delay is over (run_at), then any consumer claims it.
+            await store.retry(job, delay=decision.delay, error=_describe(outcome))
+            result = "retry"
+        elif verdict is Verdict.DEAD_LETTER:
+            await store.dead_letter(job, error=_dead_reason(decision, outcome))
+            result = "dead_lettered"
+        else:  # DROP (after_last_attempt="drop"): deleted like a handled job; decide() logged it
+            await store.complete(job)
+            result = "dropped"
+        self._report(consumer, job, result, outcome, decision)
+
+    def _report(
+        self, consumer: _Consumer, job: Job, result: str, outcome: Outcome, decision: Decision
+    ) -> None:
+        observers = self._observers
+        if observers is None or not observers.settled:  # the one check while nobody listens
+            return
+        observers.report_settled(
+            Settled(
+                frozenset((str(job.id),)),
+                self.service.name,
+                self.kind,
+                consumer.handler,
+                job.attempts,
+                result,
+                decision.reason,
+                outcome.error,
+                decision.delay if decision.verdict is Verdict.RETRY else None,
+            )
+        )
 
     # -- stop ------------------------------------------------------------------------------
     async def stop(self) -> None:
@@ -240,6 +312,13 @@ def _describe(outcome: Outcome) -> str:
     if outcome.error is None:
         return outcome.reason
     return f"{outcome.reason}: {type(outcome.error).__name__}: {outcome.error}"
+
+
+def _dead_reason(decision: Decision, outcome: Outcome) -> str:
+    """A dead job's ``last_error``: why it failed, and that it ran out of attempts if it did."""
+    if decision.exhausted:
+        return f"gave up after {decision.attempt} attempts: {_describe(outcome)}"
+    return _describe(outcome)
 
 
 async def _quietly(call: Awaitable[None]) -> None:
