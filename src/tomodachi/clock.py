@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import math
 import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -136,7 +137,9 @@ class ManualClock:
         await future  # a cancelled sleeper is skipped when its time comes
 
     async def sleep(self, seconds: float) -> None:
-        await self.sleep_until(self._now + timedelta(seconds=seconds))
+        # Rounded up to the microsecond (timedelta's resolution): never wakes before *seconds*.
+        micro = max(math.ceil(seconds * 1_000_000 - 1e-6), 0)
+        await self.sleep_until(self._now + timedelta(microseconds=micro))
 
     # -- control -------------------------------------------------------------------------
     @property

@@ -123,3 +123,18 @@ def test_clock_of_a_run() -> None:
         from tomodachi.runtime import _current
 
         _current.reset(token)
+
+
+async def test_manual_clock_never_wakes_a_sleeper_early() -> None:
+    # timedelta keeps microseconds: a sleep of a fraction of one is rounded up, not to the nearest.
+    clock = ManualClock()
+    start = clock.monotonic()
+    for seconds in (0.1234567891, 1e-7, 2.0000004):
+        sleeper = asyncio.create_task(clock.sleep(seconds))
+        await asyncio.sleep(0)
+        wakeup = clock.next_wakeup()
+        assert wakeup is not None
+        await clock.advance_to(wakeup)
+        await sleeper
+        assert clock.monotonic() - start >= seconds
+        start = clock.monotonic()
