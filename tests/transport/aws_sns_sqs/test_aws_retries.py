@@ -116,3 +116,42 @@ async def test_a_failed_visibility_change_leaves_the_message_for_the_queue_timeo
     assert warnings[0]["level"] == "warning" and "exception" not in warnings[0]
     assert "InternalError" in warnings[0]["error"]
     assert [a.delay for a in report.attempts] == [None, None, None]
+
+
+async def test_a_redrive_policy_set_outside_tomodachi_counts_as_the_dead_letter_queue(
+    make_options: Any, boto: Any, prefix: str
+) -> None:
+    # A queue and its dead-letter queue managed elsewhere (infrastructure as code, say).
+    dlq_url = (await boto.sqs.create_queue(QueueName=prefix + "managed-dlq"))["QueueUrl"]
+    dlq_arn = (await boto.queue_attributes(prefix + "managed-dlq"))["QueueArn"]
+    await boto.sqs.create_queue(
+        QueueName=prefix + "managed",
+        Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 2})},
+    )
+    counts: list[int] = []
+
+    class Managed(tomodachi.Service):
+        name = "managed"
+        message_envelope = JsonBase
+        options = make_options()
+
+        @tomodachi.aws_sns_sqs(
+            queue_name="managed", retry=tomodachi.RetryPolicy(initial_delay=1, jitter=False)
+        )
+        async def on_work(self, data: Any, approximate_receive_count: int) -> None:
+            counts.append(approximate_receive_count)
+            raise tomodachi.RetryMessage("never")
+
+    async with run_services(Managed, message_broker=None) as app:
+        report = await (await app.send("managed", {"id": 5})).outcome(timeout=20)
+        transport = app.runtime.transport(app.service, tomodachi.transport.aws_sns_sqs.AWSSNSSQSTransport)
+        assert transport is not None
+        routes = transport.dead_letter_routes()
+        logs = app.logs
+    assert counts == [1, 2]  # the policy's 10 attempts capped by the queue's maxReceiveCount
+    assert report.dead_lettered
+    [dead] = await boto.drain(prefix + "managed-dlq")
+    assert json.loads(json.loads(dead["Body"])["Message"])["data"] == {"id": 5}
+    assert [route.dead_letter_queue for route in routes] == [prefix + "managed-dlq"]
+    assert not [r for r in logs if "will be dropped" in r["message"]]
+    assert dlq_url.endswith(prefix + "managed-dlq")

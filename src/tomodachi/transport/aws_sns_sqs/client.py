@@ -41,6 +41,11 @@ class QueueBinding:
     dead_letter_url: str | None
     """The handler's dead-letter queue, ``None`` when it has none."""
     topic_arns: list[str] = field(default_factory=list)
+    dead_letter_name: str | None = None
+    """The name of a dead-letter queue found in the queue's own redrive policy (a handler that
+    declares none leaves that policy as it is); ``None`` otherwise."""
+    redrive_max_receive_count: int | None = None
+    """The ``maxReceiveCount`` of that redrive policy."""
 
 
 class SnsSqsClient(Protocol):

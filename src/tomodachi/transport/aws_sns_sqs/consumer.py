@@ -43,6 +43,7 @@ from tomodachi.messaging.slots import Slots
 from tomodachi.transport.aws_sns_sqs.backoff import Backoff, Outage
 from tomodachi.transport.aws_sns_sqs.clients import error_code
 from tomodachi.transport.aws_sns_sqs.message import ReceivedMessage, parse
+from tomodachi.transport.aws_sns_sqs.resolve import cap_attempts
 
 if TYPE_CHECKING:
     from tomodachi.messaging.observe import Observers
@@ -104,7 +105,8 @@ class QueueConsumer:
         self._extension_done = asyncio.Event()
         self._busy = asyncio.Event()  # set when a message is taken in: wakes the idle extender
         self._delay_failing = False
-        self._dead_letter_to = consumer.dead_letter_to
+        self._dead_letter_to = consumer.dead_letter_to or binding.dead_letter_name
+        cap_attempts(consumer.pipeline, binding.redrive_max_receive_count)
         self.unfinished: list[str] = []
         self._log = get_logger("tomodachi.aws_sns_sqs").new(handler=consumer.handler.name, queue=binding.name)
 

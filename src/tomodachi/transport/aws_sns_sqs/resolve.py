@@ -32,7 +32,7 @@ from tomodachi.transport.base import Handler
 if TYPE_CHECKING:
     from tomodachi.service import Service
 
-__all__ = ["SqsConsumer", "resolve"]
+__all__ = ["SqsConsumer", "cap_attempts", "resolve"]
 
 
 @dataclass(slots=True)
@@ -80,11 +80,7 @@ def resolve(service: Service, handler: Handler) -> SqsConsumer:
         service, handler, sub, kind="aws_sns_sqs", positional_key="topic", where=where
     )
     dlq, max_receive = _dead_letter(where, sub, options.queue_name_prefix, fifo)
-    policy = pipeline.retry_policy
-    if max_receive is not None and (policy.max_attempts is None or max_receive < policy.max_attempts):
-        # The broker's redrive moves a message after max_receive_count receives: our own
-        # decision must not plan more attempts than that.
-        pipeline.retry_policy = policy.with_max_attempts(max_receive)
+    cap_attempts(pipeline, max_receive)
     name = queue_name(
         sub.topic,
         handler.name,
@@ -122,6 +118,16 @@ def resolve(service: Service, handler: Handler) -> SqsConsumer:
         max_receive_count=max_receive,
         batch_size=_batch_size(sub.max_number_of_consumed_messages, fifo),
     )
+
+
+def cap_attempts(pipeline: MessageHandler, max_receive_count: int | None) -> None:
+    """Cap the handler's ``max_attempts`` at a redrive policy's *max_receive_count*: the broker
+    moves a message after that many receives, so the policy must not plan more attempts."""
+    policy = pipeline.retry_policy
+    if max_receive_count is not None and (
+        policy.max_attempts is None or max_receive_count < policy.max_attempts
+    ):
+        pipeline.retry_policy = policy.with_max_attempts(max_receive_count)
 
 
 def _check_queue_arguments(where: str, sub: SnsSqsSubscription, fifo: bool) -> None:

@@ -343,6 +343,7 @@ class Topology:
             return None
         dead_letter_url: str | None = None
         redrive: Any = DEFAULT
+        existing: tuple[str, str, int] | None = None
         if isinstance(consumer.dead_letter_queue, str):
             dlq = await self.queue(consumer.dead_letter_queue, fifo=consumer.fifo, dead_letter=True)
             if dlq is None:
@@ -352,6 +353,8 @@ class Topology:
                 redrive = {"deadLetterTargetArn": dlq.arn, "maxReceiveCount": consumer.max_receive_count}
         elif consumer.dead_letter_queue is None:
             redrive = None
+        else:  # left as it is: a redrive policy set outside tomodachi still counts
+            existing = await self._existing_redrive(queue)
         topic_arns: list[str] = []
         if consumer.topic_name is not None:
             region, account, _name = split_arn(queue.arn)
@@ -376,7 +379,36 @@ class Topology:
             if consumer.visibility_timeout is not None
             else queue.visibility_timeout
         )
-        return QueueBinding(queue.name, queue.url, visibility, dead_letter_url, topic_arns)
+        binding = QueueBinding(queue.name, queue.url, visibility, dead_letter_url, topic_arns)
+        if existing is not None:
+            binding.dead_letter_url, binding.dead_letter_name, binding.redrive_max_receive_count = existing
+        return binding
+
+    async def _existing_redrive(self, queue: QueueInfo) -> tuple[str, str, int] | None:
+        """The URL, name and ``maxReceiveCount`` of the dead-letter queue of *queue*'s own redrive
+        policy, if it has one that can be found (anything else: ``None``, never a start-up error)."""
+        policy = _redrive(queue.attributes.get("RedrivePolicy"))
+        if not isinstance(policy, dict):
+            return None
+        arn, count = policy.get("deadLetterTargetArn"), policy.get("maxReceiveCount")
+        if not isinstance(arn, str) or not isinstance(count, int) or count < 1:
+            return None
+        try:
+            _region, owner, name = split_arn(arn)
+            found = await self._call(
+                "sqs", "get_queue_url", absent=_MISSING_QUEUE, QueueName=name, QueueOwnerAWSAccountId=owner
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._log.warning(
+                "cannot use the queue's dead-letter queue",
+                queue=queue.name,
+                dead_letter_queue=arn,
+                error=str(exc),
+            )
+            return None
+        return (str(found["QueueUrl"]), name, count) if found is not None else None
 
     async def _queue_attributes(self, queue: QueueInfo, consumer: SqsConsumer, redrive: Any) -> None:
         wanted: dict[str, str] = {}

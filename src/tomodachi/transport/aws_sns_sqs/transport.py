@@ -3,9 +3,9 @@
 - ``setup``: resolve every declaration (:mod:`.resolve`) and pick the broker client
   (:func:`.client.client_for`: AWS through aiobotocore, or the in-memory broker when
   ``aws_sns_sqs.broker`` is ``"memory"`` or the run was started with ``--message-broker memory``);
-- ``start``: one WARNING per handler without a dead-letter queue (its failed messages are
-  dropped); set up (or verify, with ``manage_topology`` off) every handler's topology, in
-  declaration order; a wrong endpoint or refused credentials fail here with one line;
+- ``start``: set up (or verify, with ``manage_topology`` off) every handler's topology, in
+  declaration order; a wrong endpoint or refused credentials fail here with one line; then one
+  WARNING per handler without a dead-letter queue (its failed messages would be dropped);
 - ``started``: one receive loop and one visibility extender per handler (:mod:`.consumer`);
 - ``stop``: cancel the receive loops, let in-flight handlers finish within the grace period,
   then make the messages of the cancelled ones visible again.
@@ -67,13 +67,14 @@ class AWSSNSSQSTransport(Transport):
     def dead_letter_routes(self) -> list[DeadLetterRoute]:
         """Each handler's queue and dead-letter queue (``None``: failed messages are dropped).
 
-        Known after :meth:`setup`, without a connection. A handler that leaves the queue's
-        redrive policy as it is (no ``dead_letter_queue_name``) has ``None`` here: the consumer
-        drops what it cannot handle, even if the queue has a redrive policy of its own.
+        Known after :meth:`setup`, without a connection, from the declarations and options.
+        Once started, a handler that leaves its queue's redrive policy as it is (no
+        ``dead_letter_queue_name``) reports the dead-letter queue found in that policy.
         """
+        found = {id(q.consumer): q.binding.dead_letter_name for q in self.queue_consumers}
         service = self.service.name
         return [
-            DeadLetterRoute(service, c.handler.name, self.kind, c.queue, c.dead_letter_to)
+            DeadLetterRoute(service, c.handler.name, self.kind, c.queue, c.dead_letter_to or found.get(id(c)))
             for c in self.consumers
         ]
 
@@ -91,7 +92,6 @@ class AWSSNSSQSTransport(Transport):
     async def start(self) -> None:
         if not self.consumers:
             return
-        self._warn_dropping()
         client = self.client
         # Queues are set up concurrently; handlers sharing a queue one after the other (they
         # build one queue policy together).
@@ -128,6 +128,7 @@ class AWSSNSSQSTransport(Transport):
                 queue=binding.name,
                 topics=[arn.rsplit(":", 1)[-1] for arn in binding.topic_arns],
             )
+        self._warn_dropping()
 
     def _again(self, consumer: SqsConsumer) -> Callable[[], Awaitable[QueueBinding]]:
         async def again() -> QueueBinding:

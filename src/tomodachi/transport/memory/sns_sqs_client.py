@@ -57,13 +57,20 @@ class MemorySnsSqsClient:
             redrive = {"redrive": (queue_name_of(dlq), consumer.max_receive_count)}
         sns_sqs.set_queue_attributes(queue, visibility_timeout=consumer.visibility_timeout, **redrive)
         topics = self._subscribe(consumer, queue)
-        return QueueBinding(
+        model = sns_sqs.queue(queue)
+        binding = QueueBinding(
             queue,
             self.broker.queue_url(queue),
-            sns_sqs.queue(queue).visibility_timeout,
+            model.visibility_timeout,
             self.broker.queue_url(dlq) if isinstance(dlq, str) else None,
             [topic_arn(name) for name in topics],
         )
+        existing = model.dead_letter_queue
+        if dlq is DEFAULT and existing is not None:  # the queue's own redrive policy still counts
+            binding.dead_letter_url = self.broker.queue_url(existing.name)
+            binding.dead_letter_name = existing.name
+            binding.redrive_max_receive_count = model.max_receive_count
+        return binding
 
     def _subscribe(self, consumer: SqsConsumer, queue: str) -> list[str]:
         """Subscribe *queue* to the consumer's topic (or the existing topics its wildcard matches)."""
