@@ -41,6 +41,12 @@ if TYPE_CHECKING:
         sns_publish,
         sqs_send_message,
     )
+    from tomodachi.transport.graphql import (
+        graphql_field,
+        graphql_mutation,
+        graphql_query,
+        graphql_subscription,
+    )
     from tomodachi.transport.http import (
         HttpException,
         HttpResponse,
@@ -52,6 +58,7 @@ if TYPE_CHECKING:
         websocket,
         ws,
     )
+    from tomodachi.transport.redis import redis_enqueue, redis_queue
     from tomodachi.transport.schedule import (
         daily,
         every_second,
@@ -92,6 +99,10 @@ _LAZY: dict[str, str] = {
     "get_http_response_status": "tomodachi.transport.http",
     "get_http_response_status_sync": "tomodachi.transport.http",
     "get_forwarded_remote_ip": "tomodachi.transport.http",
+    "graphql_query": "tomodachi.transport.graphql",
+    "graphql_mutation": "tomodachi.transport.graphql",
+    "graphql_subscription": "tomodachi.transport.graphql",
+    "graphql_field": "tomodachi.transport.graphql",
     "schedule": "tomodachi.transport.schedule",
     "scheduler": "tomodachi.transport.schedule",
     "heartbeat": "tomodachi.transport.schedule",
@@ -110,6 +121,8 @@ _LAZY: dict[str, str] = {
     "aws_sns_sqs_send_message": "tomodachi.transport.aws_sns_sqs",
     "awssnssqs_send_message": "tomodachi.transport.aws_sns_sqs",
     "sqs_send_message": "tomodachi.transport.aws_sns_sqs",
+    "redis_queue": "tomodachi.transport.redis",
+    "redis_enqueue": "tomodachi.transport.redis",
     "RetryMessage": "tomodachi.messaging.errors",
     "RejectMessage": "tomodachi.messaging.errors",
     "RetryPolicy": "tomodachi.messaging.retry",
@@ -196,6 +209,10 @@ __all__ = [
     "get_logger",
     "get_service",
     "get_services",
+    "graphql_field",
+    "graphql_mutation",
+    "graphql_query",
+    "graphql_subscription",
     "heartbeat",
     "hourly",
     "http",
@@ -204,6 +221,8 @@ __all__ = [
     "increase_execution_context_value",
     "minutely",
     "monthly",
+    "redis_enqueue",
+    "redis_queue",
     "run",
     "runtime_of",
     "schedule",

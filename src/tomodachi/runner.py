@@ -63,6 +63,7 @@ def run(config: RunConfig) -> int:
         with asyncio.Runner(loop_factory=factory) as runner:
             runtime = Runtime()
             runtime.message_broker = config.message_broker
+            runtime.production = config.production
             code = runner.run(run_files(config.files, config=config.config, runtime=runtime))
         # The services are down and the process is about to exit (this is the CLI's runner): a
         # late copy of the stop signal must not turn a clean exit into 130 or a kill by SIGINT.

@@ -80,6 +80,10 @@ class Runtime:
         #: ``"memory"`` runs every message transport of the run on the in-process broker
         #: (``--message-broker memory``, and ``tomodachi.testing``); ``None`` follows the options.
         self.message_broker: str | None = None
+        #: True when the run was started in production mode (``tomodachi run --production``,
+        #: ``TOMODACHI_PRODUCTION``); transports may choose safer defaults then (GraphQL turns
+        #: introspection and its GraphiQL page off). ``tomodachi.testing`` runs are not.
+        self.production = False
         self._resources: dict[Hashable, object] = {}
         self._records: list[ServiceRecord] = []
         self._closers: list[Callable[[], Awaitable[None]]] = []

@@ -26,8 +26,9 @@ Runs the services defined in one or more service files, all in one process and o
 'start' and 'go' are synonyms of 'run'. Options may appear anywhere after 'run'.
 
 Options:
-  --production                  Production mode. Today this only turns off the start-up banner
-                                (there is no file watcher yet).
+  --production                  Production mode: no start-up banner, and production defaults
+                                for transports that have them (GraphQL: no introspection, no
+                                GraphiQL page). There is no file watcher yet.
                                 env: TOMODACHI_PRODUCTION (true unless 0/no/none/false/off/empty)
   --loop <auto|asyncio|uvloop>  The event loop: 'auto' (default) uses uvloop when it is installed,
                                 else asyncio. Aliases: default; aio, async; libuv, uv.
