@@ -93,6 +93,10 @@ async def subscribe(ws: aiohttp.ClientWebSocketResponse, op: str, query: str, **
     await ws.send_json({"type": "subscribe", "id": op, "payload": {"query": query, "variables": variables}})
 
 
+def next_(operation: str, data: Any) -> dict[str, Any]:
+    return {"type": "next", "id": operation, "payload": {"data": data}}
+
+
 async def wait_for_subscribers(service: Any, count: int) -> None:
     for _ in range(200):
         if service.events.subscribers("orders") == count:
@@ -255,3 +259,49 @@ async def test_a_graceful_stop_completes_subscriptions_and_closes_the_socket() -
         assert ws.close_code == 1001
         assert time.monotonic() - started < 5  # not the 30 s grace period
         assert app[Orders].events.subscribers("orders") == 0  # type: ignore[attr-defined]
+
+
+async def test_operations_per_connection_are_bounded() -> None:
+    async with run_services(Orders, options={"graphql.max_subscriptions": 1}) as app:
+        async with connect(app) as ws:
+            await subscribe(ws, "1", "subscription { orderPlaced { id } }")
+            await subscribe(ws, "2", "subscription { orderPlaced { id } }")
+            message = await ws.receive_json(timeout=5)
+            assert (message["type"], message["id"]) == ("error", "2")
+            assert message["payload"][0]["extensions"] == {"code": "TOO_MANY_OPERATIONS"}
+            await ws.send_json({"type": "ping"})
+            assert await ws.receive_json(timeout=5) == {"type": "pong"}  # the connection stays
+
+
+async def refuse_without_token(func: Any, service: Any, request: Any) -> Any:
+    if "token" not in request.query:
+        return 401, "no token"
+    return await func(token=request.query["token"])
+
+
+class TokenOrders(Orders):
+    name = "token-orders"
+    http_middleware = [refuse_without_token]
+    graphql_schema = Orders.graphql_schema.replace("whoami: String!", "whoami: String!\n token: String!")
+
+    @tomodachi.graphql_subscription("token")
+    async def token_stream(self, token: str) -> AsyncIterator[str]:
+        yield token
+
+
+async def test_http_middleware_runs_before_the_upgrade_and_its_keywords_reach_subscriptions() -> None:
+    async with run_services(TokenOrders, options={"graphql.mask_errors": False}) as app:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await app.client().ws_connect("/graphql", protocols=[PROTOCOL])
+        assert refused.value.status == 401
+        async with app.client().ws_connect("/graphql?token=t-1", protocols=[PROTOCOL]) as ws:
+            await ws.send_json({"type": "connection_init"})
+            assert (await ws.receive_json(timeout=5))["type"] == "connection_ack"
+            await subscribe(ws, "t", "subscription { token }")
+            assert await ws.receive_json(timeout=5) == next_("t", {"token": "t-1"})
+            assert await ws.receive_json(timeout=5) == {"type": "complete", "id": "t"}
+            # graphql.mask_errors=False: the exception's message (never a traceback)
+            await subscribe(ws, "f", "subscription { failing }")
+            assert await ws.receive_json(timeout=5) == next_("f", {"failing": 1})
+            message = await ws.receive_json(timeout=5)
+            assert message["payload"][0]["message"] == "stream broke: secret"
