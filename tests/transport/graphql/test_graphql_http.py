@@ -365,3 +365,16 @@ async def test_concurrent_requests_share_nothing() -> None:
             *(_post(client, f'{{ book(id: "{i % 2 + 1}") {{ id }} }}') for i in range(20))
         )
         assert [body["data"]["book"]["id"] for _, body in results] == [str(i % 2 + 1) for i in range(20)]
+
+
+async def test_fragments_built_to_explode_are_measured_without_expanding_them() -> None:
+    fragments = ["fragment F0 on Query { books { id } }"]
+    fragments += [f"fragment F{i} on Query {{ ...F{i - 1} ...F{i - 1} }}" for i in range(1, 40)]
+    query = "{ ...F39 }\n" + "\n".join(fragments)  # 2**40 fields if it were expanded
+    async with run_services(Library) as app:
+        started = asyncio.get_running_loop().time()
+        status, body = await _post(app.client(), query)
+        assert asyncio.get_running_loop().time() - started < 2
+        assert status == 400
+        assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+        assert str(2**40) in body["errors"][0]["message"]

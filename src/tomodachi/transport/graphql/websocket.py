@@ -13,6 +13,7 @@ A graceful stop completes every running operation and closes with 1001.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -254,15 +255,13 @@ class Connection:
                     except GraphQLError as exc:  # from the resolver's stream: already logged
                         await self.send({"type": "error", "id": operation, "payload": [exc.formatted]})
                         return
-                    except Exception as exc:
-                        self.log.error(
-                            "uncaught exception in subscription stream", operation=operation, exc_info=exc
-                        )
-                        await self._error(operation, INTERNAL_ERROR)
-                        return
             await self.send({"type": "complete", "id": operation})
         except ConnectionError:  # the client went away
             pass
+        except Exception as exc:  # not from a resolver (those are logged and wrapped): logged once
+            self.log.error("uncaught exception in graphql operation", operation=operation, exc_info=exc)
+            with contextlib.suppress(ConnectionError):
+                await self._error(operation, INTERNAL_ERROR)
         finally:
             if self.operations.get(operation) is asyncio.current_task():
                 del self.operations[operation]
