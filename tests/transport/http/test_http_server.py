@@ -182,8 +182,8 @@ async def test_real_ip_from_trusted_proxy(serve: Any, client: aiohttp.ClientSess
 async def test_access_log_masks_secret_query_parameters(
     serve: Any, json_logs: Any, client: aiohttp.ClientSession
 ) -> None:
-    query = "user=ann&access_token=abc123&API_KEY=k1&key=k2&monkey=banana&X-Amz-Signature=s1"
-    query += "&code=c1&country_code=SE"
+    query = "user=ann&access_token=SECRETtoken&API_KEY=SECRETapikey&key=SECRETkey&monkey=banana"
+    query += "&X-Amz-Signature=SECRETsig&code=SECRETcode&country_code=SE"
     async with serve(make_service()) as r:
         async with client.get(r.url + "/?" + query) as response:
             await response.read()
@@ -192,7 +192,7 @@ async def test_access_log_masks_secret_query_parameters(
     assert logged == (
         "user=ann&access_token=***&API_KEY=***&key=***&monkey=banana&X-Amz-Signature=***&code=***&country_code=SE"
     )
-    assert not any(secret in str(json_logs()) for secret in ("abc123", "k1", "k2", "s1", "c1"))
+    assert "SECRET" not in str(json_logs())
 
 
 def access_lines(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
