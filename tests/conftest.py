@@ -25,7 +25,11 @@ import pytest
 import tomodachi.logging as tlog
 from tests import _support
 
-pytest_plugins = ["tests.contract._backend_rabbitmq", "tests.contract._backend_aws"]
+pytest_plugins = [
+    "tests.contract._backend_rabbitmq",
+    "tests.contract._backend_aws",
+    "tests.contract._backend_redis",
+]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -1,8 +1,9 @@
 """The message-transport contract: one suite, run against every backend of a family.
 
-A backend is a fixture named ``amqp_backend_<name>`` or ``sns_sqs_backend_<name>`` returning a
-:class:`Backend`. The in-memory ones are defined here; the real brokers' are pytest plugins
-(``_backend_<name>.py`` next to this file, listed in ``pytest_plugins`` of ``tests/conftest.py``),
+A backend is a fixture named ``amqp_backend_<name>``, ``sns_sqs_backend_<name>`` or
+``redis_backend_<name>`` returning a :class:`Backend`. The in-memory ones are defined here; the
+real brokers' are pytest plugins (``_backend_<name>.py`` next to this file, listed in
+``pytest_plugins`` of ``tests/conftest.py``),
 each naming its backends in ``CONTRACT_BACKENDS`` (family -> ``pytest.param(name, marks=...)``, the
 mark being its broker's). Tests only use the public decorators and publish functions, and observe
 what handlers received.
@@ -17,7 +18,7 @@ import pytest
 
 from tests.contract.contract_support import Backend, Inbox
 
-FAMILIES = ("amqp", "sns_sqs")
+FAMILIES = ("amqp", "sns_sqs", "redis")
 
 
 def _backends(config: pytest.Config, family: str) -> list[Any]:
@@ -45,6 +46,11 @@ def sns_sqs_backend_memory() -> Backend:
 
 
 @pytest.fixture
+def redis_backend_memory() -> Backend:
+    return Backend("memory", {"redis.poll_interval": 0.1, "redis.claim_idle": 1.0}, "memory")
+
+
+@pytest.fixture
 def amqp_backend(request: pytest.FixtureRequest) -> Backend:
     backend: Backend = request.getfixturevalue(f"amqp_backend_{request.param}")
     return backend
@@ -53,6 +59,12 @@ def amqp_backend(request: pytest.FixtureRequest) -> Backend:
 @pytest.fixture
 def sns_sqs_backend(request: pytest.FixtureRequest) -> Backend:
     backend: Backend = request.getfixturevalue(f"sns_sqs_backend_{request.param}")
+    return backend
+
+
+@pytest.fixture
+def redis_backend(request: pytest.FixtureRequest) -> Backend:
+    backend: Backend = request.getfixturevalue(f"redis_backend_{request.param}")
     return backend
 
 

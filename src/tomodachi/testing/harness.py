@@ -201,6 +201,23 @@ class RunningServices:
         )
         return Delivery(self.delivery_log, message_id, clock=self.clock)
 
+    async def redis_enqueue(
+        self,
+        queue: str,
+        data: Any,
+        *,
+        service: type[Service] | str | None = None,
+        message_envelope: Any = DEFAULT,
+        **kwargs: Any,
+    ) -> Delivery:
+        """Enqueue on a Redis stream queue (``tomodachi.redis_enqueue``; ``delay=``, ``eta=`` too)."""
+        from tomodachi.transport.redis.enqueue import redis_enqueue
+
+        message_id = await redis_enqueue(
+            self._publisher(service), data, queue, message_envelope=message_envelope, **kwargs
+        )
+        return Delivery(self.delivery_log, message_id, clock=self.clock)
+
     # -- what the services published --------------------------------------------------------
     @property
     def published(self) -> list[PublishedMessage]:

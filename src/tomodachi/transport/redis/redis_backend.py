@@ -1,0 +1,450 @@
+"""The Redis backend of ``@tomodachi.redis_queue``: redis-py asyncio, standalone, Cluster or Sentinel.
+
+Data layout (``docs/redis.md``): per queue a stream ``<prefix>{<queue>}`` that every group reads
+and a sorted set ``...:delayed`` of delayed enqueues; per queue and group a retry stream
+``...:retry:<group>``, its sorted set ``...:retry:<group>:delayed`` and a dead-letter stream
+``...:dead:<group>``. The queue name is a hash tag, so on a Cluster all keys of a queue live in
+one slot and every multi-key step is one Lua script, atomic:
+
+- ``_PROMOTE``: move due members of delayed sets into their streams (Redis's ``TIME``, so the
+  clocks of producers and consumers do not matter);
+- ``_RETRY``: ``XACK`` the delivery and, if it was still pending, add it to the group's retry
+  stream (or its delayed set);
+- ``_DEAD``: the same into the dead-letter stream;
+- ``_RECLAIM``: ``XAUTOCLAIM`` plus each entry's delivery count (``XPENDING``): the attempt;
+- ``_TRIM``: ``XTRIM MINID`` to the oldest entry some group still needs.
+
+redis-py is imported only here: a service on the in-memory broker does not need it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import redis.asyncio as aioredis
+from redis import exceptions as redis_errors
+
+import tomodachi
+from tomodachi.errors import mask_url_credentials
+
+from .backend import BackendUnavailable, DeadLetter, Entry, QueueKeys
+from .options import RedisOptions
+
+__all__ = ["RedisBackend", "make_client", "shared_client"]
+
+T = TypeVar("T")
+
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    redis_errors.ConnectionError,  # also BusyLoadingError, MasterNotFoundError
+    redis_errors.TimeoutError,
+    redis_errors.ReadOnlyError,  # a failed-over master that is a replica now
+    redis_errors.TryAgainError,
+    redis_errors.ClusterDownError,
+    OSError,
+    TimeoutError,
+)
+
+_PROMOTE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local moved, nextdue = 0, -1
+for i = 1, #KEYS, 2 do
+  local due = redis.call('ZRANGEBYSCORE', KEYS[i], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+  for _, member in ipairs(due) do
+    local m = cjson.decode(member)
+    if ARGV[2] ~= '' then
+      redis.call('XADD', KEYS[i + 1], 'MAXLEN', '~', ARGV[2], '*',
+        'payload', m.p, 'id', m.i, 'attempt', m.a, 'enqueued', m.e)
+    else
+      redis.call('XADD', KEYS[i + 1], '*', 'payload', m.p, 'id', m.i, 'attempt', m.a, 'enqueued', m.e)
+    end
+    redis.call('ZREM', KEYS[i], member)
+    moved = moved + 1
+  end
+  local first = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
+  if first[2] then
+    local wait = math.max(tonumber(first[2]) - now, 0)
+    if nextdue < 0 or wait < nextdue then nextdue = wait end
+  end
+end
+return {moved, nextdue}
+"""
+
+_DELAY = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[2])
+"""
+
+# KEYS: the stream read from, the group's retry stream, its delayed set.
+# ARGV: group, stream id, delay ms, payload, message id, attempt, enqueued ms, maxlen or ''.
+_RETRY = """
+if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+if tonumber(ARGV[3]) <= 0 then
+  if ARGV[8] ~= '' then
+    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[8], '*',
+      'payload', ARGV[4], 'id', ARGV[5], 'attempt', ARGV[6], 'enqueued', ARGV[7])
+  else
+    redis.call('XADD', KEYS[2], '*',
+      'payload', ARGV[4], 'id', ARGV[5], 'attempt', ARGV[6], 'enqueued', ARGV[7])
+  end
+else
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local member = cjson.encode({p = ARGV[4], i = ARGV[5], a = ARGV[6], e = ARGV[7]})
+  redis.call('ZADD', KEYS[3], now + tonumber(ARGV[3]), member)
+end
+return 1
+"""
+
+# KEYS: the stream read from, the dead-letter stream. ARGV: group, stream id, maxlen or '', then
+# the dead letter's field/value pairs.
+_DEAD = """
+if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+local fields = {}
+for i = 4, #ARGV do fields[#fields + 1] = ARGV[i] end
+if ARGV[3] ~= '' then
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', unpack(fields))
+else
+  redis.call('XADD', KEYS[2], '*', unpack(fields))
+end
+return 1
+"""
+
+# KEYS: a stream. ARGV: group, consumer, min idle ms, count. Returns {id, fields, deliveries}.
+_RECLAIM = """
+local out, cursor, rounds, want = {}, '0-0', 0, tonumber(ARGV[4])
+repeat
+  local r = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], cursor, 'COUNT', want - #out)
+  cursor = r[1]
+  for _, e in ipairs(r[2]) do
+    local p = redis.call('XPENDING', KEYS[1], ARGV[1], e[1], e[1], 1)
+    local n = 1
+    if p[1] then n = p[1][4] end
+    out[#out + 1] = {e[1], e[2], n}
+  end
+  rounds = rounds + 1
+until cursor == '0-0' or #out >= want or rounds >= 10
+return out
+"""
+
+# KEYS: a stream. Trims the entries below the oldest one some group still needs (pending, or
+# not yet delivered); a stream without groups is left alone.
+_TRIM = """
+local ok, groups = pcall(redis.call, 'XINFO', 'GROUPS', KEYS[1])
+if not ok or #groups == 0 then return 0 end
+local min_ms, min_seq = nil, nil
+for _, g in ipairs(groups) do
+  local info = {}
+  for i = 1, #g, 2 do info[g[i]] = g[i + 1] end
+  local id, bump = info['last-delivered-id'], 1
+  if tonumber(info['pending']) > 0 then
+    id = redis.call('XPENDING', KEYS[1], info['name'])[2]
+    bump = 0
+  end
+  local dash = string.find(id, '-', 1, true)
+  local ms, seq = tonumber(string.sub(id, 1, dash - 1)), tonumber(string.sub(id, dash + 1)) + bump
+  if min_ms == nil or ms < min_ms or (ms == min_ms and seq < min_seq) then min_ms, min_seq = ms, seq end
+end
+return redis.call('XTRIM', KEYS[1], 'MINID', string.format('%d-%d', min_ms, min_seq))
+"""
+
+
+def _connection_kwargs(settings: RedisOptions) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
+        "decode_responses": True,
+        "client_name": settings.client_name,
+        "socket_timeout": float(settings.socket_timeout),
+        "socket_connect_timeout": float(settings.connect_timeout),
+        "socket_keepalive": True,
+    }
+    if settings.password is not None:
+        kwargs["password"] = settings.password
+    if settings.tls.enabled or str(settings.url).startswith("rediss://"):
+        kwargs["ssl_ca_certs"] = settings.tls.ca_certs
+        kwargs["ssl_certfile"] = settings.tls.certfile
+        kwargs["ssl_keyfile"] = settings.tls.keyfile
+        kwargs["ssl_cert_reqs"] = "required" if settings.tls.verify else "none"
+        kwargs["ssl_check_hostname"] = bool(settings.tls.verify)
+    return kwargs
+
+
+def _tls_url(settings: RedisOptions) -> str:
+    url = str(settings.url)
+    if settings.tls.enabled and url.startswith("redis://"):
+        return "rediss://" + url.removeprefix("redis://")
+    return url
+
+
+def make_client(settings: RedisOptions) -> Any:
+    """A redis-py asyncio client for *settings*: one pool (per node), connecting lazily."""
+    kwargs = _connection_kwargs(settings)
+    size = settings.pool.size
+    if settings.mode == "cluster":
+        from redis.asyncio.cluster import RedisCluster
+
+        if "ssl_ca_certs" in kwargs:
+            kwargs["ssl"] = True
+        return RedisCluster.from_url(_tls_url(settings), max_connections=size, **kwargs)
+    if settings.mode == "sentinel":
+        from redis.asyncio.sentinel import Sentinel
+
+        if "ssl_ca_certs" in kwargs:
+            kwargs["ssl"] = True
+        nodes = [(host, int(port)) for host, _, port in (s.rpartition(":") for s in settings.sentinels)]
+        sentinel_kwargs = {k: v for k, v in kwargs.items() if k in ("password", "socket_timeout")}
+        sentinel = Sentinel(nodes, sentinel_kwargs=sentinel_kwargs, **kwargs)
+        return sentinel.master_for(settings.sentinel_master, max_connections=size)
+    pool = aioredis.BlockingConnectionPool.from_url(
+        _tls_url(settings), max_connections=size, timeout=float(settings.pool.timeout), **kwargs
+    )
+    return aioredis.Redis.from_pool(pool)  # the client owns the pool: aclose() closes both
+
+
+async def _close_client(client: Any) -> None:
+    await client.aclose()
+
+
+def shared_client(runtime: tomodachi.Runtime, settings: RedisOptions) -> Any:
+    """The run's client for these connection settings (a run resource, closed with the run)."""
+    key = (
+        "tomodachi.redis.client",
+        str(settings.url),
+        settings.password,
+        settings.mode,
+        tuple(settings.sentinels),
+        settings.sentinel_master,
+        settings.client_name,
+        settings.pool.size,
+        float(settings.pool.timeout),
+        float(settings.socket_timeout),
+        float(settings.connect_timeout),
+        settings.tls.enabled,
+        settings.tls.ca_certs,
+        settings.tls.certfile,
+        settings.tls.keyfile,
+        settings.tls.verify,
+    )
+    return runtime.resource(key, lambda: make_client(settings), _close_client)
+
+
+def _fields(raw: Any) -> dict[str, str]:
+    if isinstance(raw, dict):
+        return {str(k): str(v) for k, v in raw.items()}
+    items = list(raw or [])
+    return {str(items[i]): str(items[i + 1]) for i in range(0, len(items) - 1, 2)}
+
+
+def entry_of(stream: str, stream_id: str, raw: Any, deliveries: int) -> Entry:
+    """An :class:`Entry` from a stream entry's fields; one that ``redis_enqueue`` did not write
+    (no ``payload``) has a ``problem``, so the transport dead-letters it with a reason."""
+    fields = _fields(raw)
+    payload = fields.get("payload")
+    try:
+        base = int(fields.get("attempt", "0"))
+        enqueued = int(fields.get("enqueued", "0")) / 1000 or float(stream_id.partition("-")[0]) / 1000
+    except ValueError:
+        base, enqueued = 0, 0.0
+    problem = None
+    if payload is None:
+        problem = f"malformed entry: no 'payload' field (fields: {', '.join(sorted(fields)) or 'none'})"
+    return Entry(
+        stream=stream,
+        stream_id=stream_id,
+        message_id=fields.get("id") or stream_id,
+        payload=payload if payload is not None else json.dumps(fields),
+        attempt=base + max(deliveries, 1),
+        enqueued_at=enqueued,
+        problem=problem,
+    )
+
+
+def _opt(value: int | None) -> str:
+    return "" if value is None else str(value)
+
+
+class RedisBackend:
+    """A :class:`~.backend.QueueBackend` on redis-py (see the module docstring)."""
+
+    #: Cancelling a blocked ``XREADGROUP`` can leave redis-py's connection cleanup waiting.
+    cancel_safe_reads = False
+
+    def __init__(self, client: Any, settings: RedisOptions) -> None:
+        self.client = client
+        self.settings = settings
+        self._ready = False
+        self._promote = client.register_script(_PROMOTE)
+        self._delay = client.register_script(_DELAY)
+        self._retry = client.register_script(_RETRY)
+        self._dead = client.register_script(_DEAD)
+        self._reclaim = client.register_script(_RECLAIM)
+        self._trim = client.register_script(_TRIM)
+
+    @property
+    def ready(self) -> bool:
+        return self._ready
+
+    async def _call(self, call: Callable[[], Awaitable[T]]) -> T:
+        try:
+            result = await call()
+        except _UNAVAILABLE as exc:
+            self._ready = False
+            raise BackendUnavailable(mask_url_credentials(f"{type(exc).__name__}: {exc}")) from None
+        self._ready = True
+        return result
+
+    async def connect(self) -> None:
+        await self._call(lambda: self.client.ping())
+
+    async def ensure_group(self, keys: QueueKeys, group: str) -> None:
+        for stream in (keys.stream, keys.retry):
+            try:
+                await self._call(lambda s=stream: self.client.xgroup_create(s, group, id="0", mkstream=True))  # type: ignore[misc]
+            except redis_errors.ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
+    async def enqueue(
+        self, stream: str, payload: str, *, message_id: str, delay: float, maxlen: int | None
+    ) -> None:
+        enqueued = str(int(time.time() * 1000))
+        if delay > 0:
+            member = json.dumps({"p": payload, "i": message_id, "a": "0", "e": enqueued})
+            ms = max(int(delay * 1000), 1)
+            await self._call(lambda: self._delay(keys=[f"{stream}:delayed"], args=[ms, member]))
+            return
+        fields = {"payload": payload, "id": message_id, "attempt": "0", "enqueued": enqueued}
+        await self._call(lambda: self.client.xadd(stream, fields, maxlen=maxlen, approximate=True))
+
+    async def read(
+        self, keys: QueueKeys, group: str, consumer: str, count: int, block: float
+    ) -> tuple[list[Entry], float | None]:
+        _moved, next_due_ms = await self._call(
+            lambda: self._promote(
+                keys=[keys.delayed, keys.stream, keys.retry_delayed, keys.retry],
+                args=[max(count, 100), _opt(self.settings.maxlen)],
+            )
+        )
+        next_due = None if int(next_due_ms) < 0 else int(next_due_ms) / 1000
+        if next_due is not None:
+            block = min(block, next_due)
+        streams = {keys.stream: ">", keys.retry: ">"}
+        try:
+            response = await self._call(
+                lambda: self.client.xreadgroup(
+                    group,
+                    consumer,
+                    streams,
+                    count=count,
+                    block=max(int(block * 1000), 1),
+                )
+            )
+        except redis_errors.ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            await self.ensure_group(keys, group)  # Redis restarted empty, or the stream was deleted
+            return [], next_due
+        entries: list[Entry] = []
+        items = response.items() if isinstance(response, dict) else (response or [])
+        for stream, stream_entries in items:
+            if isinstance(stream_entries, list) and stream_entries and isinstance(stream_entries[0], list):
+                stream_entries = stream_entries[0]  # RESP3 dict values are wrapped in a list
+            for stream_id, raw in stream_entries:
+                entries.append(entry_of(str(stream), str(stream_id), raw, 1))
+        return entries, next_due
+
+    async def reclaim(
+        self, keys: QueueKeys, group: str, consumer: str, min_idle: float, count: int
+    ) -> list[Entry]:
+        found: list[Entry] = []
+        for stream in (keys.stream, keys.retry):
+            if len(found) >= count:
+                break
+            try:
+                rows = await self._call(
+                    lambda s=stream: self._reclaim(  # type: ignore[misc]
+                        keys=[s], args=[group, consumer, max(int(min_idle * 1000), 1), count - len(found)]
+                    )
+                )
+            except redis_errors.ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                await self.ensure_group(keys, group)
+                continue
+            for stream_id, raw, deliveries in rows:
+                found.append(entry_of(stream, str(stream_id), raw, int(deliveries)))
+        return found
+
+    async def touch(self, group: str, consumer: str, entries: Sequence[Entry]) -> None:
+        by_stream: dict[str, list[str]] = {}
+        for entry in entries:
+            by_stream.setdefault(entry.stream, []).append(entry.stream_id)
+        for stream, ids in by_stream.items():
+            await self._call(
+                lambda s=stream, i=ids: self.client.xclaim(s, group, consumer, 0, i, justid=True)  # type: ignore[misc]
+            )
+
+    async def ack(self, group: str, entry: Entry) -> None:
+        await self._call(lambda: self.client.xack(entry.stream, group, entry.stream_id))
+
+    async def retry(self, keys: QueueKeys, group: str, entry: Entry, delay: float) -> None:
+        args = [
+            group,
+            entry.stream_id,
+            int(delay * 1000),
+            entry.payload,
+            entry.message_id,
+            entry.attempt,
+            int(entry.enqueued_at * 1000),
+            _opt(self.settings.maxlen),
+        ]
+        await self._call(lambda: self._retry(keys=[entry.stream, keys.retry, keys.retry_delayed], args=args))
+
+    async def dead_letter(
+        self, keys: QueueKeys, group: str, entry: Entry, *, reason: str, error: str, maxlen: int | None
+    ) -> None:
+        fields = {
+            "payload": entry.payload,
+            "id": entry.message_id,
+            "attempt": str(entry.attempt),
+            "enqueued": str(int(entry.enqueued_at * 1000)),
+            "reason": reason,
+            "error": error,
+            "from": entry.stream,
+            "stream_id": entry.stream_id,
+            "group": group,
+        }
+        args: list[Any] = [group, entry.stream_id, _opt(maxlen)]
+        for key, value in fields.items():
+            args.extend((key, value))
+        await self._call(lambda: self._dead(keys=[entry.stream, keys.dead], args=args))
+
+    async def trim(self, stream: str) -> int:
+        return int(await self._call(lambda: self._trim(keys=[stream], args=[])))
+
+    async def dead_letters(self, keys: QueueKeys, limit: int = 100) -> list[DeadLetter]:
+        rows = await self._call(lambda: self.client.xrange(keys.dead, count=limit))
+        letters = []
+        for stream_id, raw in rows:
+            fields = _fields(raw)
+            letters.append(
+                DeadLetter(
+                    stream_id=str(stream_id),
+                    message_id=fields.get("id", ""),
+                    payload=fields.get("payload", ""),
+                    attempt=int(fields.get("attempt", "0") or 0),
+                    reason=fields.get("reason", ""),
+                    error=fields.get("error", ""),
+                )
+            )
+        return letters
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    async def close(self) -> None:
+        """The client is the run's (closed with it)."""
