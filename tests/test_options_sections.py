@@ -24,6 +24,17 @@ class RedisOptions(OptionsInterface):
     pool: Pool = subsection(Pool)
 
 
+@pytest.fixture(autouse=True)
+def _without_the_real_redis_section() -> Iterator[None]:
+    """These tests register a throw-away 'redis' section: put the real one (the Redis queue
+    transport's, registered when tomodachi.transport.redis is imported) aside meanwhile."""
+    real = REGISTERED.pop("redis", None)
+    yield
+    REGISTERED.pop("redis", None)
+    if real is not None:
+        REGISTERED["redis"] = real
+
+
 @pytest.fixture
 def redis_section() -> Iterator[None]:
     register_section("redis", RedisOptions)

@@ -195,16 +195,24 @@ class MemoryQueueBackend:
         entries = self._take(keys, group, consumer, count)
         if entries:
             return entries, next_due
-        await self._wait(block if next_due is None else min(block, next_due))
+        # No polling in memory: every change wakes the readers, so wait for one or the next due
+        # time (on a ManualClock a long retry delay is then one step of the clock, not many).
+        await self._wait(next_due)
         model.check()
         next_due = model.promote(pairs, self.maxlen)
         return self._take(keys, group, consumer, count), next_due
 
-    async def _wait(self, timeout: float) -> None:  # noqa: ASYNC109 - a deadline, not a cancel scope
+    async def _wait(self, timeout: float | None) -> None:  # noqa: ASYNC109 - a deadline, not a cancel scope
         # A wake-up (an enqueue), or *timeout* on the run's clock (a ManualClock sees the sleeper).
         wake = asyncio.Event()
         self.model.waiters.add(wake)
         woken = asyncio.ensure_future(wake.wait())
+        if timeout is None:
+            try:
+                await woken
+            finally:
+                self.model.waiters.discard(wake)
+            return
         slept = asyncio.ensure_future(self.model.clock.sleep(timeout))
         try:
             await asyncio.wait((woken, slept), return_when=asyncio.FIRST_COMPLETED)

@@ -117,6 +117,8 @@ class RedisQueueTransport(Transport):
         self._upkeep = TaskTracker()
         self._started = False
         self._stopping = False
+        #: Set once the drain is over: the upkeep loop then ends after its current step.
+        self._closing = asyncio.Event()
         self._log = get_logger("tomodachi.redis").new(service=service.name)
 
     @classmethod
@@ -284,7 +286,8 @@ class RedisQueueTransport(Transport):
                     "enqueued_at": datetime.fromtimestamp(entry.enqueued_at, UTC),
                 }
                 outcome = await pipeline(entry.payload, values, message_id=entry.message_id)
-            result, delay = await self._settle(consumer, entry, outcome)
+            # Settling is shielded: a stop that cancels this task never interrupts a Redis call.
+            result, delay = await asyncio.shield(self._settle(consumer, entry, outcome))
             observers = observers_of(self.runtime)
             if observers.settled:
                 observers.report_settled(
@@ -368,8 +371,10 @@ class RedisQueueTransport(Transport):
         trim_interval = float(settings.trim_interval)
         tick = min(claim_idle / 3, trim_interval) if trim_interval > 0 else claim_idle / 3
         since_trim = 0.0
-        while True:
-            await backend.sleep(tick)
+        while not self._closing.is_set():
+            await self._pause(backend, tick)
+            if self._closing.is_set():
+                return
             since_trim += tick
             trim = trim_interval > 0 and since_trim >= trim_interval - 1e-9
             if trim:
@@ -383,6 +388,17 @@ class RedisQueueTransport(Transport):
                     self._log.error(
                         "queue upkeep failed", handler=consumer.handler, error=describe_exception(exc)
                     )
+
+    async def _pause(self, backend: QueueBackend, seconds: float) -> None:
+        """Sleep on the backend's clock, or until the transport closes (cancel-safe: no Redis call)."""
+        slept = asyncio.ensure_future(backend.sleep(seconds))
+        closing = asyncio.ensure_future(self._closing.wait())
+        try:
+            await asyncio.wait((slept, closing), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            slept.cancel()
+            closing.cancel()
+            await asyncio.gather(slept, closing, return_exceptions=True)
 
     async def _upkeep_one(
         self, backend: QueueBackend, consumer: _Consumer, claim_idle: float, trim: bool
@@ -420,10 +436,16 @@ class RedisQueueTransport(Transport):
                 "left pending for another consumer (reclaimed after redis.claim_idle)",
                 grace_period=self.grace_period,
             )
-        await self._upkeep.cancel_all()
+        await self._end_upkeep()
+
+    async def _end_upkeep(self) -> None:
+        # Not cancelled in the middle of a Redis call (redis-py's clean-up of a cancelled command
+        # can hang): the loop ends after its current step, within the socket timeout.
+        self._closing.set()
+        await self._upkeep.drain(float(self.settings.socket_timeout) + 1.0)
 
     async def close(self) -> None:
-        await self._upkeep.cancel_all()
+        await self._end_upkeep()
         await super().close()
         if self.backend is not None:
             await self.backend.close()

@@ -1,0 +1,163 @@
+"""``@tomodachi.redis_queue``: options, the in-memory model on a manual clock, outages, poison
+messages, routes and the stop; on the in-memory model, and where it matters on a real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import tomodachi
+from tests._support import SRC, wait_until
+from tests.contract._backend_redis import REDIS_URL, delete_keys
+from tomodachi.envelope import JsonBase
+from tomodachi.errors import ConfigurationError
+from tomodachi.options import Options
+from tomodachi.testing import ManualClock, run_services
+from tomodachi.transport.redis import MemoryQueueBackend, RedisOptions, RedisQueueTransport, redis_queue
+
+
+def _transport(service: tomodachi.Service) -> RedisQueueTransport:
+    transport = tomodachi.runtime_of(service).transport(service, RedisQueueTransport)
+    assert transport is not None and transport.backend is not None
+    return transport
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def broker(request: pytest.FixtureRequest) -> Iterator[tuple[str | None, dict[str, Any]]]:
+    prefix = f"tomodachi-test-{request.node.name[-40:]}-{id(request)}:"
+    options = {"redis.key_prefix": prefix, "redis.poll_interval": 0.1, "redis.claim_idle": 0.3}
+    yield ("memory" if request.param == "memory" else None), options
+    if request.param == "redis":
+        asyncio.run(delete_keys(REDIS_URL, prefix))
+
+
+def test_the_url_password_is_masked_in_reprs_and_errors() -> None:
+    options = Options(redis={"url": "redis://user:hunter2@cache:6379/0", "password": "s3cret"})
+    assert "hunter2" not in repr(options) and "s3cret" not in repr(options)
+    assert "redis://user:***@cache:6379/0" in repr(options)
+    assert options.section(RedisOptions).url == "redis://user:hunter2@cache:6379/0"
+    with pytest.raises(ConfigurationError) as caught:
+        Options(redis={"url": "http://user:hunter2@cache"})
+    assert "hunter2" not in str(caught.value) and "redis.url" in str(caught.value)
+
+
+def test_options_spanning_keys_are_checked() -> None:
+    with pytest.raises(ConfigurationError, match=r"redis\.sentinels"):
+        Options(redis={"mode": "sentinel"}).validate()
+    with pytest.raises(ConfigurationError, match=r"redis\.socket_timeout"):
+        Options(redis={"socket_timeout": 1, "poll_interval": 2}).validate()
+    Options(redis={"mode": "sentinel", "sentinels": ["10.0.0.1:26379"]}).validate()
+
+
+def test_importing_tomodachi_or_the_transport_does_not_import_redis_py() -> None:
+    code = (
+        "import sys, tomodachi\n"
+        "tomodachi.redis_queue, tomodachi.redis_enqueue\n"
+        "assert 'redis' not in sys.modules, 'redis-py imported'\n"
+        "assert 'tomodachi.transport.redis.redis_backend' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, env={"PYTHONPATH": SRC}, timeout=30)
+
+
+async def test_a_long_backoff_takes_no_real_time_on_a_manual_clock() -> None:
+    class Billing(tomodachi.Service):
+        name = "billing"
+        message_envelope = JsonBase
+        first: float | None = None
+
+        @redis_queue("invoices", retry=tomodachi.RetryPolicy(max_attempts=10, initial_delay=60, jitter=False))
+        async def charge(self, data: Any, attempt: int) -> None:
+            if attempt < 4:
+                raise tomodachi.RetryMessage("provider down")
+
+    async with run_services(Billing, clock=ManualClock()) as app:
+        report = await (await app.redis_enqueue("invoices", {"id": 1})).outcome(timeout=5)
+    assert report.handled and report.retries == 3  # waited 60, 120, 240 s on the manual clock
+    assert [attempt.delay for attempt in report.attempts[:3]] == [60.0, 120.0, 240.0]
+
+
+async def test_not_ready_while_redis_is_unreachable_and_nothing_is_lost() -> None:
+    handled: list[int] = []
+
+    class Worker(tomodachi.Service):
+        name = "worker"
+        message_envelope = JsonBase
+
+        @redis_queue("jobs")
+        async def job(self, data: int) -> None:
+            handled.append(data)
+
+    async with run_services(Worker, options={"redis.poll_interval": 0.05}) as app:
+        transport = _transport(app.service)
+        backend = transport.backend
+        assert isinstance(backend, MemoryQueueBackend)
+        await tomodachi.redis_enqueue(app.service, 1, "jobs")
+        await wait_until(lambda: handled == [1], what="the first job")
+        backend.model.available = False  # an outage
+        await wait_until(lambda: not app.service.ready, what="not ready")
+        assert app.service.readiness == {"redis": False}
+        enqueue = asyncio.ensure_future(tomodachi.redis_enqueue(app.service, 2, "jobs"))  # keeps trying
+        await asyncio.sleep(0.2)
+        backend.model.available = True
+        await enqueue
+        await wait_until(lambda: app.service.ready and handled == [1, 2], what="back, and the second job")
+
+
+async def test_dead_letter_routes_and_dropping_without_dead_letters() -> None:
+    class Worker(tomodachi.Service):
+        name = "worker"
+        message_envelope = JsonBase
+
+        @redis_queue("jobs", group="workers")
+        async def job(self, data: Any) -> None:
+            raise tomodachi.RejectMessage("no")
+
+    async with run_services(Worker) as app:
+        [route] = _transport(app.service).dead_letter_routes()
+        assert (route.queue, route.dead_letter_queue, route.kind) == (
+            "tomodachi:{jobs}",
+            "tomodachi:{jobs}:dead:workers",
+            "redis",
+        )
+    async with run_services(Worker, options={"redis.dead_letters": False}) as app:
+        [route] = _transport(app.service).dead_letter_routes()
+        assert route.drops
+        report = await (await app.redis_enqueue("jobs", 1)).outcome(timeout=5)
+        logs = app.logs
+    assert report.result == "dropped"
+    assert any("will be dropped" in r["message"] for r in logs)
+
+
+async def test_a_stop_drains_handlers_and_leaves_the_unfinished_pending(
+    broker: tuple[str | None, dict[str, Any]],
+) -> None:
+    attempts: list[int] = []
+
+    class Slow(tomodachi.Service):
+        name = "slow"
+        message_envelope = JsonBase
+
+        @redis_queue("slow")
+        async def job(self, data: Any, attempt: int) -> None:
+            attempts.append(attempt)
+            await asyncio.sleep(30)
+
+    message_broker, options = broker
+    options = {**options, "termination_grace_period_seconds": 0.2}
+    async with run_services(Slow, message_broker=message_broker, options=options) as app:
+        await tomodachi.redis_enqueue(app.service, "x", "slow")
+        await wait_until(lambda: attempts == [1], what="the first delivery")
+    logs = app.logs
+    # Stopped within the grace period: the handler was cancelled, its message left pending.
+    if message_broker == "memory":
+        return  # the in-memory model is per run: nothing carries over
+    async with run_services(Slow, message_broker=message_broker, options=options) as again:
+        # The next consumer of the group reclaims it after claim_idle: attempt 2.
+        await wait_until(lambda: attempts == [1, 2], what="the message reclaimed by the next consumer")
+        assert again.service.ready
+    assert any("not handled within the grace period" in r["message"] for r in logs)
