@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from tomodachi.clock import get_clock
 from tomodachi.errors import TomodachiError
 from tomodachi.messaging.envelopes import DEFAULT, build_payload, resolve_envelope
-from tomodachi.messaging.observe import Published, observers_of
+from tomodachi.messaging.observe import Observers, Published, observers_of
 from tomodachi.runtime import runtime_of
 
 from .backend import BackendUnavailable, QueueBackend
-from .options import settings_of
+from .options import RedisOptions, settings_of
 from .transport import RedisQueueTransport, backend_for
 
 __all__ = ["RedisEnqueueError", "redis_enqueue"]
@@ -53,41 +54,69 @@ async def redis_enqueue(
         seconds = (eta - get_clock(runtime).now()).total_seconds()
     envelope = resolve_envelope(service, message_envelope)
     payload = await build_payload(service, envelope, queue, data, **kwargs)
-    settings = settings_of(service)
-    backend = _backend_of(service, runtime)
+    producer = _producer_of(service, runtime)
+    settings, backend = producer.settings, producer.backend
     message_id = uuid.uuid4().hex
     stream = f"{settings.key_prefix}{{{queue}}}"
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + float(settings.enqueue_timeout)
-    wait = 0.05
-    while True:
-        try:
-            await backend.enqueue(
-                stream, payload, message_id=message_id, delay=seconds, maxlen=settings.maxlen
-            )
-            break
-        except BackendUnavailable as exc:
-            if loop.time() + wait > deadline:
-                raise RedisEnqueueError(
-                    f"could not enqueue on {queue!r}: Redis unreachable for "
-                    f"{settings.enqueue_timeout} s ({exc})"
-                ) from None
-            await asyncio.sleep(wait)
-            wait = min(wait * 2, 1.0)
-    observers = observers_of(runtime)
+    try:  # the hot path: Redis answers
+        await backend.enqueue(stream, payload, message_id=message_id, delay=seconds, maxlen=settings.maxlen)
+    except BackendUnavailable:
+        await _keep_trying(backend, settings, queue, stream, payload, message_id, seconds)
+    observers = producer.observers
     if observers.published:
         name = str(getattr(service, "name", "") or "")
         observers.report_published(Published("redis", name, queue, payload, message_id, data))
     return message_id
 
 
+async def _keep_trying(
+    backend: QueueBackend,
+    settings: RedisOptions,
+    queue: str,
+    stream: str,
+    payload: str,
+    message_id: str,
+    seconds: float,
+) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + float(settings.enqueue_timeout)
+    wait = 0.05
+    while True:
+        await asyncio.sleep(wait)
+        wait = min(wait * 2, 1.0)
+        try:
+            await backend.enqueue(
+                stream, payload, message_id=message_id, delay=seconds, maxlen=settings.maxlen
+            )
+            return
+        except BackendUnavailable as exc:
+            if loop.time() + wait > deadline:
+                raise RedisEnqueueError(
+                    f"could not enqueue on {queue!r}: Redis unreachable for "
+                    f"{settings.enqueue_timeout} s ({exc})"
+                ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class _Producer:
+    settings: RedisOptions
+    backend: QueueBackend
+    observers: Observers
+
+
+def _producer_of(service: Any, runtime: Any) -> _Producer:
+    """What an enqueue of *service* needs, worked out once per service and run."""
+    producer: _Producer = runtime.resource(
+        ("tomodachi.redis.producer", id(service)),
+        lambda: _Producer(settings_of(service), _backend_of(service, runtime), observers_of(runtime)),
+    )
+    return producer
+
+
 def _backend_of(service: Any, runtime: Any) -> QueueBackend:
-    """The backend of the service's transport, else one per service for a service that only enqueues."""
+    """The backend of the service's transport, else its own (a service that only enqueues)."""
     transport = runtime.transport(service, RedisQueueTransport)
     if transport is not None and transport.backend is not None:
         backend: QueueBackend = transport.backend
         return backend
-    found: QueueBackend = runtime.resource(
-        ("tomodachi.redis.producer", id(service)), lambda: backend_for(service, runtime)
-    )
-    return found
+    return backend_for(service, runtime)

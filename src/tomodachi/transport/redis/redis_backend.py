@@ -234,7 +234,7 @@ def shared_client(runtime: tomodachi.Runtime, settings: RedisOptions) -> Any:
 
 def _fields(raw: Any) -> dict[str, str]:
     if isinstance(raw, dict):
-        return {str(k): str(v) for k, v in raw.items()}
+        return raw  # decode_responses: already str keys and values
     items = list(raw or [])
     return {str(items[i]): str(items[i + 1]) for i in range(0, len(items) - 1, 2)}
 
@@ -277,6 +277,9 @@ class RedisBackend:
         self.client = client
         self.settings = settings
         self._ready = False
+        #: Per queue stream: when (event loop time) to look for due delayed messages next. Every
+        #: ``poll_interval`` at least (other processes' delays), sooner for what this one delayed.
+        self._promote_at: dict[str, float] = {}
         self._promote = client.register_script(_PROMOTE)
         self._delay = client.register_script(_DELAY)
         self._retry = client.register_script(_RETRY)
@@ -292,10 +295,13 @@ class RedisBackend:
         try:
             result = await call()
         except _UNAVAILABLE as exc:
-            self._ready = False
-            raise BackendUnavailable(mask_url_credentials(f"{type(exc).__name__}: {exc}")) from None
+            raise self._unavailable(exc) from None
         self._ready = True
         return result
+
+    def _unavailable(self, exc: BaseException) -> BackendUnavailable:
+        self._ready = False
+        return BackendUnavailable(mask_url_credentials(f"{type(exc).__name__}: {exc}"))
 
     async def connect(self) -> None:
         await self._call(lambda: self.client.ping())
@@ -323,15 +329,19 @@ class RedisBackend:
     async def read(
         self, keys: QueueKeys, group: str, consumer: str, count: int, block: float
     ) -> tuple[list[Entry], float | None]:
-        _moved, next_due_ms = await self._call(
-            lambda: self._promote(
-                keys=[keys.delayed, keys.stream, keys.retry_delayed, keys.retry],
-                args=[max(count, 100), _opt(self.settings.maxlen)],
+        now = asyncio.get_running_loop().time()
+        next_due: float | None = None
+        if self._promote_at.get(keys.stream, 0.0) <= now:
+            _moved, next_due_ms = await self._call(
+                lambda: self._promote(
+                    keys=[keys.delayed, keys.stream, keys.retry_delayed, keys.retry],
+                    args=[max(count, 100), _opt(self.settings.maxlen)],
+                )
             )
-        )
-        next_due = None if int(next_due_ms) < 0 else int(next_due_ms) / 1000
-        if next_due is not None:
-            block = min(block, next_due)
+            next_due = None if int(next_due_ms) < 0 else int(next_due_ms) / 1000
+            wait = float(self.settings.poll_interval) if next_due is None else min(next_due, block)
+            self._promote_at[keys.stream] = now + wait
+        block = min(block, max(self._promote_at[keys.stream] - now, 0.001))
         streams = {keys.stream: ">", keys.retry: ">"}
         try:
             response = await self._call(
@@ -389,7 +399,10 @@ class RedisBackend:
             )
 
     async def ack(self, group: str, entry: Entry) -> None:
-        await self._call(lambda: self.client.xack(entry.stream, group, entry.stream_id))
+        try:  # the hot path: no wrapper coroutine
+            await self.client.xack(entry.stream, group, entry.stream_id)
+        except _UNAVAILABLE as exc:
+            raise self._unavailable(exc) from None
 
     async def retry(self, keys: QueueKeys, group: str, entry: Entry, delay: float) -> None:
         args = [
@@ -403,6 +416,9 @@ class RedisBackend:
             _opt(self.settings.maxlen),
         ]
         await self._call(lambda: self._retry(keys=[entry.stream, keys.retry, keys.retry_delayed], args=args))
+        if delay > 0:  # look for it when it is due (this process's read loop, at least)
+            due = asyncio.get_running_loop().time() + delay
+            self._promote_at[keys.stream] = min(self._promote_at.get(keys.stream, due), due)
 
     async def dead_letter(
         self, keys: QueueKeys, group: str, entry: Entry, *, reason: str, error: str, maxlen: int | None

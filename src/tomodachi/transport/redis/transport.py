@@ -119,6 +119,7 @@ class RedisQueueTransport(Transport):
         self._stopping = False
         #: Set once the drain is over: the upkeep loop then ends after its current step.
         self._closing = asyncio.Event()
+        self._observers = observers_of(runtime)
         self._log = get_logger("tomodachi.redis").new(service=service.name)
 
     @classmethod
@@ -286,9 +287,13 @@ class RedisQueueTransport(Transport):
                     "enqueued_at": datetime.fromtimestamp(entry.enqueued_at, UTC),
                 }
                 outcome = await pipeline(entry.payload, values, message_id=entry.message_id)
-            # Settling is shielded: a stop that cancels this task never interrupts a Redis call.
-            result, delay = await asyncio.shield(self._settle(consumer, entry, outcome))
-            observers = observers_of(self.runtime)
+            if self._stopping:
+                # Shielded once stopping: cancelling this task at the end of the grace period
+                # never interrupts a Redis call (redis-py's clean-up of one can hang).
+                result, delay = await asyncio.shield(self._settle(consumer, entry, outcome))
+            else:
+                result, delay = await self._settle(consumer, entry, outcome)
+            observers = self._observers
             if observers.settled:
                 observers.report_settled(
                     Settled(
@@ -322,8 +327,11 @@ class RedisQueueTransport(Transport):
         backend = self.backend
         assert backend is not None
         group = consumer.group
-        if outcome.settle is Settle.ACK:  # the hot path
-            await self._persist(lambda: backend.ack(group, entry))
+        if outcome.settle is Settle.ACK:  # the hot path: one call, retried only on failure
+            try:
+                await backend.ack(group, entry)
+            except BackendUnavailable:
+                await self._persist(lambda: backend.ack(group, entry))
             return "handled", None
         decision = consumer.pipeline.decide(
             outcome,
