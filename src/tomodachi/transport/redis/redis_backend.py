@@ -324,7 +324,11 @@ class RedisBackend:
             await self._call(lambda: self._delay(keys=[f"{stream}:delayed"], args=[ms, member]))
             return
         fields = {"payload": payload, "id": message_id, "attempt": "0", "enqueued": enqueued}
-        await self._call(lambda: self.client.xadd(stream, fields, maxlen=maxlen, approximate=True))
+        try:  # the hot path: no wrapper coroutine
+            await self.client.xadd(stream, fields, maxlen=maxlen, approximate=True)
+        except _UNAVAILABLE as exc:
+            raise self._unavailable(exc) from None
+        self._ready = True
 
     async def read(
         self, keys: QueueKeys, group: str, consumer: str, count: int, block: float
