@@ -161,3 +161,86 @@ async def test_a_stop_drains_handlers_and_leaves_the_unfinished_pending(
         await wait_until(lambda: attempts == [1, 2], what="the message reclaimed by the next consumer")
         assert again.service.ready
     assert any("not handled within the grace period" in r["message"] for r in logs)
+
+
+class _Proxy:
+    """A TCP proxy to the real Redis that the test can take down and bring back (an outage)."""
+
+    def __init__(self) -> None:
+        self.server: asyncio.Server | None = None
+        self.port = 0
+        self.writers: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for writer in list(self.writers):
+            writer.close()
+        await self.server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", 6379)
+        except OSError:
+            writer.close()
+            return
+        self.writers.update((writer, upstream_writer))
+
+        async def pipe(source: asyncio.StreamReader, target: asyncio.StreamWriter) -> None:
+            try:
+                while data := await source.read(65536):
+                    target.write(data)
+                    await target.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                target.close()
+                self.writers.discard(target)
+
+        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
+
+
+@pytest.mark.redis
+async def test_an_outage_of_the_real_redis_makes_it_not_ready_then_it_reconnects_and_loses_nothing() -> None:
+    handled: list[int] = []
+
+    class Worker(tomodachi.Service):
+        name = "worker"
+        message_envelope = JsonBase
+
+        @redis_queue("jobs")
+        async def job(self, data: int) -> None:
+            handled.append(data)
+
+    proxy = _Proxy()
+    await proxy.start()
+    prefix = f"tomodachi-test-outage-{id(proxy)}:"
+    options = {
+        "redis.url": f"redis://127.0.0.1:{proxy.port}/0",
+        "redis.key_prefix": prefix,
+        "redis.poll_interval": 0.1,
+        "redis.claim_idle": 1.0,
+        "redis.reconnect_delay_max": 0.2,
+    }
+    try:
+        async with run_services(Worker, message_broker=None, options=options) as app:
+            await tomodachi.redis_enqueue(app.service, 1, "jobs")
+            await wait_until(lambda: handled == [1], what="the first job")
+            await proxy.stop()  # Redis is gone for the service
+            await wait_until(lambda: not app.service.ready, what="not ready")
+            enqueue = asyncio.ensure_future(tomodachi.redis_enqueue(app.service, 2, "jobs"))  # keeps trying
+            await asyncio.sleep(0.3)
+            assert not enqueue.done()
+            await proxy.start()  # back, on the same port
+            await asyncio.wait_for(enqueue, 10)
+            await wait_until(lambda: app.service.ready and handled == [1, 2], what="back, and the second job")
+            logs = app.logs
+        assert any(r["message"] == "Redis unreachable; reconnecting" for r in logs)
+        assert any(r["message"] == "Redis reachable again" for r in logs)
+    finally:
+        await proxy.stop()
+        await delete_keys(REDIS_URL, prefix)
