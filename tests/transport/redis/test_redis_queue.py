@@ -244,3 +244,30 @@ async def test_an_outage_of_the_real_redis_makes_it_not_ready_then_it_reconnects
     finally:
         await proxy.stop()
         await delete_keys(REDIS_URL, prefix)
+
+
+@pytest.mark.redis
+async def test_trimming_forgets_consumers_long_gone_with_nothing_pending() -> None:
+    import redis.asyncio as aioredis
+
+    from tomodachi.transport.redis import QueueKeys
+    from tomodachi.transport.redis.redis_backend import RedisBackend
+
+    prefix = f"tomodachi-test-consumers-{id(object())}:"
+    client = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
+    try:
+        backend = RedisBackend(client, RedisOptions())
+        keys = QueueKeys.of(prefix, "jobs", "workers")
+        await backend.ensure_group(keys, "workers")
+        await backend.read(keys, "workers", "gone", 1, 0.01)  # a consumer that read nothing, then died
+        await backend.enqueue(keys.stream, "x", message_id="m", delay=0, maxlen=None)
+        [entry], _ = await backend.read(keys, "workers", "busy", 1, 0.01)  # one with a pending entry
+        await asyncio.sleep(0.05)
+        await backend.trim(keys.stream, forget_consumers_after=0.01)
+        names = {c["name"] for c in await client.xinfo_consumers(keys.stream, "workers")}
+        assert names == {"busy"}  # "gone" is forgotten; "busy" keeps its pending entry
+        await backend.ack("workers", entry)
+        assert await backend.trim(keys.stream) == 1  # acknowledged by every group: trimmed
+    finally:
+        await client.aclose()
+        await delete_keys(REDIS_URL, prefix)

@@ -129,8 +129,9 @@ class QueueBackend(Protocol):
     ) -> None:
         """Add *entry* to the group's dead-letter stream and ack it: atomically."""
 
-    async def trim(self, stream: str) -> int:
-        """Delete the entries of *stream* every group has acknowledged; returns how many."""
+    async def trim(self, stream: str, *, forget_consumers_after: float = 3600.0) -> int:
+        """Delete the entries of *stream* every group has acknowledged; returns how many. Also
+        forgets consumers idle for *forget_consumers_after* seconds with nothing pending."""
 
     async def dead_letters(self, keys: QueueKeys, limit: int = 100) -> list[DeadLetter]:
         """The group's dead letters, oldest first (they stay)."""

@@ -295,7 +295,7 @@ class MemoryQueueBackend:
         }
         self.model.add(keys.dead, fields, maxlen)
 
-    async def trim(self, stream: str) -> int:
+    async def trim(self, stream: str, *, forget_consumers_after: float = 3600.0) -> int:
         self.model.check()
         found = self.model.streams.get(stream)
         if found is None or not found.groups:

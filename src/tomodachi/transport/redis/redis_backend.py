@@ -132,8 +132,10 @@ until cursor == '0-0' or #out >= want or rounds >= 10
 return out
 """
 
-# KEYS: a stream. Trims the entries below the oldest one some group still needs (pending, or
-# not yet delivered); a stream without groups is left alone.
+# KEYS: a stream. ARGV: idle ms after which a consumer without pending entries is forgotten.
+# Trims the entries below the oldest one some group still needs (pending, or not yet delivered);
+# a stream without groups is left alone. Forgets the consumers of processes long gone (each
+# process has its own consumer name), which never lose a message: they have nothing pending.
 _TRIM = """
 local ok, groups = pcall(redis.call, 'XINFO', 'GROUPS', KEYS[1])
 if not ok or #groups == 0 then return 0 end
@@ -141,6 +143,13 @@ local min_ms, min_seq = nil, nil
 for _, g in ipairs(groups) do
   local info = {}
   for i = 1, #g, 2 do info[g[i]] = g[i + 1] end
+  for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], info['name'])) do
+    local consumer = {}
+    for i = 1, #c, 2 do consumer[c[i]] = c[i + 1] end
+    if tonumber(consumer['pending']) == 0 and tonumber(consumer['idle']) > tonumber(ARGV[1]) then
+      redis.call('XGROUP', 'DELCONSUMER', KEYS[1], info['name'], consumer['name'])
+    end
+  end
   local id, bump = info['last-delivered-id'], 1
   if tonumber(info['pending']) > 0 then
     id = redis.call('XPENDING', KEYS[1], info['name'])[2]
@@ -443,8 +452,9 @@ class RedisBackend:
             args.extend((key, value))
         await self._call(lambda: self._dead(keys=[entry.stream, keys.dead], args=args))
 
-    async def trim(self, stream: str) -> int:
-        return int(await self._call(lambda: self._trim(keys=[stream], args=[])))
+    async def trim(self, stream: str, *, forget_consumers_after: float = 3600.0) -> int:
+        idle_ms = max(int(forget_consumers_after * 1000), 1)
+        return int(await self._call(lambda: self._trim(keys=[stream], args=[idle_ms])))
 
     async def dead_letters(self, keys: QueueKeys, limit: int = 100) -> list[DeadLetter]:
         rows = await self._call(lambda: self.client.xrange(keys.dead, count=limit))
