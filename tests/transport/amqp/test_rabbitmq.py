@@ -153,7 +153,7 @@ async def test_dead_letter_exchange_and_max_redeliveries(harness: Harness, prefi
     listing = rabbitmqctl(
         "list_queues", "-q", "--no-table-headers", "name", "durable", "auto_delete", "arguments"
     )
-    line = next(x for x in listing.splitlines() if x.startswith(queue))
+    line = next(x for x in listing.splitlines() if x.startswith(f"{queue}\t"))
     assert "\ttrue\tfalse\t" in line
     assert '"x-expires",600000' in line and f'{{"x-dead-letter-exchange","{dlx}"}}' in line
 
