@@ -35,7 +35,7 @@ import pytest
 import tomodachi
 from tomodachi.testing import run_services
 
-from ._markdown import MARKDOWN_FILES, CodeBlock, code_blocks, stray_markers
+from ._markdown import MARKDOWN_FILES, ROOT, CodeBlock, code_blocks, stray_markers
 
 MARKERS = ("fragment", "signature", "runs", "tested")
 
@@ -84,7 +84,10 @@ def test_python_block_compiles(block: CodeBlock) -> None:
             if block.marker == "fragment"
             else " (a piece of a bigger file? put <!-- fragment --> on the line before the fence)"
         )
-        pytest.fail(f"{block.where}: line {exc.lineno} of the block: {exc.msg}{hint}", pytrace=False)
+        line = block.line + (exc.lineno or 1)  # the line in the markdown file
+        pytest.fail(
+            f"{block.path.relative_to(ROOT)}:{line} (block at {block.where}): {exc.msg}{hint}", pytrace=False
+        )
 
 
 # -- signatures ------------------------------------------------------------------------------
