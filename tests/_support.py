@@ -53,7 +53,12 @@ async def wait_until(predicate: Callable[[], Any], within: float = 10.0, what: s
 
 
 def cli_env(**extra: str) -> dict[str, str]:
-    """A clean environment: no TOMODACHI_* / colour variables from the caller, our src first."""
+    """A clean environment: no TOMODACHI_* / colour variables from the caller, our src first.
+
+    Code reload is off (``TOMODACHI_RELOAD=0``): a test's services run in the process it
+    started, and edits elsewhere in the working tree (PYTHONPATH is watched) cannot restart
+    them. The reload tests (tests/cli/test_cli_reload.py) pass ``TOMODACHI_RELOAD`` or flags.
+    """
     env = {
         k: v
         for k, v in os.environ.items()
@@ -61,6 +66,7 @@ def cli_env(**extra: str) -> dict[str, str]:
     }
     env["PYTHONPATH"] = SRC
     env["PYTHONUNBUFFERED"] = "1"
+    env["TOMODACHI_RELOAD"] = "0"
     env.update(extra)
     return env
 

@@ -31,17 +31,34 @@ def test_version(run_cli: Run, flag: str) -> None:
     assert result.stdout == f"tomodachi {__version__}\n"
 
 
-@pytest.mark.parametrize(
-    "args", [[], ["-h"], ["--help"], ["run"], ["run", "--help"], ["start", "-h", "app.py"]]
-)
+@pytest.mark.parametrize("args", [[], ["-h"], ["--help"], ["run", "--help"], ["start", "-h", "app.py"]])
 def test_usage(run_cli: Run, args: list[str]) -> None:
     result = run_cli(*args)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "tomodachi run [options] <service.py ...>" in out
-    for option in ("--production", "--loop", "--log-level", "--logger", "--custom-logger", "--config"):
+    for option in (
+        "--production",
+        "--reload",
+        "--no-reload",
+        "--host",
+        "--port",
+        "--loop",
+        "--log-level",
+        "--logger",
+        "--custom-logger",
+        "--config",
+    ):
         assert option in out
-    for env in ("TOMODACHI_PRODUCTION", "TOMODACHI_LOOP", "TOMODACHI_LOG_LEVEL", "TOMODACHI_LOGGER"):
+    for env in (
+        "TOMODACHI_PRODUCTION",
+        "TOMODACHI_RELOAD",
+        "TOMODACHI_HOST",
+        "TOMODACHI_PORT",
+        "TOMODACHI_LOOP",
+        "TOMODACHI_LOG_LEVEL",
+        "TOMODACHI_LOGGER",
+    ):
         assert env in out
     assert out.count("$ tomodachi run") == 2
     assert f"ver {__version__}" in out
@@ -112,7 +129,10 @@ def test_unknown_command(run_cli: Run) -> None:
     )
 
 
-@pytest.mark.parametrize("args", [["run", "--production"], ["go", "--loop", "asyncio", "-l", "debug"]])
+@pytest.mark.parametrize(
+    "args",
+    [["run"], ["run", "--production"], ["go", "--loop", "asyncio", "-l", "debug"], ["run", "--reload"]],
+)
 def test_no_service_file(run_cli: Run, args: list[str]) -> None:
     assert_usage_error(run_cli(*args), "error: no service file has been provided as argument.")
 

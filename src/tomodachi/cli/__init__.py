@@ -17,11 +17,15 @@ import os
 import shlex
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from tomodachi.cli._parse import HELP_FLAGS, RunArguments, UsageError, is_run_flag, parse_run_arguments
 from tomodachi.cli._text import dependency_versions, usage_error_text, usage_text, version_text
 from tomodachi.errors import ConfigurationError
+from tomodachi.reload import CHILD_ENV
+
+if TYPE_CHECKING:
+    from tomodachi.reload.child import SupervisorLink
 
 __all__ = ["RUN_COMMANDS", "UsageError", "cli_entrypoint", "main"]
 
@@ -117,8 +121,7 @@ def _suggestion(args: list[str]) -> tuple[str, ...]:
 
 def _run_command(argv: list[str], args: list[str]) -> int:
     if not args:
-        _print(usage_text())
-        return 0
+        raise UsageError("no service file has been provided as argument.")
     # Service files and --custom-logger modules are usually relative to the working directory,
     # also when `tomodachi` runs as a console script (whose sys.path[0] is the script's bin/).
     cwd = os.getcwd()
@@ -133,13 +136,33 @@ def _run_command(argv: list[str], args: list[str]) -> int:
     from tomodachi.context_vars import get_contextvar
 
     get_contextvar("run.args").set(list(args))  # tomodachi.context("run.args"), as in the original
-    return _run(parsed, command=f"tomodachi {shlex.join(argv)}")
+    # Started by the reload supervisor? (Removed, so the services' own subprocesses do not see it.)
+    link_fd = os.environ.pop(CHILD_ENV, None)
+    if link_fd is None and parsed.reload:
+        from tomodachi.reload.supervisor import supervise
+
+        return supervise(
+            argv,
+            parsed.files,
+            config_files=parsed.config_files,
+            logger=parsed.logger,
+            log_level=parsed.log_level,
+            custom_logger=parsed.custom_logger,
+        )
+    link = None
+    if link_fd is not None:
+        from tomodachi.reload.child import attach
+
+        link = attach(link_fd)  # the supervisor left out its --reload/--no-reload
+    return _run(parsed, command=f"tomodachi {shlex.join(argv)}", link=link)
 
 
-def _run(parsed: RunArguments, *, command: str) -> int:
+def _run(parsed: RunArguments, *, command: str, link: SupervisorLink | None = None) -> int:
     from tomodachi.runner import run
 
     def on_start(loop_name: str) -> None:
+        if link is not None:  # tell the reload supervisor the services' watcher options
+            link.report_services()
         if parsed.production:
             return
         from tomodachi.banner import render_banner, use_color

@@ -63,6 +63,14 @@ _VALUE_FLAGS = {
     "--logger": "logger",
     "--custom-logger": "custom_logger",
     "--message-broker": "message_broker",
+    "--host": "host",
+    "--port": "port",
+}
+# Flags without a value -> (the setting, its value).
+_SWITCHES = {
+    "--production": ("production", True),
+    "--reload": ("reload", True),
+    "--no-reload": ("reload", False),
 }
 _ENV = {
     "production": "TOMODACHI_PRODUCTION",
@@ -71,6 +79,9 @@ _ENV = {
     "logger": "TOMODACHI_LOGGER",
     "custom_logger": "TOMODACHI_CUSTOM_LOGGER",
     "message_broker": "TOMODACHI_MESSAGE_BROKER",
+    "reload": "TOMODACHI_RELOAD",
+    "host": "TOMODACHI_HOST",
+    "port": "TOMODACHI_PORT",
 }
 _CONFIG_FLAGS = ("-c", "--config")
 
@@ -92,7 +103,7 @@ class UsageError(ConfigurationError):
 def is_run_flag(arg: str) -> bool:
     """Is *arg* one of the options of ``tomodachi run`` (used to explain misplaced options)?"""
     name = arg.split("=", 1)[0] if arg.startswith("--") else arg
-    return name in _VALUE_FLAGS or name in _CONFIG_FLAGS or name == "--production"
+    return name in _VALUE_FLAGS or name in _CONFIG_FLAGS or name in _SWITCHES
 
 
 @dataclass
@@ -101,6 +112,12 @@ class RunArguments(RunConfig):
 
     config_files: list[str] = field(default_factory=list)
     show_help: bool = False
+    #: Restart the services on code changes (``--reload``; the default unless ``--production``).
+    reload: bool = False
+    #: ``--host`` / ``--port``: ``http.host`` / ``http.port`` of every service of the run (also
+    #: merged into :attr:`config` as ``options``).
+    host: str | None = None
+    port: int | None = None
 
 
 @dataclass
@@ -128,11 +145,14 @@ def _scan(args: Sequence[str]) -> _Raw:
         name, has_inline, inline = arg.partition("=") if arg.startswith("--") else (arg, "", "")
         if name in HELP_FLAGS:
             raw.show_help = True
-        elif name == "--production":
+        elif name in _SWITCHES:
             if has_inline:
-                raise UsageError("the --production option does not take a value (use --production alone)")
-            raw.flags["production"] = True
-            raw.flag_names["production"] = name
+                raise UsageError(f"the {name} option does not take a value (use {name} alone)")
+            setting, switch = _SWITCHES[name]
+            if setting in raw.flags and raw.flags[setting] != switch:
+                raise UsageError(f"the options {raw.flag_names[setting]} and {name} contradict each other")
+            raw.flags[setting] = switch
+            raw.flag_names[setting] = name
         elif name in _VALUE_FLAGS:
             setting = _VALUE_FLAGS[name]
             if has_inline:
@@ -188,6 +208,10 @@ def _setting(raw: _Raw, environ: Mapping[str, str], setting: str) -> tuple[str |
     value = environ.get(env_name)
     if setting == "production":
         return (value is not None and value.strip().lower() not in _FALSE_WORDS), env_name
+    if setting == "reload":  # unset or empty: the default (on unless production)
+        if value is None or not value.strip():
+            return None, env_name
+        return value.strip().lower() not in _FALSE_WORDS, env_name
     if value is None or not value.strip():
         return None, env_name
     return value.strip(), f"{env_name} environment variable"
@@ -264,6 +288,8 @@ def parse_run_arguments(args: Sequence[str], environ: Mapping[str, str] | None =
 
     production, _ = _setting(raw, environ, "production")
     result.production = bool(production)
+    reload, _ = _setting(raw, environ, "reload")
+    result.reload = (not result.production) if reload is None else bool(reload)
 
     loop, source = _setting(raw, environ, "loop")
     if isinstance(loop, str):
@@ -311,7 +337,34 @@ def parse_run_arguments(args: Sequence[str], environ: Mapping[str, str] | None =
     if raw.config_files:
         result.config_files = raw.config_files
         result.config = load_config_files(raw.config_files)
+
+    host, source = _setting(raw, environ, "host")
+    if isinstance(host, str):
+        result.host = host
+    port, source = _setting(raw, environ, "port")
+    if isinstance(port, str):
+        result.port = _port(port, source)
+    http = {
+        key: value
+        for key, value in (("http.host", result.host), ("http.port", result.port))
+        if value is not None
+    }
+    if http:  # after the config files: the command line (or its variable) wins
+        result.config = merge_config(result.config, {"options": http})
     return result
+
+
+def _port(value: str, source: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise UsageError(
+            f"Invalid value for --port option: {value!r} (expected a port number from 0 to 65535"
+            f"{_env_note(source)})"
+        )
+    return port
 
 
 def merge_config(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:

@@ -26,10 +26,17 @@ Runs the services defined in one or more service files, all in one process and o
 'start' and 'go' are synonyms of 'run'. Options may appear anywhere after 'run'.
 
 Options:
-  --production                  Production mode: no start-up banner, and production defaults
-                                for transports that have them (GraphQL: no introspection, no
-                                GraphiQL page). There is no file watcher yet.
+  --production                  Production mode: no code reload, no start-up banner, and
+                                production defaults for transports that have them (GraphQL: no
+                                introspection, no GraphiQL page).
                                 env: TOMODACHI_PRODUCTION (true unless 0/no/none/false/off/empty)
+  --reload, --no-reload         Restart the services when a watched file changes (.py .pyi .json
+                                .yml .yaml .toml .ini .cfg .html .phtml below the working
+                                directory, the service files' directories and PYTHONPATH; not in
+                                .git, __pycache__, virtualenvs, node_modules, ...). On by default,
+                                off with --production. env: TOMODACHI_RELOAD (1/0)
+  --host <host>, --port <port>  Set http.host / http.port of every service of the run.
+                                env: TOMODACHI_HOST, TOMODACHI_PORT
   --loop <auto|asyncio|uvloop>  The event loop: 'auto' (default) uses uvloop when it is installed,
                                 else asyncio. Aliases: default; aio, async; libuv, uv.
                                 env: TOMODACHI_LOOP

@@ -1,0 +1,271 @@
+"""The reload supervisor: watch the project's files, run the services in a child process.
+
+It imports neither the service files nor a transport library (only ``watchfiles`` and tomodachi's
+logging), so it starts fast and a syntax error in a service cannot stop it.
+
+* The child is ``python -m tomodachi <the same arguments>`` without ``--reload``/``--no-reload``,
+  in the same working directory and environment, plus :data:`tomodachi.reload.CHILD_ENV`.
+* A change (debounced: the watcher waits until no change came for :data:`QUIET_MS`) sends the
+  child SIGTERM; once it has stopped gracefully (after its grace period plus
+  :data:`KILL_MARGIN` seconds it is killed), a new child starts with the new code.
+* SIGINT/SIGTERM to the supervisor are passed on to the child; the supervisor exits with the
+  child's exit code once it has stopped.
+* A child that exits on its own: before any change, the supervisor exits with its code (as
+  ``--no-reload`` would); after a change, an exit with code 0 ends the run too, any other code is
+  reported in one line and the supervisor waits for the next change to try again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from tomodachi.reload import CHILD_ENV
+from tomodachi.reload.filter import ChangeFilter, watch_roots
+
+__all__ = ["KILL_MARGIN", "QUIET_MS", "RELOAD_FLAGS", "child_arguments", "supervise"]
+
+#: The watcher yields a batch of changes once no further change came for this many milliseconds.
+QUIET_MS = 150
+#: ... or at the latest after this many milliseconds of continuous changes.
+MAX_BATCH_MS = 1_000
+#: Seconds given to a child beyond its grace period before it is killed.
+KILL_MARGIN = 5.0
+#: The grace period assumed until the child reported its own (the default of the options).
+DEFAULT_GRACE = 30.0
+#: Flags of the supervisor that the child does not get.
+RELOAD_FLAGS = ("--reload", "--no-reload")
+
+
+def child_arguments(argv: Sequence[str]) -> list[str]:
+    """*argv* (``run`` and what follows it) without the reload flags (which come before ``--``)."""
+    result: list[str] = []
+    files_only = False
+    for arg in argv:
+        if not files_only and arg in RELOAD_FLAGS:
+            continue
+        if arg == "--":
+            files_only = True
+        result.append(arg)
+    return result
+
+
+def _exit_code(returncode: int) -> int:
+    return 128 - returncode if returncode < 0 else returncode
+
+
+class _Child:
+    def __init__(
+        self, argv: Sequence[str], events: queue.SimpleQueue[tuple[str, Any]], generation: int
+    ) -> None:
+        ours, theirs = socket.socketpair()
+        env = dict(os.environ)
+        env[CHILD_ENV] = str(theirs.fileno())
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "tomodachi", *argv], env=env, pass_fds=(theirs.fileno(),)
+            )
+        finally:
+            theirs.close()
+        self.sock = ours
+        self.generation = generation
+        self.grace: float | None = None
+        self.stop_deadline: float | None = None
+        threading.Thread(target=self._wait, args=(events,), daemon=True, name="tomodachi.reload.wait").start()
+        threading.Thread(target=self._read, args=(events,), daemon=True, name="tomodachi.reload.read").start()
+
+    def _wait(self, events: queue.SimpleQueue[tuple[str, Any]]) -> None:
+        events.put(("exit", (self.generation, self.proc.wait())))
+
+    def _read(self, events: queue.SimpleQueue[tuple[str, Any]]) -> None:
+        buffer = b""
+        with contextlib.suppress(OSError):
+            while chunk := self.sock.recv(65536):
+                buffer += chunk
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    with contextlib.suppress(ValueError):
+                        events.put(("report", (self.generation, json.loads(line))))
+
+    def signal(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.send_signal(signum)
+
+    def stop(self) -> None:
+        """SIGTERM now; killed when still running after its grace period and the margin."""
+        if self.stop_deadline is None:
+            grace = DEFAULT_GRACE if self.grace is None else self.grace
+            self.stop_deadline = time.monotonic() + grace + KILL_MARGIN
+        self.signal(signal.SIGTERM)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+
+def _describe(changes: Iterable[tuple[Any, str]]) -> str:
+    cwd = os.getcwd()
+    paths = sorted({path for _, path in changes})
+    shown = []
+    for path in paths[:3]:
+        with contextlib.suppress(ValueError):
+            relative = os.path.relpath(path, cwd)
+            path = relative if not relative.startswith("..") else path
+        shown.append(path)
+    more = f" and {len(paths) - 3} more" if len(paths) > 3 else ""
+    return ", ".join(shown) + more
+
+
+def supervise(
+    argv: Sequence[str],
+    files: Sequence[str],
+    *,
+    config_files: Sequence[str] = (),
+    logger: str = "console",
+    log_level: str = "info",
+    custom_logger: str | None = None,
+) -> int:
+    """Run ``tomodachi <argv>`` in a child process, restarted on file changes; return the exit code.
+
+    *argv* starts with the command (``run``). *files* and *config_files* are always watched.
+    """
+    import logging
+
+    import watchfiles
+
+    from tomodachi.logging import configure, get_logger
+
+    configure(logger, log_level, custom_logger=custom_logger)
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)  # its own "N changes detected"
+    log = get_logger("tomodachi.reload")
+
+    events: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+    roots = watch_roots(files, (os.path.dirname(os.path.abspath(p)) for p in config_files))
+    always = [p if p.endswith(".py") or os.path.exists(p) else f"{p}.py" for p in files]
+    change_filter = ChangeFilter(roots, always=[*always, *config_files])
+    stop_watching = threading.Event()
+
+    def watch() -> None:
+        ready = False
+        try:
+            for changes in watchfiles.watch(
+                *roots,
+                watch_filter=change_filter,
+                debounce=MAX_BATCH_MS,
+                step=QUIET_MS,
+                stop_event=stop_watching,
+                rust_timeout=200,
+                yield_on_timeout=True,
+                raise_interrupt=False,
+                ignore_permission_denied=True,
+            ):
+                if not ready:  # the first timeout: the watches are in place
+                    ready = True
+                    events.put(("ready", None))
+                if changes:
+                    events.put(("changes", changes))
+        except Exception as exc:  # the watcher cannot run: keep the services, say why once
+            events.put(("watch-failed", exc))
+
+    def on_signal(signum: int, frame: Any) -> None:
+        events.put(("signal", signum))  # SimpleQueue.put may be called from a signal handler
+
+    previous = {signum: signal.signal(signum, on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
+    threading.Thread(target=watch, daemon=True, name="tomodachi.reload.watch").start()
+
+    child_argv = child_arguments(argv)
+    generation = 0
+    child: _Child | None = _Child(child_argv, events, generation)
+    reloaded = False  # a change has restarted the services at least once
+    restart_pending = False  # the child is stopping for a reload
+    stopping = False  # a stop signal came: exit once the child has stopped
+    last_code = 0
+    try:
+        while True:
+            timeout = None
+            if child is not None and child.stop_deadline is not None:
+                timeout = max(0.0, child.stop_deadline - time.monotonic())
+            try:
+                kind, payload = events.get(timeout=timeout)
+            except queue.Empty:
+                if child is not None and child.stop_deadline is not None:
+                    log.warning(
+                        "services did not stop within their grace period after SIGTERM: killing them",
+                        pid=child.proc.pid,
+                    )
+                    child.signal(signal.SIGKILL)
+                    child.stop_deadline = None
+                continue
+            if kind == "ready":
+                log.info(
+                    "reload on: watching for file changes (--production or --no-reload turns it off)",
+                    paths=change_filter.describe(),
+                )
+            elif kind == "watch-failed":
+                log.error(f"the file watcher failed, no more reloads: {payload!r}")
+            elif kind == "report":
+                gen, report = payload
+                if child is not None and gen == child.generation and isinstance(report, dict):
+                    if isinstance(report.get("grace_period"), (int, float)):
+                        child.grace = float(report["grace_period"])
+                    change_filter.update(
+                        report.get("ignored_dirs") or (), report.get("watched_file_endings") or ()
+                    )
+            elif kind == "signal":
+                stopping = True
+                if child is None:
+                    return last_code
+                child.signal(payload)
+                if child.stop_deadline is None:
+                    grace = DEFAULT_GRACE if child.grace is None else child.grace
+                    child.stop_deadline = time.monotonic() + grace + KILL_MARGIN
+            elif kind == "changes":
+                if stopping:
+                    continue
+                log.info("files changed: restarting services", files=_describe(payload))
+                reloaded = True
+                if child is None:
+                    generation += 1
+                    child = _Child(child_argv, events, generation)
+                elif not restart_pending:
+                    restart_pending = True
+                    child.stop()
+            elif kind == "exit":
+                gen, returncode = payload
+                if child is None or gen != child.generation:
+                    continue
+                code = last_code = _exit_code(returncode)
+                child.close()
+                child = None
+                if stopping:
+                    return code
+                if restart_pending:
+                    restart_pending = False
+                    generation += 1
+                    child = _Child(child_argv, events, generation)
+                elif not reloaded or code == 0:
+                    return code
+                else:
+                    log.error(f"services exited with code {code}: waiting for a file change to restart them")
+    finally:
+        stop_watching.set()
+        if child is not None:  # only on an unexpected error in this loop
+            child.stop()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.proc.wait(timeout=DEFAULT_GRACE)
+            child.close()
+        # The run is over and the process exits: a late copy of a stop signal must not turn the
+        # exit into a KeyboardInterrupt (as in the runner).
+        for signum in previous:
+            with contextlib.suppress(ValueError, OSError):
+                signal.signal(signum, signal.SIG_IGN)
