@@ -53,7 +53,7 @@ class QueueKeys:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one is made per delivery, and a frozen init costs more
 class Entry:
     """One delivery of a message to a consumer of a group."""
 

@@ -99,6 +99,7 @@ class _Consumer:
     dead_letter_to: str | None
     in_flight: dict[tuple[str, str], Entry] = field(default_factory=dict)
     outage: bool = False
+    task_name: str = ""
 
 
 class RedisQueueTransport(Transport):
@@ -168,6 +169,7 @@ class RedisQueueTransport(Transport):
                     pipeline=pipeline,
                     slots=Slots(sub.concurrency or self.settings.concurrency),
                     dead_letter_to=keys.dead if self.settings.dead_letters else None,
+                    task_name=f"redis:{handler.name}",
                 )
             )
         if self.consumers:
@@ -258,9 +260,7 @@ class RedisQueueTransport(Transport):
         for entry in entries:
             consumer.slots.take()
             consumer.in_flight[(entry.stream, entry.stream_id)] = entry
-            self.tasks.spawn(
-                self._handle(consumer, entry), name=f"redis:{consumer.handler}:{entry.stream_id}"
-            )
+            self.tasks.spawn(self._handle(consumer, entry), name=consumer.task_name)
 
     # -- one message -------------------------------------------------------------------------
     async def _handle(self, consumer: _Consumer, entry: Entry) -> None:
