@@ -62,12 +62,18 @@ def code_blocks(path: Path) -> list[CodeBlock]:
     return blocks
 
 
-def stray_markers(path: Path) -> list[str]:
-    """``file:line`` of marker comments that do not stand right before a code fence."""
+def stray_markers(path: Path, names: tuple[str, ...]) -> list[str]:
+    """``file:line`` of marker comments (``<!-- name ... -->`` for one of *names*) that do not
+    stand right before a code fence. Other HTML comments are left alone."""
     lines = path.read_text(encoding="utf-8").splitlines()
     found = []
     for number, line in enumerate(lines, 1):
-        if _MARKER.match(line) and (number >= len(lines) or not _FENCE.match(lines[number])):
+        marker = _MARKER.match(line)
+        if (
+            marker
+            and marker.group("name") in names
+            and (number >= len(lines) or not _FENCE.match(lines[number]))
+        ):
             found.append(f"{path.relative_to(ROOT)}:{number}")
     return found
 

@@ -16,6 +16,9 @@ before its fence says otherwise:
   defines is started and stopped with ``tomodachi.testing.run_services``.
 - ``<!-- tested: ... -->``: run by another test module (named in the comment); compiled here.
 
+Any other comment right before a python fence is an error (a misspelt marker must not silently
+do nothing), and so is a marker that stands anywhere but right before a fence.
+
 A failure names the block as ``docs/<file>.md:<line of the opening fence>``.
 """
 
@@ -58,7 +61,7 @@ def test_the_docs_have_python_blocks_and_every_marker_is_known() -> None:
         if block.marker not in (None, *MARKERS)
     ]
     assert unknown == [], f"unknown markers (known: {', '.join(MARKERS)})"
-    stray = [where for path in MARKDOWN_FILES for where in stray_markers(path)]
+    stray = [where for path in MARKDOWN_FILES for where in stray_markers(path, MARKERS)]
     assert stray == [], "a marker comment must stand on the line right before a code fence"
     marked_elsewhere = [
         f"{block.where}: ```{block.lang}"
