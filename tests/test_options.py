@@ -70,6 +70,13 @@ DEFAULTS: dict[str, Any] = {
     "retry.jitter": True,
     "retry.retry_failures": False,
     "retry.after_last_attempt": "dead_letter",
+    "ops.health": False,
+    "ops.liveness_path": "/health/live",
+    "ops.readiness_path": "/health/ready",
+    "ops.metrics": False,
+    "ops.metrics_path": "/metrics",
+    "ops.port": None,
+    "ops.host": "0.0.0.0",
     "termination_grace_period_seconds": None,
     "max_message_size": 4 * 1024 * 1024,
 }

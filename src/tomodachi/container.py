@@ -192,6 +192,10 @@ class ServiceContainer:
         if not transports and not any(_user_hook(instance, h) for h in LIFECYCLE_HOOKS[:2]):
             get_logger("tomodachi.init").error("no transport handlers defined", service=instance.name)
             raise StartupError(f"{self._where()}no transport handlers defined in service {instance.name!r}")
+        if instance.options.ops.health or instance.options.ops.metrics:  # opted in: tomodachi.ops
+            from tomodachi.ops.transport import OpsTransport
+
+            transports[OpsTransport] = OpsTransport(instance, self.runtime)
         record = ServiceRecord(instance, self.runtime, self, self.source, list(transports.values()))
         self.records.append(record)
         self.runtime.add_record(record)

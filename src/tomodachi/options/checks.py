@@ -167,6 +167,22 @@ def check_port_or_none(key: str, value: Any) -> int | None:
     return int(value)
 
 
+def check_url_path(key: str, value: Any) -> str:
+    """A URL path: a string starting with ``/``."""
+    if not isinstance(value, str) or not value.startswith("/"):
+        raise invalid(key, value, "a URL path starting with '/'")
+    return value
+
+
+def check_ops_port(key: str, value: Any) -> int | None:
+    """``ops.port``: ``None`` (on the service's HTTP server), or a port of its own (``0``: any free one)."""
+    if value is None:
+        return None
+    if not _is_int(value) or not 0 <= value <= 65535:
+        raise invalid(key, value, "a port from 0 to 65535 (0: a free one), or None (the HTTP port)")
+    return int(value)
+
+
 def parse_size(value: str) -> int | None:
     """Parse ``"100M"``, ``"100MB"``, ``"1G"``, ``"512kb"``, ``"1024B"``, ``"2048"`` into bytes.
 

@@ -138,6 +138,20 @@ class Options(OptionsInterface):
         retry_failures: bool = option(False, v.check_bool)
         after_last_attempt: str = option("dead_letter", v.choice_check("dead_letter", "drop"))
 
+    class Ops(OptionsInterface):
+        """Added by us: health, readiness and metrics endpoints (see docs/observability.md)."""
+
+        _prefix = "ops"
+
+        health: bool = option(False, v.check_bool)
+        liveness_path: str = option("/health/live", v.check_url_path)
+        readiness_path: str = option("/health/ready", v.check_url_path)
+        metrics: bool = option(False, v.check_bool)
+        metrics_path: str = option("/metrics", v.check_url_path)
+        # None: on the service's HTTP server (http.port); a port: a separate ops server.
+        port: int | None = option(None, v.check_ops_port)
+        host: str = option("0.0.0.0", v.check_str)
+
     class Watcher(OptionsInterface):
         _prefix = "watcher"
 
@@ -150,6 +164,7 @@ class Options(OptionsInterface):
     amqp: AMQP = subsection(AMQP)
     watcher: Watcher = subsection(Watcher)
     retry: Retry = subsection(Retry)
+    ops: Ops = subsection(Ops)
     # Added by us: the grace period of every transport; None follows the original's key,
     # ``http.termination_grace_period_seconds``, as before. See grace_period_of().
     termination_grace_period_seconds: int | float | None = option(None, v.number_check(optional=True))
