@@ -271,3 +271,45 @@ async def test_trimming_forgets_consumers_long_gone_with_nothing_pending() -> No
     finally:
         await client.aclose()
         await delete_keys(REDIS_URL, prefix)
+
+
+async def test_the_url_password_stays_out_of_the_logs() -> None:
+    class Worker(tomodachi.Service):
+        name = "worker"
+
+        @redis_queue("jobs")
+        async def job(self, data: Any) -> None:
+            pass
+
+    options = {"redis.url": "redis://user:hunter2@127.0.0.1:1/0", "redis.connect_timeout": 0.5}
+    with pytest.raises(Exception) as caught:
+        async with run_services(Worker, message_broker=None, options=options):
+            pass
+    assert "hunter2" not in str(caught.value)
+    async with run_services(Worker, options=options) as app:  # in memory: the URL is not used
+        logs = app.logs
+    assert "hunter2" not in str(logs)
+
+
+def test_tls_cluster_and_sentinel_clients_are_made_from_the_same_options() -> None:
+    from redis.asyncio import Redis
+    from redis.asyncio.cluster import RedisCluster
+    from redis.asyncio.connection import SSLConnection
+
+    from tomodachi.transport.redis.redis_backend import make_client
+
+    def settings(**values: Any) -> RedisOptions:
+        return Options(redis=values).section(RedisOptions)
+
+    tls = make_client(settings(url="redis://cache:6380/2", tls={"enabled": True, "verify": False}))
+    assert isinstance(tls, Redis) and tls.connection_pool.connection_class is SSLConnection
+    assert tls.connection_pool.connection_kwargs["ssl_cert_reqs"] == "none"
+    assert tls.connection_pool.connection_kwargs["client_name"] == "tomodachi"
+    assert tls.connection_pool.max_connections == 50
+    cluster = make_client(settings(mode="cluster", url="redis://node-1:7000/0"))
+    assert isinstance(cluster, RedisCluster)
+    sentinel = make_client(
+        settings(mode="sentinel", sentinels=["s1:26379", "s2:26379"], sentinel_master="queues")
+    )
+    pool: Any = sentinel.connection_pool
+    assert isinstance(sentinel, Redis) and pool.service_name == "queues"

@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from tomodachi.clock import get_clock
-from tomodachi.errors import ConfigurationError, ServiceStartError, describe_exception
+from tomodachi.errors import ConfigurationError, ServiceStartError, describe_exception, mask_url_credentials
 from tomodachi.logging import get_logger
 from tomodachi.messaging.backend import memory_model, uses_memory_broker
 from tomodachi.messaging.dead_letters import DeadLetterRoute
@@ -200,9 +200,12 @@ class RedisQueueTransport(Transport):
                     handler=route.handler,
                     queue=route.queue,
                 )
+        in_memory = isinstance(backend, MemoryQueueBackend)
+        where = "in memory" if in_memory else mask_url_credentials(str(self.settings.url))
         for consumer in self.consumers:
             self._log.info(
                 "consuming Redis stream",
+                redis=where,
                 handler=consumer.handler,
                 stream=consumer.keys.stream,
                 group=consumer.group,
