@@ -313,3 +313,31 @@ def test_tls_cluster_and_sentinel_clients_are_made_from_the_same_options() -> No
     )
     pool: Any = sentinel.connection_pool
     assert isinstance(sentinel, Redis) and pool.service_name == "queues"
+
+
+def test_tomodachi_run_with_the_memory_broker_runs_redis_queues_without_redis(spawn: Any, write: Any) -> None:
+    service = write(
+        "jobs.py",
+        """
+        import tomodachi
+        from tomodachi.envelope import JsonBase
+
+
+        class Jobs(tomodachi.Service):
+            name = "jobs"
+            message_envelope = JsonBase
+
+            @tomodachi.redis_queue("jobs", retry=tomodachi.RetryPolicy(initial_delay=0.05))
+            async def job(self, data, attempt):
+                if attempt < 2:
+                    raise tomodachi.RetryMessage("once more")
+                tomodachi.get_logger("jobs").info("handled", data=data, attempt=attempt)
+                tomodachi.exit(0)
+
+            async def _started_service(self):
+                await tomodachi.redis_enqueue(self, {"n": 1}, "jobs", delay=0.05)
+        """,
+    )
+    process = spawn("run", "--message-broker", "memory", str(service))
+    process.wait_for_stderr(r"handled.*attempt.*2")
+    assert process.wait() == 0
