@@ -253,7 +253,8 @@ def run(app: str | list[str] | None = None, *args: str, **kwargs: Any) -> None:
     """Run service files programmatically, like ``tomodachi run``; always ends with ``SystemExit``.
 
     Keyword arguments become flags (``production=True`` -> ``--production``,
-    ``log_level="debug"`` -> ``--log-level debug``). Without *app*, the calling module's file runs.
+    ``log_level="debug"`` -> ``--log-level debug``, ``reload=False`` -> ``--no-reload``). Without
+    *app*, the calling module's file runs.
     """
     import inspect
     import sys
@@ -269,6 +270,8 @@ def run(app: str | list[str] | None = None, *args: str, **kwargs: Any) -> None:
         flag = "--" + key.replace("_", "-")
         if value is True or value is None:
             argv.append(flag)
+        elif value is False and key == "reload":
+            argv.append("--no-reload")
         elif isinstance(value, (list, tuple)):  # config=["a.json", "b.json"]
             argv.extend([flag, *(str(item) for item in value)])
         elif value is not False:

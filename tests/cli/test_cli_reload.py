@@ -196,6 +196,7 @@ def test_flags_and_config_survive_a_reload(start: Callable[..., ServiceProcess],
     process = start("run", "--log-level", "warning", "app.py", "-c", "config.json")
     wait_for_answer(port, lambda b: b.startswith("v1 from-config "), "v1 with the config", process)
     process.wait_for_stderr("WARN-MARK")
+    time.sleep(SETTLE)  # the watcher is ready (its info line is not logged at --log-level warning)
     app.write_text(app_source(port, "v2"), encoding="utf-8")
     wait_for_answer(port, lambda b: b.startswith("v2 from-config "), "v2 with the config", process)
     process.send(signal.SIGTERM)
@@ -281,8 +282,7 @@ def test_reload_off_does_not_watch(
     assert (get(port) or "").startswith("v1 ")
     process.send(signal.SIGINT)
     assert process.wait() == 0, process.stderr
-    assert "reload" not in process.stderr
-    assert "watchfiles" not in process.stderr
+    assert WATCHING not in process.stderr and "files changed" not in process.stderr
 
 
 def test_explicit_reload_wins_over_production(start: Callable[..., ServiceProcess], tmp_path: Path) -> None:
@@ -323,6 +323,20 @@ def test_a_failure_before_any_change_exits_as_without_reload(
     process = start("run", "broken.py")
     assert process.wait() == 1, process.stderr
     assert "syntax error" in process.stderr and "Traceback" not in process.stderr
+
+
+def test_an_unguarded_tomodachi_run_in_a_service_file_starts_no_second_supervisor(
+    start: Callable[..., ServiceProcess], tmp_path: Path
+) -> None:
+    """The services' process imports the file, whose tomodachi.run() must not supervise again."""
+    (tmp_path / "app.py").write_text(
+        "import tomodachi\n\n\nclass S(tomodachi.Service):\n    name = 's'\n\n"
+        "    async def _started_service(self):\n        pass\n\n\ntomodachi.run()\n",
+        encoding="utf-8",
+    )
+    process = start("run", "app.py")
+    assert process.wait() == 1, process.stderr  # the nested run fails (a loop is running) and ends
+    assert process.stderr.count(WATCHING) <= 1
 
 
 def test_a_killed_supervisor_leaves_no_orphan(start: Callable[..., ServiceProcess], tmp_path: Path) -> None:

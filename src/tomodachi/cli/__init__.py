@@ -136,8 +136,10 @@ def _run_command(argv: list[str], args: list[str]) -> int:
     from tomodachi.context_vars import get_contextvar
 
     get_contextvar("run.args").set(list(args))  # tomodachi.context("run.args"), as in the original
-    # Started by the reload supervisor? (Removed, so the services' own subprocesses do not see it.)
-    link_fd = os.environ.pop(CHILD_ENV, None)
+    # Started by the reload supervisor? The variable stays, emptied: a `tomodachi run` started
+    # from this process (by a service, or an unguarded tomodachi.run() in a service file) never
+    # starts another supervisor.
+    link_fd = os.environ.get(CHILD_ENV)
     if link_fd is None and parsed.reload:
         from tomodachi.reload.supervisor import supervise
 
@@ -150,9 +152,10 @@ def _run_command(argv: list[str], args: list[str]) -> int:
             custom_logger=parsed.custom_logger,
         )
     link = None
-    if link_fd is not None:
+    if link_fd:
         from tomodachi.reload.child import attach
 
+        os.environ[CHILD_ENV] = ""
         link = attach(link_fd)  # the supervisor left out its --reload/--no-reload
     return _run(parsed, command=f"tomodachi {shlex.join(argv)}", link=link)
 

@@ -21,5 +21,6 @@ from __future__ import annotations
 __all__ = ["CHILD_ENV"]
 
 #: Set in the environment of the services' process started by the reload supervisor: the file
-#: descriptor of its end of the supervisor's socket. Internal; not for users.
+#: descriptor of its end of the supervisor's socket; emptied once read, so that processes started
+#: from the services' process never start a supervisor of their own. Internal; not for users.
 CHILD_ENV = "TOMODACHI_RELOAD_CHILD"
