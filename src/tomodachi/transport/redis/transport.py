@@ -420,6 +420,8 @@ class RedisQueueTransport(Transport):
             entries = await backend.reclaim(
                 consumer.keys, consumer.group, self.consumer_name, claim_idle, consumer.slots.free
             )
+            # Not one this instance is still handling (its idle time could not be reset in time).
+            entries = [e for e in entries if (e.stream, e.stream_id) not in consumer.in_flight]
             if entries:
                 self._log.info(
                     "reclaimed messages left unacknowledged by a consumer",
