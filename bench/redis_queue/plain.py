@@ -1,5 +1,6 @@
 """The baseline of the Redis queue benchmark: plain redis-py with the same semantics as the service.
 
+- the same client settings as tomodachi's defaults (pool of 50, socket timeout 10 s);
 - enqueue: the same JsonBase payloads (``JsonBase.build_message``) with a message id, ``XADD``
   with the same fields, in windows of concurrent calls on a connection pool;
 - consume: a consumer group read from the oldest entry, ``XREADGROUP`` for as many entries as
@@ -29,7 +30,18 @@ class _Publisher:
 
 
 async def run(messages: int, prefix: str, window: int, concurrency: int) -> dict[str, float]:
-    pool = aioredis.BlockingConnectionPool.from_url(URL, max_connections=50, decode_responses=True)
+    # The client settings tomodachi uses by default (redis.* options), so that the figures compare
+    # the frameworks, not two client configurations (a socket timeout costs a timer per command).
+    pool = aioredis.BlockingConnectionPool.from_url(
+        URL,
+        max_connections=50,
+        timeout=10.0,
+        decode_responses=True,
+        client_name="bench-plain",
+        socket_timeout=10.0,
+        socket_connect_timeout=5.0,
+        socket_keepalive=True,
+    )
     client = aioredis.Redis.from_pool(pool)
     stream, group = f"{prefix}{{bench}}", "bench"
     service = _Publisher()
