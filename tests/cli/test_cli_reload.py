@@ -500,3 +500,7 @@ def test_watch_roots_collapse_nested_directories(tmp_path: Path, monkeypatch: py
     assert watch_roots(["services/app.py"]) == [str(tmp_path)]
     monkeypatch.chdir(tmp_path / "services")
     assert sorted(watch_roots(["app"])) == sorted([str(tmp_path / "services"), str(tmp_path / "lib")])
+    monkeypatch.chdir("/")  # never the whole file system
+    assert sorted(watch_roots([str(tmp_path / "services" / "app.py")])) == sorted(
+        [str(tmp_path / "services"), str(tmp_path / "lib")]
+    )

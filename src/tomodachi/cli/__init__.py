@@ -140,7 +140,7 @@ def _run_command(argv: list[str], args: list[str]) -> int:
     # from this process (by a service, or an unguarded tomodachi.run() in a service file) never
     # starts another supervisor.
     link_fd = os.environ.get(CHILD_ENV)
-    if link_fd is None and parsed.reload:
+    if link_fd is None and parsed.reload and _can_reload():
         from tomodachi.reload.supervisor import supervise
 
         return supervise(
@@ -158,6 +158,21 @@ def _run_command(argv: list[str], args: list[str]) -> int:
         os.environ[CHILD_ENV] = ""
         link = attach(link_fd)  # the supervisor left out its --reload/--no-reload
     return _run(parsed, command=f"tomodachi {shlex.join(argv)}", link=link)
+
+
+def _can_reload() -> bool:
+    """Reload needs watchfiles (a dependency) and POSIX file-descriptor passing; else say so once."""
+    import importlib.util
+
+    why = None
+    if os.name != "posix":
+        why = "code reload is not supported on this platform"
+    elif importlib.util.find_spec("watchfiles") is None:
+        why = "code reload needs the watchfiles package (pip install watchfiles)"
+    if why is None:
+        return True
+    sys.stderr.write(f"warning: {why}; the services run without it (use --no-reload to hide this)\n")
+    return False
 
 
 def _run(parsed: RunArguments, *, command: str, link: SupervisorLink | None = None) -> int:

@@ -66,7 +66,8 @@ def _norm(path: str) -> str:
 
 def watch_roots(files: Sequence[str], extra: Iterable[str] = ()) -> list[str]:
     """The directories to watch: the working directory, each service file's directory, each
-    ``PYTHONPATH`` entry and *extra* ones; nested ones are dropped (their parent covers them)."""
+    ``PYTHONPATH`` entry and *extra* ones; nested ones are dropped (their parent covers them), and
+    so is the root directory of the file system."""
     candidates = [os.getcwd()]
     for file in files:
         path = file if os.path.exists(file) or file.endswith(".py") else f"{file}.py"
@@ -74,7 +75,9 @@ def watch_roots(files: Sequence[str], extra: Iterable[str] = ()) -> list[str]:
     candidates.extend(entry for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep) if entry)
     candidates.extend(extra)
     roots: list[str] = []
-    for candidate in sorted({_norm(c) for c in candidates if os.path.isdir(c)}, key=len):
+    # Never the whole file system (a service started from "/"): its files' directories still are.
+    existing = {_norm(c) for c in candidates if os.path.isdir(c)} - {_norm(os.sep)}
+    for candidate in sorted(existing, key=len):
         if not any(candidate == root or candidate.startswith(root.rstrip(os.sep) + os.sep) for root in roots):
             roots.append(candidate)
     return roots
