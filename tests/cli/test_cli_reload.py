@@ -25,6 +25,7 @@ import pytest
 from tests._support import SRC, TIMEOUT, ServiceProcess, cli_env
 from tomodachi.reload.filter import ChangeFilter, watch_roots
 from tomodachi.reload.supervisor import QUIET_MS, child_arguments
+from tomodachi.runner import FORCE_AFTER
 
 WATCHING = "reload on: watching for file changes"
 #: Longer than the watcher's quiet period: changes made before this have been seen (or ignored).
@@ -314,6 +315,40 @@ def test_a_stop_signal_stops_the_services_gracefully_with_their_exit_code(
     assert process.wait() == 7, process.stderr  # the child's code (SERVICE_EXIT_CODE set on stop)
     assert "terminated service" in process.stderr
     assert not pid_alive(pid)
+
+
+def test_a_second_sigint_to_the_supervisor_forces_the_exit_130(
+    start: Callable[..., ServiceProcess], tmp_path: Path
+) -> None:
+    (tmp_path / "app.py").write_text(
+        textwrap.dedent(
+            """
+            import asyncio
+            import tomodachi
+            from tomodachi.logging import get_logger
+
+
+            class Slow(tomodachi.Service):
+                name = "slow"
+
+                async def _started_service(self):
+                    get_logger("app").info("STARTED-MARK")
+
+                async def _stop_service(self):
+                    get_logger("app").info("STOPPING-MARK")
+                    await asyncio.sleep(30)
+            """
+        ),
+        encoding="utf-8",
+    )
+    process = start("run", "app.py")
+    process.wait_for_stderr(WATCHING)
+    process.wait_for_stderr("STARTED-MARK")
+    process.send(signal.SIGINT)
+    process.wait_for_stderr("STOPPING-MARK")
+    time.sleep(FORCE_AFTER)  # an earlier SIGINT is taken for a copy of the first
+    process.send(signal.SIGINT)
+    assert process.wait() == 130, process.stderr
 
 
 def test_a_failure_before_any_change_exits_as_without_reload(
