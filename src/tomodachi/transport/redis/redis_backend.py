@@ -272,6 +272,12 @@ def entry_of(stream: str, stream_id: str, raw: Any, deliveries: int) -> Entry:
     )
 
 
+def _retrieve(future: asyncio.Future[None]) -> None:
+    """Mark a batch's exception as seen (its waiters may all have been cancelled)."""
+    if not future.cancelled():
+        future.exception()
+
+
 def _opt(value: int | None) -> str:
     return "" if value is None else str(value)
 
@@ -289,6 +295,9 @@ class RedisBackend:
         #: Per queue stream: when (event loop time) to look for due delayed messages next. Every
         #: ``poll_interval`` at least (other processes' delays), sooner for what this one delayed.
         self._promote_at: dict[str, float] = {}
+        #: Acks made in this turn of the loop, per (stream, group): their ids and one outcome.
+        self._acks: dict[tuple[str, str], tuple[list[str], asyncio.Future[None]]] = {}
+        self._flushes: set[asyncio.Task[None]] = set()
         self._promote = client.register_script(_PROMOTE)
         self._delay = client.register_script(_DELAY)
         self._retry = client.register_script(_RETRY)
@@ -412,10 +421,33 @@ class RedisBackend:
             )
 
     async def ack(self, group: str, entry: Entry) -> None:
-        try:  # the hot path: no wrapper coroutine
-            await self.client.xack(entry.stream, group, entry.stream_id)
+        """``XACK``, in one command with the other acks of the same stream and group made in the
+        same turn of the event loop (each still only after its own handler returned)."""
+        key = (entry.stream, group)
+        batch = self._acks.get(key)
+        if batch is None:
+            loop = asyncio.get_running_loop()
+            batch = self._acks[key] = ([], loop.create_future())
+            batch[1].add_done_callback(_retrieve)
+            loop.call_soon(self._flush_acks, key)
+        batch[0].append(entry.stream_id)
+        await asyncio.shield(batch[1])  # a cancelled waiter leaves the others' ack alone
+
+    def _flush_acks(self, key: tuple[str, str]) -> None:
+        ids, done = self._acks.pop(key)
+        task = asyncio.ensure_future(self._send_acks(key, ids, done))
+        self._flushes.add(task)
+        task.add_done_callback(self._flushes.discard)
+
+    async def _send_acks(self, key: tuple[str, str], ids: list[str], done: asyncio.Future[None]) -> None:
+        try:
+            await self.client.xack(key[0], key[1], *ids)
         except _UNAVAILABLE as exc:
-            raise self._unavailable(exc) from None
+            done.set_exception(self._unavailable(exc))
+        except Exception as exc:
+            done.set_exception(exc)
+        else:
+            done.set_result(None)
 
     async def retry(self, keys: QueueKeys, group: str, entry: Entry, delay: float) -> None:
         args = [
@@ -477,4 +509,6 @@ class RedisBackend:
         await asyncio.sleep(seconds)
 
     async def close(self) -> None:
-        """The client is the run's (closed with it)."""
+        """Let acks on their way finish (the client is the run's, closed with it)."""
+        if self._flushes:
+            await asyncio.wait(list(self._flushes), timeout=float(self.settings.socket_timeout))
