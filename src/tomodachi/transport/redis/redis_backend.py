@@ -272,6 +272,10 @@ def entry_of(stream: str, stream_id: str, raw: Any, deliveries: int) -> Entry:
     )
 
 
+#: One enqueue waiting for its round trip: stream, fields, maxlen, its outcome.
+_Add = tuple[str, dict[str, str], int | None, "asyncio.Future[None]"]
+
+
 def _retrieve(future: asyncio.Future[None]) -> None:
     """Mark a batch's exception as seen (its waiters may all have been cancelled)."""
     if not future.cancelled():
@@ -298,6 +302,8 @@ class RedisBackend:
         #: Acks made in this turn of the loop, per (stream, group): their ids and one outcome.
         self._acks: dict[tuple[str, str], tuple[list[str], asyncio.Future[None]]] = {}
         self._flushes: set[asyncio.Task[None]] = set()
+        #: Enqueues made in this turn of the loop, each with its own outcome.
+        self._adds: list[_Add] = []
         self._promote = client.register_script(_PROMOTE)
         self._delay = client.register_script(_DELAY)
         self._retry = client.register_script(_RETRY)
@@ -342,11 +348,46 @@ class RedisBackend:
             await self._call(lambda: self._delay(keys=[f"{stream}:delayed"], args=[ms, member]))
             return
         fields = {"payload": payload, "id": message_id, "attempt": "0", "enqueued": enqueued}
-        try:  # the hot path: no wrapper coroutine
-            await self.client.xadd(stream, fields, maxlen=maxlen, approximate=True)
+        # With the other enqueues of this turn of the event loop: one round trip (a pipeline, no
+        # transaction); each caller returns once Redis has added its own entry.
+        loop = asyncio.get_running_loop()
+        if not self._adds:
+            loop.call_soon(self._flush_adds)
+        added: asyncio.Future[None] = loop.create_future()
+        added.add_done_callback(_retrieve)
+        self._adds.append((stream, fields, maxlen, added))
+        await asyncio.shield(added)
+
+    def _flush_adds(self) -> None:
+        adds, self._adds = self._adds, []
+        task = asyncio.ensure_future(self._send_adds(adds))
+        self._flushes.add(task)
+        task.add_done_callback(self._flushes.discard)
+
+    async def _send_adds(self, adds: list[_Add]) -> None:
+        try:
+            if len(adds) == 1:
+                stream, fields, maxlen, _ = adds[0]
+                results: list[Any] = [await self.client.xadd(stream, fields, maxlen=maxlen, approximate=True)]
+            else:
+                pipe = self.client.pipeline(transaction=False)
+                for stream, fields, maxlen, _ in adds:
+                    pipe.xadd(stream, fields, maxlen=maxlen, approximate=True)
+                results = await pipe.execute(raise_on_error=False)
         except _UNAVAILABLE as exc:
-            raise self._unavailable(exc) from None
-        self._ready = True
+            error: BaseException = self._unavailable(exc)
+            results = [error] * len(adds)
+        except Exception as exc:
+            results = [exc] * len(adds)
+        else:
+            self._ready = True
+        for (*_, added), result in zip(adds, results, strict=True):
+            if isinstance(result, BaseException):
+                if isinstance(result, _UNAVAILABLE):
+                    result = self._unavailable(result)
+                added.set_exception(result)
+            else:
+                added.set_result(None)
 
     async def read(
         self, keys: QueueKeys, group: str, consumer: str, count: int, block: float
