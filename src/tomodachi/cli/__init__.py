@@ -179,7 +179,9 @@ def _run(parsed: RunArguments, *, command: str, link: SupervisorLink | None = No
     from tomodachi.runner import run
 
     def on_start(loop_name: str) -> None:
-        if link is not None:  # tell the reload supervisor the services' watcher options
+        # Tell the reload supervisor the services' watcher options and grace period. The runner
+        # calls on_start once the services are set up (before that there is nothing to report).
+        if link is not None:
             link.report_services()
         if parsed.production:
             return
@@ -188,6 +190,10 @@ def _run(parsed: RunArguments, *, command: str, link: SupervisorLink | None = No
         _print(render_banner(parsed.files, loop_name, command=command, color=use_color(sys.stdout)))
 
     parsed.on_start = on_start
+    if parsed.opentelemetry_instrument:  # in the services' process (not a reload supervisor)
+        from tomodachi.opentelemetry.auto import instrument_from_environment
+
+        instrument_from_environment()
     try:
         return run(parsed)
     except ConfigurationError as exc:
