@@ -341,3 +341,33 @@ def test_tomodachi_run_with_the_memory_broker_runs_redis_queues_without_redis(sp
     process = spawn("run", "--message-broker", "memory", str(service))
     process.wait_for_stderr(r"handled.*attempt.*2")
     assert process.wait() == 0
+
+
+async def test_maxlen_caps_the_queue_stream(broker: tuple[str | None, dict[str, Any]]) -> None:
+    class Producer(tomodachi.Service):
+        name = "producer"
+
+        @redis_queue("unused")
+        async def unused(self, data: Any) -> None:
+            pass
+
+    message_broker, options = broker
+    async with run_services(
+        Producer, message_broker=message_broker, options={**options, "redis.maxlen": 100}
+    ) as app:
+        await asyncio.gather(*(tomodachi.redis_enqueue(app.service, str(n), "capped") for n in range(1000)))
+        transport = _transport(app.service)
+        stream = transport.consumers[0].keys.stream.replace("{unused}", "{capped}")
+        backend = transport.backend
+        if isinstance(backend, MemoryQueueBackend):
+            length = len(backend.model.streams[stream].entries)
+            assert length == 100  # exact in memory
+        else:
+            import redis.asyncio as aioredis
+
+            client = aioredis.Redis.from_url(REDIS_URL)
+            try:
+                length = await client.xlen(stream)
+            finally:
+                await client.aclose()
+            assert 100 <= length < 1000  # MAXLEN ~: Redis trims whole nodes
