@@ -71,6 +71,7 @@ _SWITCHES = {
     "--production": ("production", True),
     "--reload": ("reload", True),
     "--no-reload": ("reload", False),
+    "--opentelemetry-instrument": ("opentelemetry_instrument", True),
 }
 _ENV = {
     "production": "TOMODACHI_PRODUCTION",
@@ -82,6 +83,7 @@ _ENV = {
     "reload": "TOMODACHI_RELOAD",
     "host": "TOMODACHI_HOST",
     "port": "TOMODACHI_PORT",
+    "opentelemetry_instrument": "TOMODACHI_OPENTELEMETRY_INSTRUMENT",
 }
 _CONFIG_FLAGS = ("-c", "--config")
 
@@ -118,6 +120,8 @@ class RunArguments(RunConfig):
     #: merged into :attr:`config` as ``options``).
     host: str | None = None
     port: int | None = None
+    #: ``--opentelemetry-instrument``: instrument the services' process (tomodachi.opentelemetry).
+    opentelemetry_instrument: bool = False
 
 
 @dataclass
@@ -206,7 +210,7 @@ def _setting(raw: _Raw, environ: Mapping[str, str], setting: str) -> tuple[str |
         return raw.flags[setting], f"{raw.flag_names[setting]} option"
     env_name = _ENV[setting]
     value = environ.get(env_name)
-    if setting == "production":
+    if setting in ("production", "opentelemetry_instrument"):
         return (value is not None and value.strip().lower() not in _FALSE_WORDS), env_name
     if setting == "reload":  # unset or empty: the default (on unless production)
         if value is None or not value.strip():
@@ -288,6 +292,14 @@ def parse_run_arguments(args: Sequence[str], environ: Mapping[str, str] | None =
 
     production, _ = _setting(raw, environ, "production")
     result.production = bool(production)
+    instrument, _ = _setting(raw, environ, "opentelemetry_instrument")
+    if instrument:
+        from tomodachi.opentelemetry import missing_extra
+
+        problem = missing_extra()
+        if problem is not None:
+            raise UsageError(problem)
+        result.opentelemetry_instrument = True
     reload, _ = _setting(raw, environ, "reload")
     result.reload = (not result.production) if reload is None else bool(reload)
 

@@ -37,6 +37,9 @@ Options:
                                 off with --production. env: TOMODACHI_RELOAD (1/0)
   --host <host>, --port <port>  Set http.host / http.port of every service of the run.
                                 env: TOMODACHI_HOST, TOMODACHI_PORT
+  --opentelemetry-instrument    OpenTelemetry traces, metrics and log correlation, configured by
+                                the OTEL_* variables (needs tomodachi[opentelemetry]).
+                                env: TOMODACHI_OPENTELEMETRY_INSTRUMENT (1/0)
   --loop <auto|asyncio|uvloop>  The event loop: 'auto' (default) uses uvloop when it is installed,
                                 else asyncio. Aliases: default; aio, async; libuv, uv.
                                 env: TOMODACHI_LOOP

@@ -54,6 +54,7 @@ __all__ = [
     "invalid_type_message",
     "is_logger_type_name",
     "remove_handlers",
+    "set_persistent_processor",
     "update_settings",
 ]
 
@@ -197,6 +198,19 @@ def _is_level(value: object) -> bool:
     return True
 
 
+#: Processors kept through every configure() (instrumentation's: OpenTelemetry's trace ids).
+_persistent: tuple[Processor, ...] = ()
+
+
+def set_persistent_processor(processor: Processor, enabled: bool = True) -> None:
+    """Add (or with ``enabled=False`` remove) a processor that every later ``configure()`` keeps,
+    run after the configured ones and before secret masking."""
+    global _persistent
+    kept = tuple(p for p in _persistent if p is not processor)
+    _persistent = (*kept, processor) if enabled else kept
+    update_settings(_settings)
+
+
 def update_settings(settings: Settings, *, install_handler: bool = False) -> None:
     """Apply *settings*: the pipeline, the root handler's formatter, and (with *install_handler*)
     the root handler and root level. Validates first; on error nothing changes."""
@@ -205,7 +219,7 @@ def update_settings(settings: Settings, *, install_handler: bool = False) -> Non
     output = _output(kind, settings, color)
     formatter = _root_formatter(kind, settings, color)
     threshold = DISABLED if kind == "disabled" else settings.level
-    set_pipeline(Pipeline(threshold, (*settings.processors, mask_secrets), output))
+    set_pipeline(Pipeline(threshold, (*settings.processors, *_persistent, mask_secrets), output))
     set_root_formatter(formatter)
     _settings = settings
     _publish(settings)

@@ -30,6 +30,7 @@ from tomodachi.logging import get_logger, reset_context_logger, set_context_logg
 from tomodachi.messaging.envelopes import check_envelope, resolve_envelope
 from tomodachi.messaging.errors import RejectMessage, RetryMessage
 from tomodachi.messaging.retry import Decision, RetryPolicy, Verdict, log_decision, policy_for
+from tomodachi.observability import hooks as _hooks
 
 if TYPE_CHECKING:
     from tomodachi.transport.base import Handler
@@ -100,6 +101,8 @@ class MessageHandler:
         self.kind = kind
         self.envelope = envelope
         self._positional_key = positional_key
+        #: The value that names where a message came from (``routing_key``, ``topic``, ``queue``).
+        self.positional_key = positional_key
         self.max_size = DEFAULT_MAX_MESSAGE_SIZE if max_size is None else max_size
         self._parse = getattr(envelope, "parse_message", None) if envelope is not None else None
         # Like the original, message_attributes are passed only with decorator options.
@@ -125,7 +128,17 @@ class MessageHandler:
         )
 
     async def __call__(self, payload: str, values: dict[str, Any], *, message_id: str) -> Outcome:
-        """Run the pipeline for one delivery; never raises (except ``CancelledError``)."""
+        """Run the pipeline for one delivery; never raises (except ``CancelledError``).
+
+        Through the installed instrumentation, if any (``tomodachi.observability``).
+        """
+        active = _hooks.active
+        if active is not None:
+            return await active.message(self, payload, values, message_id)
+        return await self.deliver(payload, values, message_id=message_id)
+
+    async def deliver(self, payload: str, values: dict[str, Any], *, message_id: str) -> Outcome:
+        """The pipeline itself, without instrumentation (what ``__call__`` runs)."""
         # The envelope is called inline (not via a helper coroutine): this is the hot path.
         parse = self._parse
         try:
@@ -215,6 +228,9 @@ class MessageHandler:
             decision = replace(decision, delay=quantize(decision.delay))
         if decision.verdict is not Verdict.ACK:
             log_decision(self.logger, decision, message_id, outcome, dead_letter_to=dead_letter_to, **fields)
+        active = _hooks.active
+        if active is not None:
+            active.decided(self, outcome, decision, message_id)
         return decision
 
     def too_large(self, message_id: str, raw_size: int, exc: MessageTooLargeError | None = None) -> Outcome:

@@ -144,9 +144,18 @@ class AmqpBackend(Protocol):
 
     @classmethod
     def publish(
-        cls, service: Any, runtime: Runtime, exchange: str, routing_key: str, body: bytes, *, message_id: str
+        cls,
+        service: Any,
+        runtime: Runtime,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        *,
+        message_id: str,
+        headers: dict[str, str] | None = None,
     ) -> Awaitable[None]:
-        """Publish *body* (routing key already encoded) for *service*; raises ``AmqpPublishError``."""
+        """Publish *body* (routing key already encoded) for *service*, with *headers* (e.g. a
+        ``traceparent`` from instrumentation); raises ``AmqpPublishError``."""
 
 
 def backend_for(service: Any, runtime: Runtime) -> type[AmqpBackend]:

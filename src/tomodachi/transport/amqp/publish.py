@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable
 from typing import Any
 
 from tomodachi.messaging.backend import runtime_of
 from tomodachi.messaging.envelopes import DEFAULT, build_payload, resolve_envelope
 from tomodachi.messaging.observe import Published, observers_of
+from tomodachi.observability import hooks as _hooks
 from tomodachi.transport.amqp.backend import backend_for
 from tomodachi.transport.amqp.naming import default_exchange, encode_routing_key
 
@@ -78,7 +80,18 @@ async def publish_message(
     key = encode_routing_key(prefix + routing_key)
     message_id = uuid.uuid4().hex
     body = payload.encode("utf-8")
-    await backend_for(service, runtime).publish(service, runtime, exchange, key, body, message_id=message_id)
+    backend = backend_for(service, runtime)
+    active = _hooks.active
+    if active is None:
+        await backend.publish(service, runtime, exchange, key, body, message_id=message_id)
+    else:  # instrumented (tomodachi.observability): a producer span, traceparent in the headers
+
+        def send(headers: dict[str, str]) -> Awaitable[None]:
+            return backend.publish(
+                service, runtime, exchange, key, body, message_id=message_id, headers=headers
+            )
+
+        await active.publish(send, "amqp", service, routing_key)
     observers = observers_of(runtime)
     if observers.published:  # the one check when nobody listens
         observers.report_published(

@@ -260,9 +260,17 @@ class RabbitMQBackend:
 
     @classmethod
     def publish(
-        cls, service: Any, runtime: Runtime, exchange: str, routing_key: str, body: bytes, *, message_id: str
+        cls,
+        service: Any,
+        runtime: Runtime,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        *,
+        message_id: str,
+        headers: dict[str, str] | None = None,
     ) -> Awaitable[None]:
-        return publish(service, runtime, exchange, routing_key, body, message_id=message_id)
+        return publish(service, runtime, exchange, routing_key, body, message_id=message_id, headers=headers)
 
 
 async def _declare(what: str, name: str, declaration: Awaitable[Any]) -> Any:
@@ -305,7 +313,14 @@ def _publisher_cache() -> LruCache[int, tuple[Any, AmqpConnection, float]]:
 
 
 def publish(
-    service: Any, runtime: Runtime, exchange: str, routing_key: str, body: bytes, *, message_id: str
+    service: Any,
+    runtime: Runtime,
+    exchange: str,
+    routing_key: str,
+    body: bytes,
+    *,
+    message_id: str,
+    headers: dict[str, str] | None = None,
 ) -> Awaitable[None]:
     """Publish *body* (routing key already encoded) on the run's connection for *service*'s options.
 
@@ -322,4 +337,10 @@ def publish(
         publishers[id(options)] = cached
     _options, connection, timeout = cached
     # Returned, not awaited here: the caller awaits it (one coroutine less per publish).
+    if headers:
+        table: dict[str, Any] = dict(headers)
+        properties = Basic.Properties(message_id=message_id, delivery_mode=2, headers=table)
+        return connection.publish(
+            exchange, routing_key, body, message_id=message_id, timeout=timeout, properties=properties
+        )
     return connection.publish(exchange, routing_key, body, message_id=message_id, timeout=timeout)

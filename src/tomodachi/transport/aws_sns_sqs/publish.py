@@ -17,6 +17,7 @@ from tomodachi.messaging.backend import runtime_of
 from tomodachi.messaging.background import background_unless_wait
 from tomodachi.messaging.envelopes import DEFAULT, PayloadError, build_payload, resolve_envelope
 from tomodachi.messaging.observe import Published, observers_of
+from tomodachi.observability import hooks as _hooks
 from tomodachi.transport.aws_sns_sqs.attributes import encode_attributes, notification_attributes
 from tomodachi.transport.aws_sns_sqs.client import client_for
 from tomodachi.transport.aws_sns_sqs.naming import topic_name, validate_topic_name
@@ -111,15 +112,21 @@ async def aws_sns_sqs_publish(
     validate_topic_name(name)
     if fifo and deduplication_id is None:
         deduplication_id = str(uuid.uuid4())
-    message_id = await client_for(service, runtime).publish(
-        name,
-        payload,
-        message_attributes=encode_attributes(attributes),
-        group_id=group_id,
-        deduplication_id=deduplication_id,
-        topic_attributes=None if topic_attributes is DEFAULT else topic_attributes,
-        overwrite_topic_attributes=overwrite_topic_attributes,
-    )
+    client = client_for(service, runtime)
+
+    def send(headers: Mapping[str, str]) -> Awaitable[str]:
+        return client.publish(
+            name,
+            payload,
+            message_attributes=encode_attributes({**attributes, **headers} if headers else attributes),
+            group_id=group_id,
+            deduplication_id=deduplication_id,
+            topic_attributes=None if topic_attributes is DEFAULT else topic_attributes,
+            overwrite_topic_attributes=overwrite_topic_attributes,
+        )
+
+    active = _hooks.active  # instrumented: a producer span, traceparent in the attributes
+    message_id = await (send({}) if active is None else active.publish(send, "aws_sns_sqs", service, topic))
     observers = observers_of(runtime)
     if observers.published:  # the one check when nobody listens (tomodachi.testing does)
         observers.report_published(
@@ -210,14 +217,19 @@ async def sqs_send_message(
         kwargs=kwargs,
     )
     body = await _format_body(message_body_formatter, context)
-    message_id = await client.send_message(
-        queue_url,
-        body,
-        message_attributes=encode_attributes(attributes),
-        delay_seconds=delay_seconds,
-        group_id=group_id,
-        deduplication_id=deduplication_id,
-    )
+
+    def send(headers: Mapping[str, str]) -> Awaitable[str]:
+        return client.send_message(
+            queue_url,
+            body,
+            message_attributes=encode_attributes({**attributes, **headers} if headers else attributes),
+            delay_seconds=delay_seconds,
+            group_id=group_id,
+            deduplication_id=deduplication_id,
+        )
+
+    active = _hooks.active  # instrumented: a producer span, traceparent in the attributes
+    message_id = await (send({}) if active is None else active.publish(send, "sqs", service, queue_name))
     observers = observers_of(runtime)
     if observers.published:
         observers.report_published(

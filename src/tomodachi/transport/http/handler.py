@@ -15,6 +15,7 @@ from aiohttp import web
 
 from tomodachi.injection import HandlerCall, Invoke, compile_handler, compile_middleware_chain
 from tomodachi.logging import Logger, get_logger, reset_context_logger, set_context_logger
+from tomodachi.observability import hooks as _hooks
 from tomodachi.transport.http._keys import REAL_IP_RESOLVER_KEY, ROUTE_INFO_KEY
 from tomodachi.transport.http.access_log import AbortedResponse, AccessLog, RouteLogInfo, now
 from tomodachi.transport.http.real_ip import RealIpResolver
@@ -136,6 +137,9 @@ class HttpState:
         - ``SystemExit`` / ``KeyboardInterrupt``: a graceful stop, as ``tomodachi.exit``;
         - else a server error: 500 (``@http_error(500)``) and one ERROR line with the traceback.
         """
+        active = _hooks.active
+        if active is not None:  # the request's span records it
+            active.exception(exc)
         if isinstance(exc, ConnectionError) and request.transport is None:
             # The client went away (mid-upload, or during a streamed download): not our bug.
             self.log.info("client disconnected before the response", handler=handler)

@@ -97,6 +97,16 @@ class Router(Generic[E]):
                 allowed.update(table)
         return None, _NO_GROUPS, frozenset(allowed)
 
+    def url_of(self, endpoint: E) -> str | None:
+        """The URL *endpoint* is served on: the literal path of an exact route, else the pattern."""
+        for path, table in self._exact.items():
+            if any(e is endpoint for e in table.values()):
+                return path
+        for pattern, table in self._patterns:
+            if any(e is endpoint for e in table.values()):
+                return pattern.pattern
+        return None
+
     def __len__(self) -> int:
         return sum(len(t) for t in self._exact.values()) + sum(len(t) for _, t in self._patterns)
 

@@ -25,6 +25,7 @@ from aiohttp import web
 
 from tomodachi.errors import ConfigurationError, ServiceStartError
 from tomodachi.logging import get_logger
+from tomodachi.observability import hooks as _hooks
 from tomodachi.transport.base import Transport
 from tomodachi.transport.http._keys import ROUTE_INFO_KEY
 from tomodachi.transport.http.access_log import AccessLog, AccessLogger, now
@@ -206,6 +207,10 @@ class HttpTransport(Transport):
             for method, pattern in self.routes():
                 await add_http_endpoint(self.service, host or "0.0.0.0", self.port, method, pattern)
 
+    def route_of(self, endpoint: Any) -> str | None:
+        """The URL pattern *endpoint* is served on (the literal path of an exact route)."""
+        return self._router.url_of(endpoint)
+
     @property
     def ready(self) -> bool:
         """True while the server is listening (False before start and once stop began)."""
@@ -224,7 +229,11 @@ class HttpTransport(Transport):
         try:
             endpoint, groups, allowed = self._router.resolve(request.method, request.path)
             if endpoint is not None:
-                response = await endpoint(request, groups)
+                active = _hooks.active
+                if active is None:
+                    response = await endpoint(request, groups)
+                else:  # instrumented (tomodachi.observability)
+                    response = await active.http(endpoint, request, groups, self)
             else:
                 response = await self._not_routed(request, allowed)
             finalize = self._finalize

@@ -138,6 +138,15 @@ class MemoryAmqpBackend:
 
     @classmethod
     async def publish(
-        cls, service: Any, runtime: Runtime, exchange: str, routing_key: str, body: bytes, *, message_id: str
+        cls,
+        service: Any,
+        runtime: Runtime,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        *,
+        message_id: str,
+        headers: dict[str, str] | None = None,
     ) -> None:
-        MemoryBroker.of(runtime).publish_amqp(exchange, routing_key, body, message_id=message_id)
+        broker = MemoryBroker.of(runtime)
+        broker.publish_amqp(exchange, routing_key, body, message_id=message_id, headers=headers)

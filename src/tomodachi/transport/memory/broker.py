@@ -58,10 +58,18 @@ class MemoryBroker:
         return memory_model(runtime, "tomodachi", lambda: cls(get_clock(runtime)), _close)
 
     # -- publishing (used by amqp_publish / aws_sns_sqs_publish / sqs_send_message) -------------
-    def publish_amqp(self, exchange: str, routing_key: str, body: bytes, *, message_id: str) -> str:
+    def publish_amqp(
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        *,
+        message_id: str,
+        headers: Mapping[str, Any] | None = None,
+    ) -> str:
         if exchange:  # "" is the default exchange: it always exists
             self.amqp.declare_exchange(exchange)
-        self.amqp.publish(exchange, routing_key, body, message_id=message_id)
+        self.amqp.publish(exchange, routing_key, body, message_id=message_id, headers=headers)
         return message_id
 
     def publish_sns(

@@ -33,6 +33,7 @@ from tomodachi.clock import Clock, get_clock
 from tomodachi.errors import ConfigurationError
 from tomodachi.injection import HandlerCall, compile_handler
 from tomodachi.logging import Logger, get_logger, reset_context_logger, set_context_logger
+from tomodachi.observability import hooks as _hooks
 from tomodachi.transport.base import Handler, Transport
 from tomodachi.transport.schedule.declaration import ScheduleDeclaration
 from tomodachi.transport.schedule.triggers import CronTrigger, IntervalTrigger, TriggerError, make_trigger
@@ -189,6 +190,9 @@ class ScheduleTransport(Transport):
                 running=len(entry.running),
                 max_concurrent=entry.max_concurrent,
             )
+            active = _hooks.active
+            if active is not None:
+                active.schedule_skipped(self.service, entry.name)
             return
         task = self.tasks.spawn(self._invoke(entry, due), name=_TASK_PREFIX + entry.name)
         entry.running.add(task)
@@ -204,7 +208,11 @@ class ScheduleTransport(Transport):
         values = {"invocation_time": self._iso(due), "interval": entry.interval, "scheduled_time": due}
         token = set_context_logger(entry.logger)
         try:
-            await entry.call(values)
+            active = _hooks.active
+            if active is None:
+                await entry.call(values)
+            else:  # instrumented (tomodachi.observability)
+                await active.scheduled(entry.call, values, self.service, entry.name)
         except Exception:
             entry.logger.exception("uncaught exception in scheduled function")
         finally:
