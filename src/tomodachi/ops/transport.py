@@ -34,7 +34,7 @@ async def metrics_response(services: list[Service]) -> web.Response:
     """The Prometheus exposition of the process's metrics (``prometheus_client`` needed)."""
     from tomodachi.ops.prometheus import render
 
-    body, content_type = render()
+    body, content_type = render(services)
     return web.Response(status=200, body=body, headers={"Content-Type": content_type})
 
 
@@ -119,6 +119,7 @@ class OpsTransport(Transport):
     def __init__(self, service: Service, runtime: Runtime) -> None:
         super().__init__(service, runtime)
         self.server: OpsServer | None = None
+        self._metrics_on = False
 
     @property
     def port(self) -> int | None:
@@ -134,9 +135,11 @@ class OpsTransport(Transport):
     async def setup(self) -> None:
         ops = self.service.options.ops
         if ops.metrics:
-            from tomodachi.ops.prometheus import check_available
+            from tomodachi.ops.prometheus import acquire, check_available
 
             check_available()
+            acquire()  # released in close()
+            self._metrics_on = True
         if ops.port is not None:
             self.server = ops_server(self.runtime, ops.host, ops.port)
             self.server.add(self.service)
@@ -155,6 +158,14 @@ class OpsTransport(Transport):
     async def start(self) -> None:
         if self.server is not None:
             await self.server.start()
+
+    async def close(self) -> None:
+        if self._metrics_on:
+            from tomodachi.ops.prometheus import release
+
+            self._metrics_on = False
+            release()
+        await super().close()
 
     @property
     def ready(self) -> bool:
