@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from tomodachi.entrypoint import discover_entrypoints
 from tomodachi.errors import ConfigurationError, ServiceStartError, TomodachiError, describe_exception
+from tomodachi.injection import warn_unfillable_parameters
 from tomodachi.logging import get_logger, reset_context_logger, set_context_logger
 from tomodachi.runtime import Runtime, ServiceRecord
 from tomodachi.service import LIFECYCLE_HOOKS, Service
@@ -131,7 +132,26 @@ class ServiceContainer:
                         f"{self._where()}{instance.name}: {transport.display_name()} setup failed: "
                         f"{describe_exception(exc)}"
                     ) from exc
+                self._check_parameters(transport)
         self._set_up = True
+
+    def _check_parameters(self, transport: Transport) -> None:
+        """Warn about handler parameters none of the transport's values can fill (a typo)."""
+        for handler in transport.handlers:
+            try:
+                names = transport.value_names(handler)
+            except Exception as exc:  # a custom transport's hook must not stop the start
+                self._log.warning(
+                    "value_names() failed", transport=transport.display_name(), error=describe_exception(exc)
+                )
+                continue
+            warn_unfillable_parameters(
+                handler.func,
+                names,
+                handler=handler.name,
+                kind=transport.display_name(),
+                service=transport.service.name,
+            )
 
     def ensure_transport(self, record: ServiceRecord, kind: type[TransportT]) -> TransportT:
         """The transport of class *kind* of the service of *record*, added if it has none.
@@ -258,6 +278,7 @@ class ServiceContainer:
 
             for instance in self.instances:
                 await register_service(instance, timeout=DISCOVERY_TIMEOUT)
+        self._log_handlers(all_transports)
         self._log.info("enabled handler functions", state="initialized")
         await self._hooks("_started_service")
         for transport in all_transports:
@@ -265,6 +286,26 @@ class ServiceContainer:
         for record in self.records:
             record.serving = True
             self._log.info("started service successfully", state="ready", service=record.service.name)
+
+    def _log_handlers(self, transports: list[Transport]) -> None:
+        """One line per handler: its kind, what it serves and its name."""
+        for transport in transports:
+            for handler in transport.handlers:
+                try:
+                    route = transport.describe_handler(handler)
+                except Exception as exc:  # a custom transport's description must not stop the start
+                    route = f"<{describe_exception(exc)}>"
+                self._log.info(
+                    "enabled handler",
+                    kind=transport.display_name(),
+                    route=route,
+                    handler=handler.name,
+                    service=transport.service.name,
+                )
+
+    def stopping_transports(self) -> list[Transport]:
+        """The transports that started (and are stopped by :meth:`stop`)."""
+        return list(self._started)
 
     def _transports(self) -> list[Transport]:
         return [transport for record in self.records for transport in record.transports]

@@ -7,13 +7,22 @@ inspected once and turned into a small plan; an invocation then costs a few dict
 
 from __future__ import annotations
 
+import difflib
 import inspect
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 from tomodachi.errors import ConfigurationError
 
-__all__ = ["HandlerCall", "Invoke", "compile_handler", "compile_middleware_chain"]
+__all__ = [
+    "HandlerCall",
+    "Invoke",
+    "compile_handler",
+    "compile_middleware_chain",
+    "first_parameter",
+    "unfillable_parameters",
+    "warn_unfillable_parameters",
+]
 
 HandlerCall = Callable[[Mapping[str, Any]], Awaitable[Any]]
 
@@ -166,6 +175,58 @@ def compile_handler(
         return _await_if_needed(func(*args, **kwargs))
 
     return call_any
+
+
+def first_parameter(func: Callable[..., Any]) -> str | None:
+    """The name of the first positional parameter of *func* (a bound method: after ``self``), if any.
+
+    For :meth:`Transport.value_names <tomodachi.Transport.value_names>` of a transport that passes
+    its first value positionally whatever the parameter is called (HTTP: the request)."""
+    for param in _signature(func, follow_wrapped=False).parameters.values():
+        if param.kind in _POSITIONAL:
+            return param.name
+        break
+    return None
+
+
+def unfillable_parameters(func: Callable[..., Any], names: Collection[str]) -> list[tuple[str, str | None]]:
+    """The parameters of *func* no value of *names* can fill, each with the nearest known name.
+
+    Only parameters without a default count, and none at all when *func* takes ``**kwargs``
+    (it may read anything from there)."""
+    params = list(_signature(func, follow_wrapped=False).parameters.values())
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return []
+    known = sorted(names)
+    found: list[tuple[str, str | None]] = []
+    for param in params:
+        if param.kind is inspect.Parameter.VAR_POSITIONAL or param.default is not inspect.Parameter.empty:
+            continue
+        if param.name in names:
+            continue
+        close = difflib.get_close_matches(param.name, known, n=1, cutoff=0.6)
+        found.append((param.name, close[0] if close else None))
+    return found
+
+
+def warn_unfillable_parameters(
+    func: Callable[..., Any], names: Collection[str] | None, *, handler: str, kind: str, service: str = ""
+) -> None:
+    """Log a warning per parameter of *func* that no value of *names* can fill (see
+    :func:`unfillable_parameters`): it would always be ``None`` or missing. ``None``: unknown."""
+    if names is None:
+        return
+    from tomodachi.logging import get_logger
+
+    log = get_logger("tomodachi.init")
+    for name, nearest in unfillable_parameters(func, names):
+        hint = f": did you mean {nearest!r}?" if nearest else f" (values: {', '.join(sorted(names))})"
+        log.warning(
+            f"handler {handler!r} has a parameter {name!r} that no {kind} value fills{hint}",
+            handler=handler,
+            parameter=name,
+            service=service,
+        )
 
 
 def _describe(func: Callable[..., Any]) -> str:

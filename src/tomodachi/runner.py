@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import signal
 import sys
@@ -25,12 +26,14 @@ from tomodachi.logging import configure_structlog, get_logger
 from tomodachi.run_config import RunConfig
 from tomodachi.runtime import Runtime
 
-__all__ = ["FORCED_EXIT_CODE", "FORCE_AFTER", "RunConfig", "run", "run_files"]
+__all__ = ["FORCED_EXIT_CODE", "FORCE_AFTER", "STOP_PROGRESS_EVERY", "RunConfig", "run", "run_files"]
 
 FORCED_EXIT_CODE = 130
 #: Seconds after the first stop signal before another SIGINT forces the exit (earlier ones are
 #: taken for copies of the first, as sent by ``timeout -s INT`` to the whole process group).
 FORCE_AFTER = 0.5
+#: Seconds between the progress lines of a graceful stop that has not finished yet.
+STOP_PROGRESS_EVERY = 2.0
 
 
 def _loop_factory(name: str) -> tuple[Callable[[], asyncio.AbstractEventLoop] | None, str]:
@@ -56,15 +59,23 @@ def run(config: RunConfig) -> int:
     factory, loop_name = _loop_factory(config.loop)
     # Set before the loop exists, so every task of the run sees it (tomodachi.context("loop.setting")).
     get_contextvar("loop.setting").set(config.loop)
-    if config.on_start is not None:
-        config.on_start(loop_name)
+    on_start = config.on_start
     code: int | None = None
     try:
         with asyncio.Runner(loop_factory=factory) as runner:
             runtime = Runtime()
             runtime.message_broker = config.message_broker
             runtime.production = config.production
-            code = runner.run(run_files(config.files, config=config.config, runtime=runtime))
+            # The banner comes once the files are imported and their services set up, so that a
+            # missing file or a bad declaration is the only thing printed.
+            code = runner.run(
+                run_files(
+                    config.files,
+                    config=config.config,
+                    runtime=runtime,
+                    on_set_up=None if on_start is None else functools.partial(on_start, loop_name),
+                )
+            )
         # The services are down and the process is about to exit (this is the CLI's runner): a
         # late copy of the stop signal must not turn a clean exit into 130 or a kill by SIGINT.
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -82,8 +93,12 @@ async def run_files(
     config: Mapping[str, Any] | None = None,
     runtime: Runtime | None = None,
     install_signal_handlers: bool = True,
+    on_set_up: Callable[[], None] | None = None,
 ) -> int:
     """Import *files*, run their services until a stop is requested, return the exit code.
+
+    *on_set_up* is called once every file is imported and its services are set up, before any
+    of them starts (the CLI prints its banner there, so a set-up error comes without one).
 
     The exit code is the run's failure code (1) or the code given to ``tomodachi.exit(n)``;
     a run that ended normally returns ``tomodachi.SERVICE_EXIT_CODE``, which is reset to
@@ -113,6 +128,8 @@ async def run_files(
             await container.stop()
         await runtime.aclose()
         return _exit_code(runtime)
+    if on_set_up is not None:
+        on_set_up()
 
     start: asyncio.Future[list[None]] = asyncio.gather(*(c.start() for c in containers))
     stop_wait = loop.create_task(runtime.stop_requested.wait())
@@ -130,9 +147,45 @@ async def run_files(
     else:
         await stop_wait
     stop_wait.cancel()
-    await asyncio.gather(*(c.stop() for c in containers))
+    progress = loop.create_task(_stop_progress(containers, loop.time(), forceable=install_signal_handlers))
+    try:
+        await asyncio.gather(*(c.stop() for c in containers))
+    finally:
+        progress.cancel()
+        await asyncio.gather(progress, return_exceptions=True)
     await runtime.aclose()
     return _exit_code(runtime)
+
+
+async def _stop_progress(containers: Sequence[ServiceContainer], began: float, *, forceable: bool) -> None:
+    """Every :data:`STOP_PROGRESS_EVERY` seconds of a graceful stop: what is still in flight, the
+    time left of the grace period and (when the runner owns the signals) how to force the exit."""
+    log = get_logger("tomodachi.lifecycle")
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(STOP_PROGRESS_EVERY)
+        busy: dict[str, int] = {}
+        grace = 0.0
+        for container in containers:
+            for transport in container.stopping_transports():
+                count = transport.in_flight()
+                if count > 0:
+                    name = f"{transport.service.name}/{transport.display_name()}"
+                    busy[name] = busy.get(name, 0) + count
+                    grace = max(grace, float(transport.grace_period))
+        elapsed = loop.time() - began
+        if busy:
+            total = sum(busy.values())
+            left = max(grace - elapsed, 0.0)
+            what = ", ".join(f"{name}: {count}" for name, count in busy.items())
+            message = (
+                f"still stopping: {total} in flight ({what}); {left:.0f} s left of the {grace:g} s grace"
+            )
+        else:
+            message = "still stopping: waiting for the services' stop hooks and transports to close"
+        if forceable:
+            message += "; press ctrl+c again to force the exit"
+        log.info(message, state="stopping", in_flight=sum(busy.values()), elapsed=round(elapsed, 1))
 
 
 def _exit_code(runtime: Runtime) -> int:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
+from tomodachi._keywords import nearest
 from tomodachi.errors import ConfigurationError, TomodachiError
 
 # The one "not given" sentinel of the package (``message_envelope=None`` means "no envelope"),
@@ -37,12 +38,41 @@ def resolve_envelope(
     return envelope
 
 
-def check_envelope(envelope: Any, where: str, envelope_kwargs: Mapping[str, Any]) -> None:
+def _named_by(func: Any) -> frozenset[str]:
+    """The parameter names *func* declares (not what its ``**kwargs`` takes)."""
+    try:
+        parameters = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return frozenset()
+    return frozenset(p.name for p in parameters if p.kind is not inspect.Parameter.VAR_KEYWORD)
+
+
+def _keyword_typos(envelope: Any, envelope_kwargs: Mapping[str, Any], keywords: Collection[str]) -> list[str]:
+    """Extra keywords that the envelope does not name and that look like typos of *keywords*."""
+    named: frozenset[str] = frozenset()
+    for method in ("parse_message", "validate"):
+        if envelope is not None and callable(getattr(envelope, method, None)):
+            named |= _named_by(getattr(envelope, method))
+    typos = []
+    for key in envelope_kwargs:
+        if key not in named and (close := nearest(key, keywords, cutoff=0.75)) is not None:
+            typos.append(f"{key!r} (did you mean {close!r}?)")
+    return typos
+
+
+def check_envelope(
+    envelope: Any, where: str, envelope_kwargs: Mapping[str, Any], keywords: Collection[str] = ()
+) -> None:
     """Raise ``ConfigurationError`` unless *envelope* is ``None`` or has the two envelope methods.
 
     Calls the envelope's optional ``validate(**kwargs)`` with the decorator's extra keywords
     (``proto_class=...``), so a missing argument is reported at start-up, not per message.
+    An extra keyword that the envelope's ``parse_message``/``validate`` does not name and that
+    is close to one of the decorator's own *keywords* (``competeing``) is reported as a typo.
     """
+    typos = _keyword_typos(envelope, envelope_kwargs, keywords)
+    if typos:
+        raise ConfigurationError(f"{where}: unknown keyword argument {', '.join(typos)}")
     if envelope is None:
         if envelope_kwargs:
             names = ", ".join(sorted(envelope_kwargs))

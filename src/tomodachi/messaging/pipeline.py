@@ -17,15 +17,21 @@ Everything that depends on the handler's signature is worked out once, at constr
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import enum
 import inspect
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tomodachi.envelope import DEFAULT_MAX_MESSAGE_SIZE, MessageTooLargeError
 from tomodachi.errors import ConfigurationError, describe_exception
-from tomodachi.injection import compile_handler, compile_middleware_chain
+from tomodachi.injection import (
+    compile_handler,
+    compile_middleware_chain,
+    first_parameter,
+    warn_unfillable_parameters,
+)
 from tomodachi.logging import get_logger, reset_context_logger, set_context_logger
 from tomodachi.messaging.envelopes import check_envelope, resolve_envelope
 from tomodachi.messaging.errors import RejectMessage, RetryMessage
@@ -76,6 +82,12 @@ class MessageHandler:
     - ``callback_kwargs``: when given, only these names are injected.
     - ``retry``: the handler's :class:`~tomodachi.RetryPolicy` (default: the service's ``retry``
       options); transports settle with :meth:`decide`.
+    - ``value_names``: the names of the transport's values (``values`` of :meth:`__call__`);
+      with them, each handler parameter without a default that neither they, ``message``,
+      ``message_uuid`` nor the envelope's keys can fill gets a start-up warning with the nearest
+      name (not when the service has ``message_middleware``, which may add keywords). The
+      envelope's keys: its ``message_keys`` attribute, else ``data``, ``metadata`` and
+      ``service`` for the built-in envelopes; other envelopes are not checked.
     - ``max_size``: the largest payload accepted (option ``max_message_size``; default
       :data:`~tomodachi.envelope.DEFAULT_MAX_MESSAGE_SIZE`); a larger one is settled as
       undecodable. Envelopes whose ``parse_message`` takes a ``max_size`` keyword (the built-in
@@ -95,6 +107,7 @@ class MessageHandler:
         middleware: Sequence[Callable[..., Any]] | None = None,
         max_size: int | None = None,
         retry: RetryPolicy | None = None,
+        value_names: Collection[str] | None = None,
     ) -> None:
         self.service = service
         self.name = handler.name
@@ -119,6 +132,16 @@ class MessageHandler:
         if middleware is None:
             middleware = list(getattr(service, "message_middleware", None) or [])
         self._invoke = compile_middleware_chain(middleware, call, 3, missing_as_none=True)
+        #: Every keyword the handler can be given (None: not known), see ``value_names``.
+        self.value_names = self._handler_names(handler, value_names, callback_kwargs)
+        if not middleware:
+            warn_unfillable_parameters(
+                handler.func,
+                self.value_names,
+                handler=handler.name,
+                kind=kind,
+                service=str(getattr(service, "name", "")),
+            )
         # Without middleware the handler is called directly (one coroutine less per message).
         self._call = None if middleware else call
         self.logger = get_logger(f"tomodachi.{kind}.handler").new(handler=self.name)
@@ -126,6 +149,25 @@ class MessageHandler:
         self.retry_policy: RetryPolicy = (
             retry if retry is not None else policy_for(service, None, where=self.name)
         )
+
+    def _handler_names(
+        self, handler: Handler, value_names: Collection[str] | None, only: Sequence[str] | None
+    ) -> frozenset[str] | None:
+        if value_names is None:
+            return None
+        names = {*value_names, "message", "message_uuid"}
+        if self.envelope is None:
+            first = first_parameter(handler.func)
+            if first is not None:
+                names.add(first)
+        else:
+            keys = _envelope_keys(self.envelope)
+            if keys is None:
+                return None
+            names.update(keys)
+        if only is not None:
+            names &= set(only)
+        return frozenset(names)
 
     async def __call__(self, payload: str, values: dict[str, Any], *, message_id: str) -> Outcome:
         """Run the pipeline for one delivery; never raises (except ``CancelledError``).
@@ -278,13 +320,21 @@ def handler_for_subscription(
     kind: str,
     positional_key: str,
     where: str,
+    value_names: Collection[str] | None = None,
 ) -> MessageHandler:
     """A :class:`MessageHandler` from a decorator's declaration (a :class:`Subscription`).
+
+    *value_names*: the transport's value names (see :class:`MessageHandler`).
 
     The envelope is resolved and checked here, so a bad one fails start-up (naming *where*).
     """
     envelope = resolve_envelope(service, subscription.message_envelope, subscription.message_protocol)
-    check_envelope(envelope, where, subscription.envelope_kwargs)
+    keywords: list[str] = (
+        [f.name for f in dataclasses.fields(subscription) if f.name != "envelope_kwargs"]
+        if dataclasses.is_dataclass(subscription)
+        else []
+    )
+    check_envelope(envelope, where, subscription.envelope_kwargs, keywords)
     retry = policy_for(service, getattr(subscription, "retry", None), where=where)
     try:
         return MessageHandler(
@@ -297,9 +347,29 @@ def handler_for_subscription(
             callback_kwargs=subscription.callback_kwargs,
             max_size=_max_message_size(service),
             retry=retry,
+            value_names=value_names,
         )
     except ConfigurationError as exc:
         raise ConfigurationError(f"{where}: {exc}") from None
+
+
+_BUILT_IN_KEYS = frozenset({"data", "metadata", "service"})
+
+
+def _envelope_keys(envelope: Any) -> Collection[str] | None:
+    """The keys of the message dict *envelope* parses into (None: not known)."""
+    keys = getattr(envelope, "message_keys", None)
+    if isinstance(keys, (list, tuple, set, frozenset)):
+        return frozenset(str(k) for k in keys)
+    from tomodachi.envelope.json_base import JsonBase
+    from tomodachi.envelope.protobuf_base import ProtobufBase
+
+    parse = getattr(envelope, "parse_message", None)
+    own = getattr(parse, "__func__", parse)
+    for base in (JsonBase, ProtobufBase):
+        if own is getattr(base.parse_message, "__func__", base.parse_message):
+            return _BUILT_IN_KEYS
+    return None
 
 
 def _max_message_size(service: Any) -> int | None:

@@ -24,7 +24,8 @@ Writing a transport of your own takes a subclass and a decorator::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+import dataclasses
+from collections.abc import Callable, Collection, Hashable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -132,6 +133,32 @@ class Transport:
         """
         await self.intake.cancel_all()
         await self.tasks.cancel_all()
+
+    def in_flight(self) -> int:
+        """How much work is in flight now (requests, messages, runs): shown by the progress lines
+        of a graceful stop. The default counts :attr:`tasks`; override it when other tasks live
+        there (a scheduler loop) or the work is tracked elsewhere."""
+        return len(self.tasks)
+
+    def describe_handler(self, handler: Handler) -> str:
+        """What *handler* serves, for the start-up list of handlers (``GET /orders``, a topic, an
+        interval). The default shows the first argument of the declaration: the first field of a
+        dataclass declaration (a routing key, a topic), else the decorator's first argument."""
+        args = handler.args
+        if not args:
+            return ", ".join(f"{k}={v!r}" for k, v in handler.kwargs.items())
+        first = args[0]
+        if dataclasses.is_dataclass(first) and not isinstance(first, type):
+            fields = dataclasses.fields(first)
+            return str(getattr(first, fields[0].name)) if fields else type(first).__name__
+        return str(first)
+
+    def value_names(self, handler: Handler) -> Collection[str] | None:
+        """The keyword values *handler* can be given (transport values, envelope keys), or None
+        when unknown. At start-up a handler parameter without a default that is none of these
+        gets a warning with the nearest name ("did you mean 'data'?"): it would always be
+        ``None`` or missing. The default (None) checks nothing."""
+        return None
 
     @property
     def ready(self) -> bool:

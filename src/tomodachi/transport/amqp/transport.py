@@ -150,7 +150,13 @@ class AmqpTransport(Transport):
             )
         competing = bool(sub.competing) or sub.queue_name is not None
         pipeline = handler_for_subscription(
-            self.service, handler, sub, kind="amqp", positional_key="routing_key", where=where
+            self.service,
+            handler,
+            sub,
+            kind="amqp",
+            positional_key="routing_key",
+            where=where,
+            value_names=("routing_key", "exchange_name", "properties"),  # as values_for() gives
         )
         if sub.retry is None and options.max_redeliveries is not None:  # the older option, kept
             pipeline.retry_policy = pipeline.retry_policy.with_max_attempts(options.max_redeliveries + 1)

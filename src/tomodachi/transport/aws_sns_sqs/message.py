@@ -10,7 +10,23 @@ from typing import Any
 from tomodachi.transport.aws_sns_sqs.attributes import decode_attributes
 from tomodachi.transport.aws_sns_sqs.naming import decode_topic, strip_prefix
 
-__all__ = ["ReceivedMessage", "parse"]
+__all__ = ["VALUE_NAMES", "ReceivedMessage", "parse"]
+
+#: The transport values a handler can be given, as :func:`parse` makes them.
+VALUE_NAMES = (
+    "topic",
+    "receipt_handle",
+    "queue_url",
+    "message_attributes",
+    "approximate_receive_count",
+    "sns_message_id",
+    "sqs_message_id",
+    "message_type",
+    "raw_message_body",
+    "message_timestamp",
+    "message_deduplication_id",
+    "message_group_id",
+)
 
 
 @dataclass(slots=True)
@@ -62,7 +78,7 @@ def parse(message: ReceivedMessage, topic_prefix: str) -> tuple[str, dict[str, A
             sns_message_id = str(wrapper.get("MessageId") or "")
         if not attributes and isinstance(wrapper.get("MessageAttributes"), Mapping):
             attributes = decode_attributes(wrapper["MessageAttributes"])
-    values: dict[str, Any] = {
+    values: dict[str, Any] = {  # keep VALUE_NAMES in step
         "topic": topic,
         "receipt_handle": message.receipt_handle,
         "queue_url": message.queue_url,

@@ -20,6 +20,7 @@ from tomodachi.errors import ConfigurationError
 from tomodachi.messaging.envelopes import DEFAULT
 from tomodachi.messaging.pipeline import MessageHandler, handler_for_subscription
 from tomodachi.transport.aws_sns_sqs.declaration import SnsSqsSubscription
+from tomodachi.transport.aws_sns_sqs.message import VALUE_NAMES
 from tomodachi.transport.aws_sns_sqs.naming import (
     dead_letter_queue_name,
     queue_name,
@@ -77,7 +78,13 @@ def resolve(service: Service, handler: Handler) -> SqsConsumer:
     fifo = bool(sub.fifo)
     _check_queue_arguments(where, sub, fifo)
     pipeline = handler_for_subscription(
-        service, handler, sub, kind="aws_sns_sqs", positional_key="topic", where=where
+        service,
+        handler,
+        sub,
+        kind="aws_sns_sqs",
+        positional_key="topic",
+        where=where,
+        value_names=VALUE_NAMES,
     )
     dlq, max_receive = _dead_letter(where, sub, options.queue_name_prefix, fifo)
     cap_attempts(pipeline, max_receive)

@@ -25,6 +25,7 @@ class HttpRoute:
     url: Any  # a regex matched against the whole path
     ignore_logging: IgnoreLogging = False
     pre_handler_func: Callable[..., Any] | None = None
+    custom_method: bool = False  # methods outside STANDARD_METHODS are meant (not typos)
 
 
 @dataclass(frozen=True, slots=True)

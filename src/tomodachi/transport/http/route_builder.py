@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from tomodachi._keywords import nearest
 from tomodachi.errors import ConfigurationError
 from tomodachi.transport.base import Handler
 from tomodachi.transport.http.declaration import (
@@ -25,7 +26,7 @@ from tomodachi.transport.http.routes import Router, compile_url
 from tomodachi.transport.http.static import StaticEndpoint, static_root, static_url_pattern
 from tomodachi.transport.http.websocket import WebSocketEndpoint
 
-__all__ = ["add_mount", "build_routes"]
+__all__ = ["STANDARD_METHODS", "add_mount", "build_routes"]
 
 # RFC 9110 token characters; methods are case-sensitive, we upper-case them like the original.
 _METHOD = re.compile(r"^[A-Z0-9!#$%&'*+.^_`|~-]+$")
@@ -33,7 +34,28 @@ _METHOD = re.compile(r"^[A-Z0-9!#$%&'*+.^_`|~-]+$")
 _Middlewares = Sequence[Callable[..., Any]]
 
 
-def _methods(name: str, method: Any) -> list[str]:
+#: Methods an ``@http`` route may use without ``custom_method=True``: RFC 9110 and RFC 5789
+#: (PATCH), and WebDAV's (RFC 4918, 3253, 5323).
+STANDARD_METHODS = frozenset(
+    {
+        "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT",
+        "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "REPORT",
+        "CHECKOUT", "CHECKIN", "MERGE", "SEARCH", "MKACTIVITY", "VERSION-CONTROL", "UNCHECKOUT",
+    }
+)  # fmt: skip
+_COMMON_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _unknown_method(name: str, method: str) -> ConfigurationError:
+    close = nearest(method, _COMMON_METHODS) or nearest(method, STANDARD_METHODS)
+    hint = f"did you mean {close!r}? " if close else ""
+    return ConfigurationError(
+        f"unknown HTTP method {method!r} for handler {name!r}: {hint}"
+        f"(a custom method is declared with @tomodachi.http({method!r}, ..., custom_method=True))"
+    )
+
+
+def _methods(name: str, method: Any, custom: bool = False) -> list[str]:
     items = [method] if isinstance(method, str) else method
     if not isinstance(items, (list, tuple)) or not items:
         raise ConfigurationError(
@@ -44,6 +66,8 @@ def _methods(name: str, method: Any) -> list[str]:
         upper = item.strip().upper() if isinstance(item, str) else None
         if not upper or not _METHOD.match(upper):
             raise ConfigurationError(f"invalid HTTP method {item!r} for handler {name!r}")
+        if not custom and upper not in STANDARD_METHODS:
+            raise _unknown_method(name, upper)
         if upper not in result:
             result.append(upper)
     return result
@@ -93,7 +117,7 @@ def _http_route(
     router: Router[Endpoint],
     middlewares: _Middlewares,
 ) -> None:
-    methods = _methods(name, route.method)
+    methods = _methods(name, route.method, route.custom_method is True)
     pattern = _url(name, route.url)
     pre = route.pre_handler_func
     if pre is not None and not callable(pre):

@@ -17,25 +17,33 @@ The stop returns as soon as the last in-flight request has finished (no fixed sl
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from aiohttp import web
 
 from tomodachi.errors import ConfigurationError, ServiceStartError
+from tomodachi.injection import first_parameter
 from tomodachi.logging import get_logger
 from tomodachi.observability import hooks as _hooks
-from tomodachi.transport.base import Transport
+from tomodachi.transport.base import Handler, Transport
 from tomodachi.transport.http._keys import ROUTE_INFO_KEY
 from tomodachi.transport.http.access_log import AccessLog, AccessLogger, now
 from tomodachi.transport.http.config import HttpConfig
-from tomodachi.transport.http.declaration import HttpRoute, IgnoreLogging
+from tomodachi.transport.http.declaration import (
+    HttpErrorRoute,
+    HttpRoute,
+    HttpStaticRoute,
+    IgnoreLogging,
+    WebSocketRoute,
+)
 from tomodachi.transport.http.handler import BodyTimeoutError, Endpoint, HttpState
 from tomodachi.transport.http.real_ip import RealIpResolver
 from tomodachi.transport.http.responses import ResponseDefaults, bare_response
 from tomodachi.transport.http.route_builder import add_mount, build_routes
-from tomodachi.transport.http.routes import Router
+from tomodachi.transport.http.routes import Router, compile_url
 from tomodachi.transport.http.server import Server, request_timeout
 
 __all__ = ["HttpTransport"]
@@ -48,6 +56,24 @@ _BodyMarks = dict["asyncio.Task[Any]", tuple[int, float]]
 
 def _display_host(host: str | None) -> str:
     return "localhost" if host in (None, "", "0.0.0.0", "127.0.0.1", "::") else str(host)
+
+
+def _is_wildcard(host: Any) -> bool:
+    return host in ("0.0.0.0", "::")
+
+
+def _bound_urls(addresses: Sequence[Any]) -> list[str]:
+    """The URLs of the sockets really bound (``http://0.0.0.0:9700/``, ``http://[::]:9700/``)."""
+    urls: list[str] = []
+    for address in addresses:
+        if isinstance(address, tuple) and len(address) >= 2:
+            host = str(address[0])
+            url = f"http://[{host}]:{address[1]}/" if ":" in host else f"http://{host}:{address[1]}/"
+        else:  # a unix socket path
+            url = str(address)
+        if url not in urls:
+            urls.append(url)
+    return urls
 
 
 class HttpTransport(Transport):
@@ -129,7 +155,9 @@ class HttpTransport(Transport):
         if self._runner is not None or self._stopping:
             raise ConfigurationError(f"cannot mount {url!r}: the http server has already started")
         label = name or getattr(handler, "__qualname__", None) or repr(handler)
-        route = HttpRoute(list(method) if not isinstance(method, str) else method, url, ignore_logging)
+        route = HttpRoute(
+            list(method) if not isinstance(method, str) else method, url, ignore_logging, custom_method=True
+        )
         if self._state is not None:
             add_mount(label, handler, route, self._state, self._router)
         else:
@@ -185,7 +213,7 @@ class HttpTransport(Transport):
             await runner.cleanup()
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             message = f"unable to bind service [http] to http://{_display_host(host)}:{requested}/ ({reason})"
-            log.error(message, listen_host=host or "0.0.0.0", listen_port=requested)
+            # Not logged here: the runner logs the start-up failure once, with the file and service.
             raise ServiceStartError(message) from exc
         self._runner = runner
         self._listening = True
@@ -195,11 +223,16 @@ class HttpTransport(Transport):
         self.port = int(addresses[0][1]) if addresses else requested
         self.service.context["_http_port"] = self.port
         shown = _display_host(host)
+        bound = _bound_urls(addresses)
+        extra: dict[str, Any] = {"bound": " ".join(bound)}
+        if any(_is_wildcard(address[0]) for address in addresses):  # every interface: how to reach it here
+            extra["local_url"] = f"http://127.0.0.1:{self.port}/"
         log.info(
             "accepting http requests",
             listen_url=f"http://{shown}:{self.port}/",
             listen_host=shown,
             listen_port=self.port,
+            **extra,
         )
         if getattr(self.service, "discovery", None):  # deprecated registries: told once per route
             from tomodachi.discovery import add_http_endpoint
@@ -413,6 +446,43 @@ class HttpTransport(Transport):
             self._state.access_log.close()
 
     # -- introspection -------------------------------------------------------------------
+    def in_flight(self) -> int:
+        """The requests being handled now (websockets included)."""
+        return len(self._inflight)
+
+    def describe_handler(self, handler: Handler) -> str:
+        declaration = handler.args[0] if len(handler.args) == 1 else None
+        if isinstance(declaration, HttpRoute):
+            method = declaration.method
+            methods = [method] if isinstance(method, str) else list(method)
+            return f"{','.join(str(m).upper() for m in methods)} {declaration.url}"
+        if isinstance(declaration, HttpErrorRoute):
+            return f"error {declaration.status_code}"
+        if isinstance(declaration, HttpStaticRoute):
+            return f"static {declaration.base_url}"  # not the directory: no file system paths in logs
+        if isinstance(declaration, WebSocketRoute):
+            return f"websocket {declaration.url}"
+        return super().describe_handler(handler)
+
+    def value_names(self, handler: Handler) -> Collection[str] | None:
+        """``request`` (the first parameter, whatever its name) and the URL's named groups;
+        ``status_code`` for ``@http_error``. Not known with ``http_middleware`` (which may add
+        keywords), for websockets and static files."""
+        if getattr(self.service, "http_middleware", None):
+            return None
+        declaration = handler.args[0] if len(handler.args) == 1 else None
+        first = first_parameter(handler.func)
+        names = {"request", *([first] if first else [])}
+        if isinstance(declaration, HttpRoute) and isinstance(declaration.url, str):
+            try:
+                names.update(compile_url(declaration.url).groupindex)
+            except re.error:
+                return None
+            return names
+        if isinstance(declaration, HttpErrorRoute):
+            return names | {"status_code"}
+        return None
+
     def routes(self) -> list[tuple[str, str]]:
         """``(method, pattern)`` pairs served by this transport."""
         return self._router.routes()

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from datetime import timedelta, tzinfo
 from typing import Any, TypeVar, overload
 
+from tomodachi._keywords import suggest_keywords
 from tomodachi.transport.schedule.declaration import ScheduleDeclaration
 from tomodachi.transport.schedule.transport import ScheduleTransport
 
@@ -37,6 +38,7 @@ __all__ = ["daily", "every_second", "heartbeat", "hourly", "minutely", "monthly"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+@suggest_keywords
 def schedule(
     interval: int | float | str | timedelta | None = None,
     timestamp: str | None = None,

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from tomodachi._keywords import nearest
 from tomodachi.clock import Clock, get_clock
 from tomodachi.errors import ConfigurationError
 from tomodachi.injection import HandlerCall, compile_handler
@@ -119,6 +120,22 @@ class ScheduleTransport(Transport):
         if self._stopping or not self._entries:
             return
         self._loop_task = self.tasks.spawn(self._run(), name="tomodachi.schedule.loop")
+
+    def in_flight(self) -> int:
+        """The scheduled runs still going (not the scheduler loop itself)."""
+        loop = self._loop_task
+        return len(self.tasks) - (1 if loop is not None and not loop.done() else 0)
+
+    def describe_handler(self, handler: Handler) -> str:
+        declaration = handler.args[0] if handler.args else None
+        if isinstance(declaration, ScheduleDeclaration):
+            when = f"interval {declaration.interval}" if declaration.interval is not None else ""
+            if declaration.timestamp is not None:
+                when = f"timestamp {declaration.timestamp}"
+            if declaration.timezone is not None:
+                when += f" ({declaration.timezone})"
+            return when + (" immediately" if declaration.immediately is True else "")
+        return super().describe_handler(handler)
 
     @property
     def ready(self) -> bool:
@@ -250,7 +267,9 @@ def _check_signature(handler: Handler, where: str) -> None:
         if parameter.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
             continue
         if parameter.default is inspect.Parameter.empty and parameter.name not in INJECTED_KEYWORDS:
+            close = nearest(parameter.name, INJECTED_KEYWORDS)
+            hint = f" (did you mean {close!r}?)" if close else ""
             raise ConfigurationError(
-                f"{where}: required parameter {parameter.name!r} cannot be filled: scheduled functions "
-                f"receive only {', '.join(INJECTED_KEYWORDS)}"
+                f"{where}: required parameter {parameter.name!r} cannot be filled{hint}: scheduled "
+                f"functions receive only {', '.join(INJECTED_KEYWORDS)}"
             )
