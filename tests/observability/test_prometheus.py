@@ -177,3 +177,29 @@ def test_tomodachi_prometheus_meter_provider_serves_opentelemetry_metrics() -> N
     assert result.returncode == 0, result.stderr
     names = {family.name for family in text_string_to_metric_families(result.stdout)}
     assert "shop_http_server_request_duration_seconds" in names, sorted(names)
+
+
+async def test_opentelemetry_and_prometheus_at_once(telemetry: Any) -> None:
+    from opentelemetry.trace import SpanKind
+
+    class Both(tomodachi.Service):
+        name = "both"
+        options = tomodachi.Options(ops={"metrics": True})
+        attempts = 0
+
+        @tomodachi.amqp("both.x")
+        async def handle(self, message: str) -> None:
+            type(self).attempts += 1
+            if type(self).attempts == 1:
+                raise tomodachi.RetryMessage()
+
+    async with run_services(Both, options={"retry.initial_delay": 0}) as app:
+        await app.publish_amqp("both.x", "m")
+        await wait_until(lambda: Both.attempts == 2, within=5, what="handled after a retry")
+        await asyncio.sleep(0.05)
+        port = runtime_of(app.service).transport(app.service, OpsTransport).port  # type: ignore[union-attr]
+        assert port is not None
+        _status, _type, text = await scrape(port)
+    consumers = [s for s in telemetry.spans.get_finished_spans() if s.kind is SpanKind.CONSUMER]
+    assert [[e.name for e in s.events] for s in consumers] == [["retry"], []]
+    assert value(samples(text), "tomodachi_messaging_messages_total", handler="handle", result="retry") >= 1

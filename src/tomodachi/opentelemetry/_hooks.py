@@ -68,13 +68,18 @@ def excluded_urls_pattern(excluded: str | Iterable[str] | None) -> re.Pattern[st
     return re.compile("|".join(f"(?:{p})" for p in items)) if items else None
 
 
+def _key(handler: MessageHandler, message_id: str) -> tuple[int, str, str]:
+    """A delivery of a handler (the same through a chain of instrumentations, which wraps it)."""
+    return (id(handler.service), handler.name, message_id)
+
+
 class OpenTelemetryInstrumentation(Instrumentation):
     """Spans and metrics for HTTP requests, messages, publishes and scheduled runs."""
 
     def __init__(self, tracer: Tracer, meter: Meter, excluded_urls: re.Pattern[str] | None) -> None:
         self.tracer = tracer
         self.excluded_urls = excluded_urls
-        self._pending: OrderedDict[tuple[int, str], Span] = OrderedDict()
+        self._pending: OrderedDict[tuple[int, str, str], Span] = OrderedDict()
         self._route_cache: dict[int, str] = {}
         self.http_duration = meter.create_histogram(
             "http.server.request.duration", unit="s", description="Duration of HTTP server requests."
@@ -230,11 +235,11 @@ class OpenTelemetryInstrumentation(Instrumentation):
                     span.end()
                     self.messages.add(1, {**metric_attributes, "result": "handled"})
                 else:  # ended by decided(), with the retry or dead-letter event
-                    self._hold(id(handler), message_id, span)
+                    self._hold(_key(handler, message_id), span)
 
-    def _hold(self, handler: int, message_id: str, span: Span) -> None:
+    def _hold(self, key: tuple[int, str, str], span: Span) -> None:
         pending = self._pending
-        pending[(handler, message_id)] = span
+        pending[key] = span
         while len(pending) > _PENDING_LIMIT:  # a transport that never asks decide(): end them
             pending.popitem(last=False)[1].end()
 
@@ -248,7 +253,7 @@ class OpenTelemetryInstrumentation(Instrumentation):
             Verdict.DEAD_LETTER: "dead_lettered",
             Verdict.DROP: "dropped",
         }[verdict]
-        span = self._pending.pop((id(handler), message_id or ""), None)
+        span = self._pending.pop(_key(handler, message_id or ""), None)
         if span is not None:
             attributes: dict[str, Any] = {"attempt": decision.attempt, "reason": decision.reason}
             if verdict is Verdict.RETRY:
