@@ -245,23 +245,11 @@ def test_ignored_changes_do_not_restart(start: Callable[..., ServiceProcess], tm
     assert process.wait() == 0, process.stderr
 
 
-def _reports_after_set_up() -> bool:
-    """Does the runner call ``RunConfig.on_start`` once the services are set up (``on_set_up``)?
-
-    The services' process reports its ``watcher.*`` options from ``on_start``; a runner that
-    calls it before importing the service files has none to report.
-    """
-    import inspect
-
-    from tomodachi.runner import run_files
-
-    return "on_set_up" in inspect.signature(run_files).parameters
-
-
-@pytest.mark.skipif(not _reports_after_set_up(), reason="the runner calls on_start before the set-up")
 def test_watcher_options_add_ignored_dirs_and_endings(
     start: Callable[..., ServiceProcess], tmp_path: Path
 ) -> None:
+    """The services' process reports its options from on_start, which the runner calls once the
+    services are set up; the supervisor applies them from then on."""
     port = free_port()
     options = '"watcher": {"ignored_dirs": ["data", "deep/skip"], "watched_file_endings": [".txt"]}'
     (tmp_path / "app.py").write_text(app_source(port, "v1", options=options), encoding="utf-8")
