@@ -79,6 +79,7 @@ DEFAULTS: dict[str, Any] = {
     "ops.host": "0.0.0.0",
     "termination_grace_period_seconds": None,
     "max_message_size": 4 * 1024 * 1024,
+    "start_retry_seconds": 0,
 }
 
 
@@ -208,8 +209,9 @@ def test_repr_tree() -> None:
     lines = text.splitlines()
     assert lines[0] == "| termination_grace_period_seconds = None"  # top-level keys, then the sections
     assert lines[1] == "| max_message_size = 4194304"
-    assert lines[2] == '∴ http <class: "Options.HTTP" -- prefix: "http">:'
-    assert lines[3] == "  | port = 9700"
+    assert lines[2] == "| start_retry_seconds = 0"
+    assert lines[3] == '∴ http <class: "Options.HTTP" -- prefix: "http">:'
+    assert lines[4] == "  | port = 9700"
     assert "  | host = '0.0.0.0'" in lines
     assert '∴ aws_sns_sqs <class: "Options.AWSSNSSQS" -- prefix: "aws_sns_sqs">:' in lines
     assert '∴ aws_endpoint_urls <class: "Options.AWSEndpointURLs" -- prefix: "aws_endpoint_urls">:' in lines

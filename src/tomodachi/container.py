@@ -29,6 +29,9 @@ TransportT = TypeVar("TransportT", bound=Transport)
 
 #: Seconds each registry of a service's ``discovery`` list may take to register or deregister it.
 DISCOVERY_TIMEOUT = 10.0
+#: The first and the longest wait between retries of a transport start (``start_retry_seconds``).
+START_RETRY_FIRST = 0.5
+START_RETRY_MAX = 5.0
 
 
 class StartupError(TomodachiError):
@@ -311,8 +314,53 @@ class ServiceContainer:
         return [transport for record in self.records for transport in record.transports]
 
     async def _start_transport(self, transport: Transport) -> None:
-        await transport.start()
+        await self._start_with_retry(transport)
         self._started.append(transport)
+
+    async def _start_with_retry(self, transport: Transport) -> None:
+        """``transport.start()``; while it fails with an error :meth:`Transport.start_retryable`
+        accepts, again with backoff until the ``start_retry_seconds`` option's deadline (each
+        wait logged). A stop request ends the waiting: the last error is raised."""
+        try:
+            limit = float(getattr(transport.service.options, "start_retry_seconds", 0) or 0)
+        except (TypeError, ValueError):  # pragma: no cover - validated by the options
+            limit = 0.0
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        delay = START_RETRY_FIRST
+        attempt = 1
+        while True:
+            try:
+                await transport.start()
+                if attempt > 1:
+                    self._log.info(
+                        "transport started after waiting for its broker",
+                        transport=transport.display_name(),
+                        service=transport.service.name,
+                        attempts=attempt,
+                    )
+                return
+            except Exception as exc:
+                left = deadline - loop.time()
+                if limit <= 0 or left <= 0 or not transport.start_retryable(exc):
+                    raise
+                wait = min(delay, left)
+                detail = str(exc) if isinstance(exc, TomodachiError) else describe_exception(exc)
+                self._log.warning(
+                    f"{transport.display_name()} cannot start yet ({detail}); retrying in {wait:.1f} s "
+                    f"({left:.0f} s left of start_retry_seconds)",
+                    transport=transport.display_name(),
+                    service=transport.service.name,
+                    attempt=attempt,
+                )
+                try:
+                    await asyncio.wait_for(self.runtime.stop_requested.wait(), wait)
+                except TimeoutError:
+                    pass
+                else:
+                    raise  # a stop was requested while waiting: give up with the last error
+                delay = min(delay * 2, START_RETRY_MAX)
+                attempt += 1
 
     # -- stop ----------------------------------------------------------------------------
     def begin_stopping(self) -> None:

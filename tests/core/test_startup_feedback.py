@@ -351,3 +351,121 @@ async def test_a_graceful_stop_tells_what_is_in_flight_and_how_to_force(spawn: S
     assert b"done" in await asyncio.wait_for(reader.read(), 10)
     writer.close()
     assert await asyncio.to_thread(process.wait) == 0
+
+
+# -- start_retry_seconds: waiting for a broker that is not up yet ---------------------------
+
+
+class _Flaky(tomodachi.Transport):
+    kind = "flaky"
+    failures: list[BaseException] = []
+    starts = 0
+
+    async def start(self) -> None:
+        type(self).starts += 1
+        if self.failures:
+            raise self.failures.pop(0)
+
+
+class _FlakyService(tomodachi.Service):
+    name = "flaky-service"
+
+    @_Flaky.decorator()
+    async def on_tick(self) -> None:
+        pass
+
+
+@pytest.fixture
+def flaky(monkeypatch: pytest.MonkeyPatch) -> type[_Flaky]:
+    import tomodachi.container
+
+    monkeypatch.setattr(tomodachi.container, "START_RETRY_FIRST", 0.01)
+    monkeypatch.setattr(_Flaky, "failures", [])
+    monkeypatch.setattr(_Flaky, "starts", 0)
+    return _Flaky
+
+
+async def test_a_start_that_cannot_connect_is_retried_until_it_succeeds(flaky: type[_Flaky]) -> None:
+    refused = tomodachi.ServiceStartError("Unable to connect [flaky] to 127.0.0.1:1")
+    refused.__context__ = ConnectionRefusedError(111, "Connection refused")
+    flaky.failures = [refused, TimeoutError()]
+    async with run_services(_FlakyService, options={"start_retry_seconds": 5}) as app:
+        waits = [r for r in app.logs if "cannot start yet" in str(r.get("message"))]
+        assert flaky.starts == 3
+        assert len(waits) == 2 and waits[0]["level"] == "warning", waits
+        assert (
+            "flaky cannot start yet (Unable to connect [flaky] to 127.0.0.1:1); retrying in"
+            in waits[0]["message"]
+        )
+        assert "s left of start_retry_seconds" in waits[0]["message"]
+        assert any(r.get("message") == "transport started after waiting for its broker" for r in app.logs)
+
+
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        ({}, ConnectionRefusedError(111, "Connection refused")),  # off by default: fails at once
+        ({"start_retry_seconds": 5}, tomodachi.ServiceStartError("access refused")),  # not a connection error
+    ],
+)
+async def test_a_start_is_not_retried_when_off_or_not_a_connection_error(
+    flaky: type[_Flaky], options: dict[str, Any], error: BaseException
+) -> None:
+    flaky.failures = [error]
+    with pytest.raises(StartupError):
+        async with run_services(_FlakyService, options=options):
+            pass
+    assert flaky.starts == 1
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_amqp_waits_for_an_unreachable_broker_until_the_deadline(json_logs: Any) -> None:
+    class Consumer(tomodachi.Service):
+        name = "consumer"
+        options = tomodachi.Options(
+            amqp={"host": "127.0.0.1", "port": _closed_port()}, start_retry_seconds=1.2
+        )
+
+        @tomodachi.amqp("orders.created")
+        async def created(self, data: Any) -> None:
+            pass
+
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(StartupError, match=r"Unable to connect \[amqp\]") as info:
+        async with run_services(Consumer, message_broker=None, capture_logs=False):
+            pass
+    elapsed = asyncio.get_running_loop().time() - started
+    assert 1.0 <= elapsed < 8, elapsed
+    assert "Unable to connect [amqp]" in str(info.value)
+    waits = [r["message"] for r in json_logs() if "cannot start yet" in r["message"]]
+    assert len(waits) >= 2 and all(
+        w.startswith("amqp cannot start yet (Unable to connect [amqp]") for w in waits
+    )
+
+
+async def test_aws_sns_sqs_waits_for_an_unreachable_endpoint_until_the_deadline(json_logs: Any) -> None:
+    pytest.importorskip("aiobotocore")
+    url = f"http://127.0.0.1:{_closed_port()}"
+
+    class Consumer(tomodachi.Service):
+        name = "consumer"
+        options = tomodachi.Options(
+            aws_sns_sqs={"region_name": "eu-west-1", "aws_access_key_id": "k", "aws_secret_access_key": "s"},
+            aws_endpoint_urls={"sns": url, "sqs": url},
+            start_retry_seconds=1.0,
+        )
+
+        @tomodachi.aws_sns_sqs("orders-created")
+        async def created(self, data: Any) -> None:
+            pass
+
+    with pytest.raises(StartupError, match="cannot reach"):
+        async with run_services(Consumer, message_broker=None, capture_logs=False):
+            pass
+    waits = [r["message"] for r in json_logs() if "cannot start yet" in r["message"]]
+    assert waits and all(w.startswith("aws_sns_sqs cannot start yet (cannot reach") for w in waits), waits

@@ -171,6 +171,9 @@ class Options(OptionsInterface):
     # Added by us: the largest message payload, and the largest data decoded (inflated) from one,
     # that a message handler of any transport accepts; larger ones are settled as undecodable.
     max_message_size: int = option(DEFAULT_MAX_MESSAGE_SIZE, v.int_check(1))
+    # Added by us: how long a transport start that fails because its broker cannot be reached
+    # (yet) is retried, with backoff, before start-up fails; 0: not at all. See Transport.start_retryable.
+    start_retry_seconds: int | float = option(0, v.number_check())
 
     # -- sections registered by transports (tomodachi.options.register_section) ------------------
 

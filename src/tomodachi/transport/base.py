@@ -153,6 +153,23 @@ class Transport:
             return str(getattr(first, fields[0].name)) if fields else type(first).__name__
         return str(first)
 
+    def start_retryable(self, exc: BaseException) -> bool:
+        """Whether a :meth:`start` that raised *exc* may succeed later: the broker or server is
+        not reachable (yet), as when containers start together. With the service's
+        ``start_retry_seconds`` option above 0, such a start is retried with backoff until that
+        many seconds have passed, each wait logged. The default looks for a connection error
+        (``OSError``, ``ConnectionError``, ``TimeoutError``) in *exc* and its causes; refused
+        credentials or a bad declaration are not retried. A failed start is retried as is:
+        :meth:`start` must be safe to call again after it raised."""
+        seen: set[int] = set()
+        current: BaseException | None = exc
+        while current is not None and id(current) not in seen:
+            if isinstance(current, (OSError, TimeoutError)):  # ConnectionError is an OSError
+                return True
+            seen.add(id(current))
+            current = current.__cause__ or current.__context__
+        return False
+
     def value_names(self, handler: Handler) -> Collection[str] | None:
         """The keyword values *handler* can be given (transport values, envelope keys), or None
         when unknown. At start-up a handler parameter without a default that is none of these
