@@ -192,6 +192,10 @@ async def test_custom_and_webdav_methods_declared_explicitly_are_served() -> Non
             "did you mean 'url'?",
         ),
         (
+            lambda: tomodachi.daily(immediatly=True),  # type: ignore[call-overload]
+            "did you mean 'immediately'?",
+        ),
+        (
             lambda: tomodachi.schedule(intervall=5),  # type: ignore[call-arg]
             "did you mean 'interval'?",
         ),

@@ -103,6 +103,7 @@ def heartbeat(
     immediately: bool = False,
     max_concurrent: int = 1,
 ) -> Callable[[F], F]: ...
+@suggest_keywords
 def heartbeat(
     func: F | None = None,
     *,
@@ -128,6 +129,7 @@ def minutely(
     immediately: bool = False,
     max_concurrent: int = 1,
 ) -> Callable[[F], F]: ...
+@suggest_keywords
 def minutely(
     func: F | None = None,
     *,
@@ -149,6 +151,7 @@ def hourly(
     immediately: bool = False,
     max_concurrent: int = 1,
 ) -> Callable[[F], F]: ...
+@suggest_keywords
 def hourly(
     func: F | None = None,
     *,
@@ -170,6 +173,7 @@ def daily(
     immediately: bool = False,
     max_concurrent: int = 1,
 ) -> Callable[[F], F]: ...
+@suggest_keywords
 def daily(
     func: F | None = None,
     *,
@@ -191,6 +195,7 @@ def monthly(
     immediately: bool = False,
     max_concurrent: int = 1,
 ) -> Callable[[F], F]: ...
+@suggest_keywords
 def monthly(
     func: F | None = None,
     *,
