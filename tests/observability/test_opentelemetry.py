@@ -184,3 +184,26 @@ async def test_instrumentation_off_uses_no_hook() -> None:
     async with run_services(Api) as app, aiohttp.ClientSession() as session:
         async with session.get(app.url("/health")) as response:
             assert response.status == 200
+
+
+async def test_a_websocket_connection_is_one_server_span(telemetry: Telemetry) -> None:
+    class Chat(tomodachi.Service):
+        name = "chat"
+
+        @tomodachi.websocket(r"/chat/(?P<room>\w+)")
+        async def chat(self, websocket: Any, request: Any, room: str) -> Any:
+            async def receive(data: str) -> None:
+                await websocket.send_str(f"{room}: {data}")
+
+            return receive
+
+    async with run_services(Chat) as app, app.client() as client:
+        async with client.ws_connect("/chat/lobby") as ws:
+            await ws.send_str("hi")
+            assert (await ws.receive_str()) == "lobby: hi"
+        await wait_until(
+            lambda: telemetry.spans.get_finished_spans(), within=5, what="the websocket connection's span"
+        )
+    (span,) = telemetry.spans.get_finished_spans()
+    assert span.name == r"GET /chat/(?P<room>\w+)" and span.kind is SpanKind.SERVER
+    assert span.attributes is not None and span.attributes["http.response.status_code"] == 101
