@@ -1,32 +1,27 @@
-"""An instrumented process for a test: in-memory span exporter and metric reader."""
+"""An instrumented process for a test: in-memory span exporter and metric reader.
+
+OpenTelemetry is imported by the ``telemetry`` fixture only, so the health tests run without it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
-
-pytest.importorskip("opentelemetry.sdk")
-
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-from tomodachi.observability import hooks
-from tomodachi.opentelemetry import TomodachiInstrumentor
 
 
 @dataclass
 class Telemetry:
-    spans: InMemorySpanExporter
-    metrics: InMemoryMetricReader
+    spans: Any
+    """An ``InMemorySpanExporter``."""
+    metrics: Any
+    """An ``InMemoryMetricReader``."""
 
-    def metric_points(self, name: str) -> list[object]:
+    def metric_points(self, name: str) -> list[Any]:
         data = self.metrics.get_metrics_data()
-        points: list[object] = []
+        points: list[Any] = []
         if data is None:
             return points
         for resource in data.resource_metrics:
@@ -39,6 +34,16 @@ class Telemetry:
 
 @pytest.fixture
 def telemetry() -> Iterator[Telemetry]:
+    pytest.importorskip("opentelemetry.sdk")
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from tomodachi.observability import hooks
+    from tomodachi.opentelemetry import TomodachiInstrumentor
+
     exporter = InMemorySpanExporter()
     tracer_provider = TracerProvider()
     tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))

@@ -7,6 +7,9 @@ import uuid
 from typing import Any
 
 import pytest
+
+pytest.importorskip("opentelemetry.sdk")
+
 from opentelemetry.trace import SpanKind
 
 import tomodachi
