@@ -8,13 +8,14 @@ port already in use is reported instead of silently shared by two processes (opt
 
 from __future__ import annotations
 
+import re
 import sys
 import warnings
 from collections.abc import Mapping
 from typing import Any, TypeVar, cast
 
 from tomodachi.envelope import DEFAULT_MAX_MESSAGE_SIZE
-from tomodachi.errors import ConfigurationError, InvalidOptionError
+from tomodachi.errors import ConfigurationError, InvalidOptionError, mask_url_credentials
 
 from . import checks as v
 from ._base import OptionsInterface, _Field, option, subsection
@@ -25,6 +26,37 @@ S = TypeVar("S", bound=OptionsInterface)
 __all__ = ["Options", "coerce_options", "grace_period_of"]
 
 _IS_LINUX = sys.platform.startswith("linux")
+_SQL_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+def _check_schedule_cluster(key: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or value.lower() not in ("redis", "postgres", "memory"):
+        raise v.invalid(key, value, "one of 'redis', 'postgres', 'memory', or None")
+    return value.lower()
+
+
+class _MaskedDsn(str):
+    """A connection URL whose ``repr`` masks its password (``postgresql://user:***@host``)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return mask_url_credentials(str.__repr__(self))
+
+
+def _check_dsn(key: str, value: Any) -> str | None:
+    text = v.check_str_or_none(key, value)
+    return None if text is None else _MaskedDsn(text)
+
+
+def _check_sql_identifier(key: str, value: Any) -> str:
+    if not isinstance(value, str) or not _SQL_IDENTIFIER.match(value):
+        raise v.invalid(
+            key, value, "a plain SQL identifier (letters, digits and '_', not starting with a digit)"
+        )
+    return value
 
 
 class Options(OptionsInterface):
@@ -152,6 +184,18 @@ class Options(OptionsInterface):
         port: int | None = option(None, v.check_ops_port)
         host: str = option("0.0.0.0", v.check_str)
 
+    class Schedule(OptionsInterface):
+        """Added by us: cluster-safe schedules (see docs/schedule.md#cluster-safe-schedules)."""
+
+        _prefix = "schedule"
+
+        # None: every replica runs its schedules; "redis", "postgres" or "memory": each due time
+        # of the service's scheduled functions is claimed in that store and runs once in the fleet.
+        cluster: str | None = option(None, _check_schedule_cluster)
+        max_clock_skew: int | float = option(10.0, v.number_check(positive=True))
+        postgres_dsn: str | None = option(None, _check_dsn)
+        postgres_table: str = option("tomodachi_schedule_runs", _check_sql_identifier)
+
     class Watcher(OptionsInterface):
         _prefix = "watcher"
 
@@ -165,6 +209,7 @@ class Options(OptionsInterface):
     watcher: Watcher = subsection(Watcher)
     retry: Retry = subsection(Retry)
     ops: Ops = subsection(Ops)
+    schedule: Schedule = subsection(Schedule)
     # Added by us: the grace period of every transport; None follows the original's key,
     # ``http.termination_grace_period_seconds``, as before. See grace_period_of().
     termination_grace_period_seconds: int | float | None = option(None, v.number_check(optional=True))

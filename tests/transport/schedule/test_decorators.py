@@ -83,6 +83,7 @@ def test_alias_decorators_bare_and_called(decorator: Any, interval: Any) -> None
             "timezone": None,
             "immediately": False,
             "max_concurrent": 1,
+            "cluster": None,
         }
 
     async def options(self: Any) -> None:
@@ -109,6 +110,7 @@ def test_schedule_declares_its_arguments_and_stacks() -> None:
             "timezone": "UTC",
             "immediately": False,
             "max_concurrent": 3,
+            "cluster": None,
         },
         {
             "interval": None,
@@ -116,6 +118,7 @@ def test_schedule_declares_its_arguments_and_stacks() -> None:
             "timezone": "Europe/Stockholm",
             "immediately": False,
             "max_concurrent": 1,
+            "cluster": None,
         },
         {
             "interval": "5 minutes",
@@ -123,6 +126,7 @@ def test_schedule_declares_its_arguments_and_stacks() -> None:
             "timezone": None,
             "immediately": True,
             "max_concurrent": 1,
+            "cluster": None,
         },
     ]
 

@@ -22,3 +22,6 @@ class ScheduleDeclaration:
     timezone: str | tzinfo | None = None
     immediately: Any = False  # checked at set-up: True or False
     max_concurrent: Any = 1  # checked at set-up: an int >= 1
+    #: Cluster-safe: ``None`` follows the service's ``schedule.cluster`` option, ``False`` never,
+    #: ``True`` the service's store, or a store by name (``"redis"``, ``"postgres"``, ``"memory"``).
+    cluster: Any = None  # checked at set-up

@@ -46,6 +46,7 @@ def schedule(
     immediately: bool = False,
     *,
     max_concurrent: int = 1,
+    cluster: bool | str | None = None,
 ) -> Callable[[F], F]:
     """Call the function on a schedule; give *interval* or *timestamp*.
 
@@ -72,6 +73,7 @@ def schedule(
             timezone=timezone,
             immediately=immediately,
             max_concurrent=max_concurrent,
+            cluster=cluster,
         )
     )
 
@@ -86,9 +88,14 @@ def _alias(
     timezone: str | tzinfo | None,
     immediately: bool,
     max_concurrent: int,
+    cluster: bool | str | None,
 ) -> Any:
     decorate: Callable[[F], F] = schedule(
-        interval=interval, timezone=timezone, immediately=immediately, max_concurrent=max_concurrent
+        interval=interval,
+        timezone=timezone,
+        immediately=immediately,
+        max_concurrent=max_concurrent,
+        cluster=cluster,
     )
     return decorate(func) if func is not None else decorate
 
@@ -102,6 +109,7 @@ def heartbeat(
     timezone: str | tzinfo | None = None,
     immediately: bool = False,
     max_concurrent: int = 1,
+    cluster: bool | str | None = None,
 ) -> Callable[[F], F]: ...
 @suggest_keywords
 def heartbeat(
@@ -110,9 +118,10 @@ def heartbeat(
     timezone: str | tzinfo | None = None,
     immediately: bool = False,
     max_concurrent: int = 1,
+    cluster: bool | str | None = None,
 ) -> F | Callable[[F], F]:
     """Call the function every second (``interval=1``); ``@heartbeat`` or ``@heartbeat(...)``."""
-    return _alias(1, func, timezone, immediately, max_concurrent)  # type: ignore[no-any-return]
+    return _alias(1, func, timezone, immediately, max_concurrent, cluster)  # type: ignore[no-any-return]
 
 
 #: The same as :func:`heartbeat`.
@@ -128,6 +137,7 @@ def minutely(
     timezone: str | tzinfo | None = None,
     immediately: bool = False,
     max_concurrent: int = 1,
+    cluster: bool | str | None = None,
 ) -> Callable[[F], F]: ...
 @suggest_keywords
 def minutely(
@@ -136,9 +146,10 @@ def minutely(
     timezone: str | tzinfo | None = None,
     immediately: bool = False,
     max_concurrent: int = 1,
+    cluster: bool | str | None = None,
 ) -> F | Callable[[F], F]:
     """Call the function at the start of every minute (``interval="minutely"``)."""
-    return _alias("minutely", func, timezone, immediately, max_concurrent)  # type: ignore[no-any-return]
+    return _alias("minutely", func, timezone, immediately, max_concurrent, cluster)  # type: ignore[no-any-return]
 
 
 @overload
@@ -150,6 +161,7 @@ def hourly(
     timezone: str | tzinfo | None = None,
     immediately: bool = False,
     max_concurrent: int = 1,
+    cluster: bool | str | None = None,
 ) -> Callable[[F], F]: ...
 @suggest_keywords
 def hourly(
@@ -158,9 +170,10 @@ def hourly(
     timezone: str | tzinfo | None = None,
     immediately: bool = False,
     max_concurrent: int = 1,
+    cluster: bool | str | None = None,
 ) -> F | Callable[[F], F]:
     """Call the function at minute 0 of every hour (``interval="hourly"``)."""
-    return _alias("hourly", func, timezone, immediately, max_concurrent)  # type: ignore[no-any-return]
+    return _alias("hourly", func, timezone, immediately, max_concurrent, cluster)  # type: ignore[no-any-return]
 
 
 @overload
@@ -172,6 +185,7 @@ def daily(
     timezone: str | tzinfo | None = None,
     immediately: bool = False,
     max_concurrent: int = 1,
+    cluster: bool | str | None = None,
 ) -> Callable[[F], F]: ...
 @suggest_keywords
 def daily(
@@ -180,9 +194,10 @@ def daily(
     timezone: str | tzinfo | None = None,
     immediately: bool = False,
     max_concurrent: int = 1,
+    cluster: bool | str | None = None,
 ) -> F | Callable[[F], F]:
     """Call the function at midnight every day, local time (``interval="daily"``)."""
-    return _alias("daily", func, timezone, immediately, max_concurrent)  # type: ignore[no-any-return]
+    return _alias("daily", func, timezone, immediately, max_concurrent, cluster)  # type: ignore[no-any-return]
 
 
 @overload
@@ -194,6 +209,7 @@ def monthly(
     timezone: str | tzinfo | None = None,
     immediately: bool = False,
     max_concurrent: int = 1,
+    cluster: bool | str | None = None,
 ) -> Callable[[F], F]: ...
 @suggest_keywords
 def monthly(
@@ -202,6 +218,7 @@ def monthly(
     timezone: str | tzinfo | None = None,
     immediately: bool = False,
     max_concurrent: int = 1,
+    cluster: bool | str | None = None,
 ) -> F | Callable[[F], F]:
     """Call the function at midnight on the first day of every month (``interval="monthly"``)."""
-    return _alias("monthly", func, timezone, immediately, max_concurrent)  # type: ignore[no-any-return]
+    return _alias("monthly", func, timezone, immediately, max_concurrent, cluster)  # type: ignore[no-any-return]

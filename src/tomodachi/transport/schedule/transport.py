@@ -18,6 +18,9 @@ How it runs:
 - An exception in a function is logged (with its name) and the schedule continues.
 - On stop, no new invocations start; running ones may finish within the service's grace period
   (:attr:`Transport.grace_period`), then are cancelled with one logged warning.
+- Cluster-safe functions (``cluster=`` or the ``schedule.cluster`` option) claim each due time
+  in a shared store first (:mod:`.cluster`) and run only when they got it; their intervals are
+  counted from the Unix epoch, so every replica has the same due times.
 """
 
 from __future__ import annotations
@@ -36,6 +39,13 @@ from tomodachi.injection import HandlerCall, compile_handler
 from tomodachi.logging import Logger, get_logger, reset_context_logger, set_context_logger
 from tomodachi.observability import hooks as _hooks
 from tomodachi.transport.base import Handler, Transport
+from tomodachi.transport.schedule.cluster import (
+    STORES,
+    LeaseStore,
+    StoreUnavailable,
+    claim_seconds,
+    store_for,
+)
 from tomodachi.transport.schedule.declaration import ScheduleDeclaration
 from tomodachi.transport.schedule.triggers import CronTrigger, IntervalTrigger, TriggerError, make_trigger
 
@@ -43,6 +53,9 @@ __all__ = ["INJECTED_KEYWORDS", "ScheduleTransport"]
 
 #: The keywords a scheduled function may declare (by name, positionally or not).
 INJECTED_KEYWORDS = ("invocation_time", "interval", "scheduled_time")
+#: Given to cluster-safe functions only: their :class:`~.cluster.Lease`.
+LEASE_KEYWORD = "lease"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 _TASK_PREFIX = "tomodachi.schedule:"
 
@@ -59,6 +72,8 @@ class _Entry:
     max_concurrent: int
     logger: Logger
     running: set[asyncio.Task[None]] = field(default_factory=set)
+    store: LeaseStore | None = None
+    max_skew: float = 0.0
 
 
 def _iso(moment: datetime) -> str:
@@ -102,7 +117,14 @@ class ScheduleTransport(Transport):
         immediately = declaration.immediately
         if not isinstance(immediately, bool):
             raise ConfigurationError(f"{where}: invalid immediately {immediately!r}: expected True or False")
-        _check_signature(handler, where)
+        store_name = self._cluster_store(declaration.cluster, where)
+        if store_name is not None and immediately:
+            raise ConfigurationError(
+                f"{where}: immediately=True cannot be cluster-safe (the start of each replica is a "
+                "different due time): drop immediately=True or declare cluster=False"
+            )
+        _check_signature(handler, where, clustered=store_name is not None)
+        store = store_for(self.runtime, self.service, store_name) if store_name is not None else None
         return _Entry(
             name=handler.name,
             call=compile_handler(handler.func),
@@ -113,6 +135,28 @@ class ScheduleTransport(Transport):
             logger=get_logger("tomodachi.schedule.handler").new(
                 handler=handler.name, type="tomodachi.schedule"
             ),
+            store=store,
+            max_skew=float(self.service.options.schedule.max_clock_skew) if store is not None else 0.0,
+        )
+
+    def _cluster_store(self, cluster: Any, where: str) -> str | None:
+        """The store name of a declaration's ``cluster=`` value, ``None`` for not cluster-safe."""
+        default = self.service.options.schedule.cluster
+        if cluster is None:
+            return default
+        if cluster is False:
+            return None
+        if cluster is True:
+            if default is None:
+                raise ConfigurationError(
+                    f"{where}: cluster=True needs the option schedule.cluster (one of "
+                    f"{', '.join(STORES)}), or name the store: cluster='redis'"
+                )
+            return default
+        if isinstance(cluster, str) and cluster.lower() in STORES:
+            return cluster.lower()
+        raise ConfigurationError(
+            f"{where}: invalid cluster {cluster!r}: expected True, False, None or one of {', '.join(STORES)}"
         )
 
     # -- running -------------------------------------------------------------------------
@@ -147,7 +191,8 @@ class ScheduleTransport(Transport):
         heap: list[tuple[datetime, int, _Entry]] = []
         for index, entry in enumerate(self._entries):
             if isinstance(entry.trigger, IntervalTrigger):
-                entry.trigger = entry.trigger.anchored(start)
+                # Cluster-safe: every replica must compute the same due times, whenever it started.
+                entry.trigger = entry.trigger.anchored(_EPOCH if entry.store is not None else start)
             if entry.immediately:
                 self._fire(entry, start)
             due = entry.trigger.next_after(start)
@@ -221,8 +266,41 @@ class ScheduleTransport(Transport):
             self._last_due, self._last_iso = due, _iso(due)
         return self._last_iso
 
+    async def _claim(self, entry: _Entry, due: datetime) -> Any:
+        """The lease of *due* for a cluster-safe entry, or ``None`` when it must not run here."""
+        assert entry.store is not None
+        late = (self.clock.now() - due).total_seconds()
+        if late > entry.max_skew:
+            entry.logger.warning(
+                "cluster-safe scheduled function is too late to claim its due time: skipped",
+                scheduled_time=_iso(due),
+                late_seconds=round(late, 3),
+                max_clock_skew=entry.max_skew,
+            )
+            return None
+        try:
+            lease = await entry.store.claim(self.service.name, entry.name, due, claim_seconds(entry.max_skew))
+        except StoreUnavailable as exc:
+            entry.logger.warning(
+                "lease store unreachable: skipped this invocation (at most once per due time)",
+                scheduled_time=_iso(due),
+                store=entry.store.name,
+                error=str(exc),
+            )
+            return None
+        if lease is None:
+            entry.logger.debug(
+                "due time claimed by another replica", scheduled_time=_iso(due), store=entry.store.name
+            )
+        return lease
+
     async def _invoke(self, entry: _Entry, due: datetime) -> None:
         values = {"invocation_time": self._iso(due), "interval": entry.interval, "scheduled_time": due}
+        if entry.store is not None:
+            lease = await self._claim(entry, due)
+            if lease is None:
+                return
+            values[LEASE_KEYWORD] = lease
         token = set_context_logger(entry.logger)
         try:
             active = _hooks.active
@@ -258,7 +336,8 @@ class ScheduleTransport(Transport):
         return [(entry.name, str(entry.trigger)) for entry in self._entries]
 
 
-def _check_signature(handler: Handler, where: str) -> None:
+def _check_signature(handler: Handler, where: str, *, clustered: bool = False) -> None:
+    names = (*INJECTED_KEYWORDS, LEASE_KEYWORD) if clustered else INJECTED_KEYWORDS
     try:
         parameters = inspect.signature(handler.func).parameters.values()
     except (TypeError, ValueError):  # pragma: no cover - builtins: nothing to check
@@ -266,10 +345,15 @@ def _check_signature(handler: Handler, where: str) -> None:
     for parameter in parameters:
         if parameter.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
             continue
-        if parameter.default is inspect.Parameter.empty and parameter.name not in INJECTED_KEYWORDS:
-            close = nearest(parameter.name, INJECTED_KEYWORDS)
+        if parameter.default is inspect.Parameter.empty and parameter.name not in names:
+            if parameter.name == LEASE_KEYWORD:
+                raise ConfigurationError(
+                    f"{where}: required parameter 'lease' is given to cluster-safe scheduled functions "
+                    "only: declare cluster= (or the option schedule.cluster), or give it a default"
+                )
+            close = nearest(parameter.name, names)
             hint = f" (did you mean {close!r}?)" if close else ""
             raise ConfigurationError(
                 f"{where}: required parameter {parameter.name!r} cannot be filled{hint}: scheduled "
-                f"functions receive only {', '.join(INJECTED_KEYWORDS)}"
+                f"functions receive only {', '.join(names)}"
             )
