@@ -31,7 +31,7 @@ from tomodachi.logging.renderers import ConsoleRenderer, want_colors
 from tomodachi.logging.routing import explicit_level
 from tomodachi.logging.stdlib_methods import StdlibLoggerMethods
 
-__all__ = ["Logger", "LoggerProtocol", "Pipeline", "getLogger", "get_logger", "is_enabled_for"]
+__all__ = ["Logger", "LoggerProtocol", "Pipeline", "emit_at", "getLogger", "get_logger", "is_enabled_for"]
 
 
 class LoggerProtocol(Protocol):
@@ -199,7 +199,14 @@ class Logger(StdlibLoggerMethods):
         return explicit_level(self._name) or _pipeline.level
 
     def _emit(
-        self, pipeline: Pipeline, method: str, level: int, event: Any, args: tuple[Any, ...], kw: EventDict
+        self,
+        pipeline: Pipeline,
+        method: str,
+        level: int,
+        event: Any,
+        args: tuple[Any, ...],
+        kw: EventDict,
+        created: float | None = None,
     ) -> None:
         try:
             context = self._context
@@ -213,7 +220,7 @@ class Logger(StdlibLoggerMethods):
             wrapped = self._logger
             for processor in pipeline.processors:
                 event_dict = processor(wrapped, method, event_dict)
-            pipeline.output.emit(method, level, self._name, event_dict, None)
+            pipeline.output.emit(method, level, self._name, event_dict, created)
         except Exception:
             report_error(f"Logger: {self._name!r}, event: {event!r}")
         except BaseException as exc:  # structlog.DropEvent is a BaseException
@@ -277,6 +284,18 @@ class Logger(StdlibLoggerMethods):
         pipeline = _pipeline
         if pipeline.level <= level < DISABLED:
             self._emit(pipeline, method_name(level), level, event, args, kw)
+
+
+def emit_at(
+    logger: Logger, pipeline: Pipeline, level: int, created: float | None, event: Any, kw: EventDict
+) -> None:
+    """Log *event* with the keywords *kw* (consumed) through *pipeline*, as ``logger.<level>(event, **kw)``
+    would, with the line's timestamp *created* (seconds since the epoch; ``None``: now).
+
+    For lines written later than their event happened (:func:`tomodachi.logging.outputs.defer`);
+    the caller checked the level.
+    """
+    logger._emit(pipeline, method_name(level), level, event, (), kw, created)
 
 
 # Unbound loggers per name. Loggers are immutable, so one instance per name can be shared.

@@ -10,10 +10,17 @@ Every output has two entry points:
 Console and JSON write straight to the stream - one ``write`` per line under a lock - rather than
 through a stdlib handler: that is most of why a tomodachi log line is cheap. The password of a URL
 in a line (``amqp://user:***@host``, a DSN in an exception) is masked there.
+
+Per-request lines (the HTTP access log) go through :func:`defer`: they are rendered and written at
+the end of the current event-loop iteration, all lines of that iteration in one ``write``. Any other
+line written before that flushes them first, so the order of lines is kept; a graceful stop and the
+interpreter's exit flush them too, and an idle service writes them at once (the next iteration).
 """
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import logging
 import sys
 import threading
@@ -34,6 +41,8 @@ __all__ = [
     "Output",
     "PythonOutput",
     "StreamOutput",
+    "defer",
+    "flush_deferred",
     "process_record",
     "record_event_dict",
     "report_error",
@@ -50,6 +59,99 @@ _RECORD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict
 
 # Serialises writes from all threads: one line is never interleaved with another.
 _write_lock = threading.RLock()
+
+# --- deferred lines (one write per event-loop iteration) --------------------------------------------
+
+# Callbacks queued by defer() in the current loop iteration, the loop that will run flush_deferred,
+# and, while flush_deferred runs, the thread whose lines are collected (with the lines).
+_deferred: list[Callable[[], None]] = []
+_deferred_loop: asyncio.AbstractEventLoop | None = None
+_batch: list[tuple[TextIO, str]] | None = None
+_batch_thread = 0
+# get_running_loop() without the exception (listed in asyncio.events.__all__)
+_get_running_loop = asyncio._get_running_loop
+_get_ident = threading.get_ident
+
+
+def defer(callback: Callable[[], None]) -> None:
+    """Run *callback* (which logs) at the end of this event-loop iteration, with its lines (and those
+    of the other deferred callbacks) written in one go; at once when no loop runs in this thread.
+
+    Queue one callback per batch of work (the caller keeps its own list of entries).
+    """
+    global _deferred_loop
+    loop = _get_running_loop()
+    if loop is None:
+        callback()
+        return
+    if _deferred_loop is not loop:
+        if _deferred:  # queued on a loop that went away without running its iteration: write now
+            flush_deferred()
+        _deferred_loop = loop
+        loop.call_soon(flush_deferred)
+    elif not _deferred:
+        loop.call_soon(flush_deferred)
+    _deferred.append(callback)
+
+
+def flush_deferred() -> None:
+    """Run the deferred callbacks now, writing their lines with one ``write`` per stream."""
+    global _batch, _batch_thread, _deferred_loop
+    if not _deferred:
+        _deferred_loop = None
+        return
+    with _write_lock:
+        if _batch is not None and _batch_thread == _get_ident():  # called from inside a flush
+            return
+        callbacks = list(_deferred)
+        _deferred.clear()
+        _deferred_loop = None
+        lines: list[tuple[TextIO, str]] = []
+        _batch, _batch_thread = lines, _get_ident()
+        try:
+            for callback in callbacks:
+                try:
+                    callback()
+                except Exception:
+                    report_error(f"deferred log callback {callback!r}")
+        finally:
+            _batch = None
+            _write_batch(lines)
+
+
+def _write_batch(lines: list[tuple[TextIO, str]]) -> None:
+    index, count = 0, len(lines)
+    while index < count:
+        stream = lines[index][0]
+        end = index + 1
+        while end < count and lines[end][0] is stream:
+            end += 1
+        try:
+            stream.write("".join(line for _, line in lines[index:end]))
+            stream.flush()
+        except Exception:
+            report_error("writing log lines")
+        index = end
+
+
+def _write_line(stream: TextIO, line: str) -> None:
+    """Write one rendered line (with its newline), after any deferred lines, or into the batch."""
+    if _deferred or _batch is not None:
+        with _write_lock:
+            if _batch is not None and _batch_thread == _get_ident():
+                _batch.append((stream, line))
+                return
+            if _deferred:
+                flush_deferred()
+            stream.write(line)
+            stream.flush()
+        return
+    with _write_lock:
+        stream.write(line)
+        stream.flush()
+
+
+atexit.register(flush_deferred)
 
 
 def report_error(what: str) -> None:
@@ -144,20 +246,14 @@ class StreamOutput(Output):
         line = self._render(name, level, event_dict, created)
         if "://" in line and "@" in line:
             line = mask_url_credentials(line)
-        stream = self._stream or sys.stderr
-        with _write_lock:
-            stream.write(line + "\n")
-            stream.flush()
+        _write_line(self._stream or sys.stderr, line + "\n")
 
     def write(self, name: str, level: int, event_dict: EventDict, created: float | None) -> None:
         """Render and write one line (no routing)."""
         line = self._render(name, level, event_dict, created)
         if "://" in line and "@" in line:
             line = mask_url_credentials(line)
-        stream = self._stream or sys.stderr
-        with _write_lock:
-            stream.write(line + "\n")
-            stream.flush()
+        _write_line(self._stream or sys.stderr, line + "\n")
 
     def emit_record(self, record: logging.LogRecord, processors: Sequence[Processor]) -> None:
         event_dict = process_record(record, processors)[1]

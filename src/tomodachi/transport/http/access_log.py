@@ -16,6 +16,11 @@ handler produced).
 ``http.access_log`` may be ``True`` (log lines), ``False`` (nothing) or a file path: then every
 line is ALSO appended to that file as one JSON object per line. Nothing is computed when the
 access log is off: the handler records its timing only when :attr:`AccessLog.enabled` is true.
+
+The fields are gathered when the response was sent; the line is rendered and written at the end of
+that event-loop iteration, together with the other lines of the iteration (one ``write``; see
+:func:`tomodachi.logging.outputs.defer`), with the timestamp of the moment it was gathered. Lines
+keep their order, and :meth:`AccessLog.close` (the transport's stop) writes what is left.
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from tomodachi.logging import get_logger, is_enabled_for
+from tomodachi.logging.logger import Pipeline, current_pipeline, emit_at
+from tomodachi.logging.outputs import StreamOutput, defer
+from tomodachi.logging.processors import mask_secrets
 from tomodachi.transport.http._keys import ROUTE_INFO_KEY
 from tomodachi.transport.http.real_ip import get_forwarded_remote_ip
 
@@ -77,6 +85,9 @@ class AccessLog:
         self.path = path
         self._file: IO[str] | None = None
         self._renderer: Any = None
+        # (fields, wall-clock time) gathered in this loop iteration, written by _flush.
+        self._pending: list[tuple[dict[str, Any], float]] = []
+        self._flush_callback = self._flush  # one bound method, queued once per iteration
 
     def open(self, base_dir: str | None = None) -> None:
         if self.path and self._file is None:
@@ -85,10 +96,12 @@ class AccessLog:
             path = self.path
             if base_dir and not os.path.isabs(path):
                 path = os.path.join(base_dir, path)
-            self._file = open(path, "a", encoding="utf-8", buffering=1)
+            # Block-buffered: _flush writes an iteration's lines, then flushes once.
+            self._file = open(path, "a", encoding="utf-8")
             self._renderer = JSONRenderer()
 
     def close(self) -> None:
+        self._flush()
         if self._file is not None:
             self._file.close()
             self._file = None
@@ -99,14 +112,59 @@ class AccessLog:
         return self._file is not None or is_enabled_for(_INFO)
 
     def emit(self, fields: dict[str, Any]) -> None:
-        if is_enabled_for(_INFO):
-            self.logger.info("", **fields)
-        if self._file is not None:
-            line = self._renderer.render("tomodachi.http.response", _INFO, {"event": "", **fields})
+        """Log one request's *fields*: at the end of this loop iteration where that changes nothing
+        but the time of the write (console/JSON output, no processors but secret masking), else now."""
+        pipeline = current_pipeline()
+        if pipeline.level > _INFO and self._file is None:
+            return
+        if _deferrable(pipeline):
+            pending = self._pending
+            pending.append((fields, _wall_clock()))
+            if len(pending) == 1:
+                defer(self._flush_callback)
+            return
+        self._write(pipeline, fields, None)
+
+    def _flush(self) -> None:
+        pending = self._pending
+        if not pending:
+            return
+        self._pending = []
+        pipeline = current_pipeline()
+        for fields, created in pending:
+            self._write(pipeline, fields, created)
+        file = self._file
+        if file is not None:
             try:
-                self._file.write(line + "\n")
+                file.flush()
+            except (OSError, ValueError) as exc:
+                logging.getLogger("tomodachi.http").warning("cannot write access log file: %s", exc)
+
+    def _write(self, pipeline: Pipeline, fields: dict[str, Any], created: float | None) -> None:
+        file = self._file
+        if file is not None:
+            line = self._renderer.render("tomodachi.http.response", _INFO, {"event": "", **fields}, created)
+        if pipeline.level <= _INFO:
+            emit_at(self.logger, pipeline, _INFO, created, "", fields)
+        if file is not None:
+            try:
+                file.write(line + "\n")
+                if created is None:
+                    file.flush()
             except (OSError, ValueError) as exc:  # a full disk must not take the service down
                 logging.getLogger("tomodachi.http").warning("cannot write access log file: %s", exc)
+
+
+def _deferrable(pipeline: Pipeline) -> bool:
+    """Whether writing a line later changes nothing but when it is written: a console or JSON
+    output, and no processor but secret masking (one that adds a trace id reads the context now)."""
+    processors = pipeline.processors
+    return type(pipeline.output) is StreamOutput and (
+        not processors or (len(processors) == 1 and processors[0] is mask_secrets)
+    )
+
+
+_wall_clock = time.time
 
 
 def basic_auth_user(authorization: str) -> str | None:
