@@ -8,6 +8,7 @@ behaviour on Redis and PostgreSQL through real processes is in ``test_cluster_pr
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -167,6 +168,31 @@ async def test_an_unreachable_store_skips_the_due_time_with_a_warning(on_clock: 
     warnings = messages(logs, "lease store unreachable")
     assert len(warnings) == 3
     assert warnings[0]["level"] == "warning" and warnings[0]["store"] == "memory"
+
+
+async def test_a_store_that_does_not_answer_within_the_bound_counts_as_unreachable(
+    on_clock: OnClock, logs: Logs
+) -> None:
+    runs: list[tuple[int, str, datetime]] = []
+
+    class Hung(tomodachi.Service):
+        name = "hung"
+        options = tomodachi.Options(schedule={"cluster": "memory", "max_clock_skew": 0.05})
+
+        @tomodachi.heartbeat
+        async def beat(self, scheduled_time: datetime) -> None:
+            runs.append((0, "beat", scheduled_time))
+
+    async def never(*args: Any) -> None:
+        await asyncio.Event().wait()
+
+    async with on_clock(Hung) as running:
+        store_of(running).claim = never  # type: ignore[method-assign,assignment]
+        await running.clock.advance(1)
+        await asyncio.sleep(0.3)  # real time: the claim's deadline is the loop's
+    assert runs == []
+    [warning] = messages(logs, "lease store unreachable")
+    assert warning["error"] == "no answer within schedule.max_clock_skew"
 
 
 async def test_the_lease_carries_a_growing_fencing_token(on_clock: OnClock) -> None:

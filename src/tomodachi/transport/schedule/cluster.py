@@ -4,8 +4,9 @@ A claim is keyed by (service name, function name, due time). The first replica t
 time runs it; the others find the claim and skip it. A claim is kept for
 ``2 × schedule.max_clock_skew + 10`` seconds of the *store's* clock (Redis ``PX``, PostgreSQL
 ``now()``, the run's clock in memory), so a replica whose clock is late by up to the bound finds
-it still there. A replica does not claim a due time more than ``max_clock_skew`` seconds late by
-its own clock (a blocked loop, a suspended machine): past that the claim could have expired.
+it still there. A replica's claim must be answered by the due time plus ``max_clock_skew`` by its
+own clock (else the due time is skipped: a blocked loop, a suspended machine, a slow store), so
+every claim of a due time reaches the store within ``2 × max_clock_skew`` of the first one.
 
 The guarantee is **at most once per due time**: a due time is run by the one replica that
 claimed it; when the store cannot be reached (a partition, an outage) the replica skips the due
@@ -32,6 +33,7 @@ store layouts.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 import socket
 import time
@@ -40,6 +42,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tomodachi.clock import Clock, get_clock
+from tomodachi.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from tomodachi.runtime import Runtime
@@ -319,6 +322,7 @@ def store_for(runtime: Runtime, service: Any, name: str) -> LeaseStore:
     """
     if name == "memory" or runtime.message_broker == "memory":
         return memory_store(runtime)
+    _require("redis.asyncio" if name == "redis" else "asyncpg", name)
     if name == "redis":
         from tomodachi.transport.redis.options import settings_of
         from tomodachi.transport.redis.redis_backend import shared_client
@@ -336,3 +340,13 @@ def store_for(runtime: Runtime, service: Any, name: str) -> LeaseStore:
         lambda: PostgresLeaseStore(dsn, table),
         PostgresLeaseStore.close,
     )
+
+
+def _require(module: str, store: str) -> None:
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        raise ConfigurationError(
+            f"the {store} lease store of cluster-safe schedules needs {module.partition('.')[0]}: "
+            f'pip install "tomodachi[{store}]"'
+        ) from None

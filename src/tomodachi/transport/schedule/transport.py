@@ -279,13 +279,18 @@ class ScheduleTransport(Transport):
             )
             return None
         try:
-            lease = await entry.store.claim(self.service.name, entry.name, due, claim_seconds(entry.max_skew))
-        except StoreUnavailable as exc:
+            # The claim must be answered by due + max_clock_skew on this replica's clock; one
+            # landing later could outlive another replica's claim and run the due time twice.
+            async with asyncio.timeout(entry.max_skew - late):
+                lease = await entry.store.claim(
+                    self.service.name, entry.name, due, claim_seconds(entry.max_skew)
+                )
+        except (StoreUnavailable, TimeoutError) as exc:
             entry.logger.warning(
                 "lease store unreachable: skipped this invocation (at most once per due time)",
                 scheduled_time=_iso(due),
                 store=entry.store.name,
-                error=str(exc),
+                error=str(exc) or "no answer within schedule.max_clock_skew",
             )
             return None
         if lease is None:
