@@ -1,14 +1,21 @@
-"""The plain aiohttp baseline: one route answering "Hello, World!"."""
+"""The plain aiohttp baseline: "Hello, World!" and a small JSON document."""
 
+import json
 import logging
 import os
 import sys
 
 from aiohttp import web
 
+PAYLOAD = {"message": "Hello, World!", "count": 3, "tags": ["a", "b"], "ok": True}
+
 
 async def hello(request: web.Request) -> web.Response:
     return web.Response(text="Hello, World!")
+
+
+async def json_dict(request: web.Request) -> web.Response:
+    return web.Response(text=json.dumps(PAYLOAD), content_type="application/json")
 
 
 def main() -> None:
@@ -23,6 +30,7 @@ def main() -> None:
         uvloop.install()
     app = web.Application()
     app.router.add_get("/hello", hello)
+    app.router.add_get("/json", json_dict)
     web.run_app(
         app,
         host="127.0.0.1",

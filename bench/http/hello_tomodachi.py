@@ -1,8 +1,11 @@
-"""The tomodachi side: the same endpoint as a tomodachi service."""
+"""The tomodachi side: the same endpoints as a tomodachi service."""
 
+import json
 import os
 
 import tomodachi
+
+PAYLOAD = {"message": "Hello, World!", "count": 3, "tags": ["a", "b"], "ok": True}
 
 
 class HelloService(tomodachi.Service):
@@ -19,3 +22,7 @@ class HelloService(tomodachi.Service):
     @tomodachi.http("GET", r"/hello")
     async def hello(self, request):
         return "Hello, World!"
+
+    @tomodachi.http("GET", r"/json")
+    async def json_dict(self, request):
+        return 200, json.dumps(PAYLOAD), {"Content-Type": "application/json"}

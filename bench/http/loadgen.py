@@ -1,6 +1,8 @@
 """A small closed-loop HTTP/1.1 load generator (run as its own process).
 
-    python bench/http/loadgen.py PORT SECONDS CONNECTIONS [--close]
+    python bench/http/loadgen.py PORT SECONDS CONNECTIONS [--close] [--path /hello]
+
+bench/http/run.py uses it when ``wrk`` is not on PATH.
 
 Each connection sends one GET, waits for the whole response, and sends the next (keep-alive),
 or reconnects per request with ``--close``. Prints the number of completed requests per second.
@@ -93,4 +95,8 @@ if __name__ == "__main__":
     except ImportError:
         pass
     port_arg, seconds_arg, conns_arg = sys.argv[1:4]
+    if "--path" in sys.argv:
+        path = sys.argv[sys.argv.index("--path") + 1].encode()
+        REQUEST_KEEPALIVE = REQUEST_KEEPALIVE.replace(b"/hello", path, 1)
+        REQUEST_CLOSE = REQUEST_CLOSE.replace(b"/hello", path, 1)
     asyncio.run(main(int(port_arg), float(seconds_arg), int(conns_arg), "--close" in sys.argv))

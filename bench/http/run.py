@@ -1,16 +1,26 @@
-"""HTTP benchmark: tomodachi against plain aiohttp, measured in the same run.
+"""HTTP benchmark: tomodachi against plain aiohttp and uvicorn+Starlette, measured in the same run.
 
-    python bench/http/run.py [--seconds 5] [--connections 32] [--loop asyncio|uvloop] [--rounds 3]
+    python bench/http/run.py [--seconds 5] [--connections 32] [--loop uvloop|asyncio] [--rounds 3]
+                             [--only-throughput]
 
 Sections:
-1. throughput (requests/s, loaded from a separate process on loopback) for
-   a) keep-alive on, access log off; b) keep-alive on, access log on (aiohttp writes its own
-   access log); c) the original tomodachi's defaults (no keep-alive, access log on) against
-   plain aiohttp with keep-alive;
-2. start-up: process start to first answered request, `tomodachi run --production` vs a plain
+1. throughput (requests/s, loaded from a separate process on loopback, server and load generator
+   pinned to different cores): ``/hello`` (text) and ``/json`` (a small dict as JSON), for
+   raw aiohttp (no access log), uvicorn+Starlette (no access log), tomodachi with the access log
+   off, and tomodachi's defaults (access log on, console format; and the JSON logger) written to
+   a file. The load comes from ``wrk`` when it is on PATH (``apt-get install wrk``), else from
+   ``loadgen.py``. Rounds are interleaved (the order rotates per round); medians are printed with
+   the spread (min-max as a % of the median) so the noise of a shared machine is visible.
+   Checked: defaults >= 0.8x tomodachi log off; log off >= 1.0x raw aiohttp.
+2. memory: RSS after start and after the load (at least 100k requests), per server.
+   Checked: tomodachi's RSS after the load within 3 MiB of raw aiohttp's.
+3. start-up: process start to first answered request, `tomodachi run --production` vs a plain
    aiohttp app (median of several runs);
-3. graceful stop: the sheep service with 20 sleeping POSTs; time from the last answer to exit.
-Each line prints both figures and the ratio tomodachi/aiohttp.
+4. graceful stop: the sheep service with 20 sleeping POSTs; time from the last answer to exit.
+
+uvicorn and Starlette are not project dependencies: they are installed into a throwaway venv
+(``$TMPDIR/tomodachi-bench-starlette``) on first use, with the current interpreter's ``venv`` and
+``pip``; without network access the Starlette column is left out.
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
+import re
 import shutil
 import signal
 import socket
@@ -61,6 +72,9 @@ def env_for(port: int, access_log: bool, keepalive: int, loop: str) -> dict[str,
 def server_cmd(kind: str, port: int, loop: str) -> list[str]:
     if kind == "aiohttp":
         return [PY, os.path.join(HERE, "hello_aiohttp.py"), str(port)]
+    if kind == "starlette":
+        return [starlette_python() or PY, os.path.join(HERE, "hello_starlette.py"), str(port)]
+    logger = ["--logger", "json"] if kind == "tomodachi-json" else []
     return [
         PY,
         "-m",
@@ -69,8 +83,69 @@ def server_cmd(kind: str, port: int, loop: str) -> list[str]:
         "--production",
         "--loop",
         loop,
+        *logger,
         os.path.join(HERE, "hello_tomodachi.py"),
     ]
+
+
+_starlette_python: str | bool | None = False
+
+
+def starlette_python() -> str | None:
+    """The interpreter of a throwaway venv with uvicorn, uvloop, httptools and Starlette (made once)."""
+    global _starlette_python
+    if _starlette_python is not False:
+        return _starlette_python  # type: ignore[return-value]
+    import tempfile
+
+    venv = os.path.join(tempfile.gettempdir(), "tomodachi-bench-starlette")
+    python = os.path.join(venv, "bin", "python")
+    probe = [python, "-c", "import uvicorn, starlette, uvloop, httptools"]
+    if not (os.path.exists(python) and subprocess.run(probe, capture_output=True).returncode == 0):
+        try:
+            subprocess.run([PY, "-m", "venv", venv], check=True, capture_output=True)
+            subprocess.run(
+                [python, "-m", "pip", "install", "-q", "uvicorn", "starlette", "uvloop", "httptools"],
+                check=True,
+                capture_output=True,
+                timeout=300,
+            )
+        except (subprocess.SubprocessError, OSError) as exc:
+            print(f"# uvicorn+Starlette left out: cannot install them into {venv} ({exc})")
+            _starlette_python = None
+            return None
+    _starlette_python = python
+    return python
+
+
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def load(port: int, path: str, args: argparse.Namespace, close: bool = False) -> float:
+    """Requests per second from wrk (when on PATH and keep-alive) or loadgen.py."""
+    wrk = shutil.which("wrk")
+    if wrk and not close:
+        cmd = [
+            wrk,
+            "-t1",
+            f"-c{args.connections}",
+            f"-d{max(1, round(args.seconds))}s",
+            f"http://127.0.0.1:{port}{path}",
+        ]
+        out = subprocess.run(pinned(cmd, 1), capture_output=True, text=True, check=True).stdout
+        found = re.search(r"Requests/sec:\s*([\d.]+)", out)
+        if found is None or "Non-2xx" in out or "Socket errors" in out:
+            raise RuntimeError(f"wrk failed:\n{out}")
+        return float(found.group(1))
+    cmd = [PY, os.path.join(HERE, "loadgen.py"), str(port), str(args.seconds), str(args.connections)]
+    cmd += ["--path", path] + (["--close"] if close else [])
+    out = subprocess.run(pinned(cmd, 1), capture_output=True, text=True, check=True).stdout
+    return float(out.strip())
 
 
 def wait_answer(port: int, deadline: float, path: str = "/hello") -> float:
@@ -96,23 +171,35 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
-def throughput(kind: str, access_log: bool, keepalive: int, close: bool, args: argparse.Namespace) -> float:
+def throughput(
+    kind: str,
+    access_log: bool,
+    keepalive: int,
+    close: bool,
+    args: argparse.Namespace,
+    path: str = "/hello",
+    rss: list[tuple[int, int]] | None = None,
+) -> float:
+    """Requests/s of one server; its log lines go to a file (as a deployment's would)."""
+    import tempfile
+
     port = free_port()
-    proc = subprocess.Popen(
-        pinned(server_cmd(kind, port, args.loop), 0),
-        env=env_for(port, access_log, keepalive, args.loop),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_answer(port, time.monotonic() + 30)
-        cmd = [PY, os.path.join(HERE, "loadgen.py"), str(port), str(args.seconds), str(args.connections)]
-        if close:
-            cmd.append("--close")
-        out = subprocess.run(pinned(cmd, 1), capture_output=True, text=True, check=True)
-        return float(out.stdout.strip())
-    finally:
-        stop(proc)
+    with tempfile.TemporaryFile() as log_file:
+        proc = subprocess.Popen(
+            pinned(server_cmd(kind, port, args.loop), 0),
+            env=env_for(port, access_log, keepalive, args.loop),
+            stdout=log_file,
+            stderr=log_file,
+        )
+        try:
+            wait_answer(port, time.monotonic() + 30, path)
+            started_rss = rss_kib(proc.pid)
+            rate = load(port, path, args, close)
+            if rss is not None:
+                rss.append((started_rss, rss_kib(proc.pid)))
+            return rate
+        finally:
+            stop(proc)
 
 
 def startup(kind: str, args: argparse.Namespace) -> float:
@@ -172,30 +259,78 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
+    parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="uvloop")
     parser.add_argument("--rounds", type=int, default=3, help="throughput rounds per scenario (median)")
     parser.add_argument("--startup-runs", type=int, default=7)
+    parser.add_argument("--only-throughput", action="store_true", help="skip start-up and graceful stop")
     args = parser.parse_args()
 
-    print(f"# bench/http  python {sys.version.split()[0]}  loop={args.loop}  {args.connections} connections")
-    scenarios = [
-        ("keep-alive, access log off", (False, 75, False), (False, 75, False), 0.9),
-        ("keep-alive, access log on", (True, 75, False), (True, 75, False), 0.8),
-        (
-            "original defaults (no keep-alive, log on) vs aiohttp keep-alive",
-            (True, 0, True),
-            (False, 75, False),
-            None,
-        ),
+    wrk = shutil.which("wrk")
+    loader = "wrk" if wrk else "loadgen.py"
+    print(
+        f"# bench/http  python {sys.version.split()[0]}  loop={args.loop}  {args.connections} connections  "
+        f"{args.seconds:g} s per run  {args.rounds} interleaved rounds  load: {loader}"
+    )
+    servers = [  # (label, kind, access log)
+        ("raw aiohttp", "aiohttp", False),
+        ("uvicorn+Starlette", "starlette", False),
+        ("tomodachi, access log off", "tomodachi", False),
+        ("tomodachi defaults (access log on, console)", "tomodachi", True),
+        ("tomodachi, access log on, JSON logger", "tomodachi-json", True),
     ]
-    for title, ours, theirs, target in scenarios:
-        t_runs, a_runs = [], []
-        for _ in range(args.rounds):  # interleaved so drift affects both alike
-            a_runs.append(throughput("aiohttp", theirs[0], theirs[1], theirs[2], args))
-            t_runs.append(throughput("tomodachi", ours[0], ours[1], ours[2], args))
-        t, a = statistics.median(t_runs), statistics.median(a_runs)
-        goal = f"  (target >= {target}x)" if target else ""
-        print(f"{title:<66} tomodachi {t:9.0f} req/s  aiohttp {a:9.0f} req/s  ratio {t / a:5.2f}x{goal}")
+    if starlette_python() is None:
+        servers = [server for server in servers if server[1] != "starlette"]
+    failed: list[str] = []
+    for path in ("/hello", "/json"):
+        runs: dict[str, list[float]] = {label: [] for label, _, _ in servers}
+        memory: dict[str, list[tuple[int, int]]] = {label: [] for label, _, _ in servers}
+        for round_ in range(args.rounds):  # interleaved, the order rotated, so drift affects all alike
+            shift = round_ % len(servers)
+            for label, kind, access_log in servers[shift:] + servers[:shift]:
+                runs[label].append(throughput(kind, access_log, 75, False, args, path, memory[label]))
+        medians = {label: statistics.median(values) for label, values in runs.items()}
+        base = medians["raw aiohttp"]
+        print(f"\n## GET {path}  (median req/s; spread = (max - min) / median over the rounds)")
+        for label, _, _ in servers:
+            values = runs[label]
+            spread = (max(values) - min(values)) / medians[label] * 100
+            start_mib = statistics.median(m[0] for m in memory[label]) / 1024
+            after_mib = statistics.median(m[1] for m in memory[label]) / 1024
+            print(
+                f"  {label:<46} {medians[label]:9.0f} req/s  {medians[label] / base:5.2f}x aiohttp  "
+                f"spread {spread:4.1f}%   RSS start {start_mib:6.1f} MiB  after load {after_mib:6.1f} MiB"
+            )
+        off = medians["tomodachi, access log off"]
+        checks = [
+            (
+                "defaults (log on) / tomodachi log off",
+                medians["tomodachi defaults (access log on, console)"] / off,
+                0.8,
+            ),
+            (
+                "JSON logger (log on) / tomodachi log off",
+                medians["tomodachi, access log on, JSON logger"] / off,
+                0.8,
+            ),
+            ("tomodachi log off / raw aiohttp", off / base, 1.0),
+        ]
+        for title, ratio, target in checks:
+            ok = ratio >= target
+            failed += [] if ok else [f"{path}: {title}"]
+            print(f"  check: {title:<44} {ratio:5.2f}x  (target >= {target}x) {'ok' if ok else 'NOT MET'}")
+        aiohttp_after = statistics.median(m[1] for m in memory["raw aiohttp"])
+        for label in ("tomodachi, access log off", "tomodachi defaults (access log on, console)"):
+            served = args.seconds * min(runs[label])
+            delta = (statistics.median(m[1] for m in memory[label]) - aiohttp_after) / 1024
+            ok = delta <= 3.0 and served >= 100_000
+            failed += [] if ok else [f"{path}: RSS {label}"]
+            print(
+                f"  check: RSS after load, {label} - aiohttp {delta:+5.1f} MiB  (target <= 3 MiB, "
+                f"after >= {served / 1000:.0f}k requests; needs >= 100k) {'ok' if ok else 'NOT MET'}"
+            )
+    if args.only_throughput:
+        print("\nNOT MET: " + "; ".join(failed) if failed else "\nall throughput and memory targets met")
+        return
 
     startup("tomodachi", args), startup("aiohttp", args)  # warm-up: writes the bytecode caches
     t_start, a_start = [], []
