@@ -2,7 +2,8 @@
 
 Three "replicas" (three service classes with the same ``name``) run in one run and share its
 in-memory store: each due time runs once among them. The skew bound, a late (blocked) replica,
-an unreachable store, fencing tokens and the set-up errors are checked here; the same
+an unreachable store (in memory, and a real Redis and PostgreSQL address where nothing listens),
+fencing tokens and the set-up errors are checked here; the same
 behaviour on Redis and PostgreSQL through real processes is in ``test_cluster_processes.py``.
 """
 
@@ -263,3 +264,41 @@ async def test_lease_parameter_needs_a_cluster_safe_schedule() -> None:
     with pytest.raises(StartupError) as caught:
         await container.setup()
     assert "'lease' is given to cluster-safe scheduled functions only" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"schedule.cluster": "redis", "redis.url": "redis://127.0.0.1:1/0", "redis.connect_timeout": 1},
+        {
+            "schedule.cluster": "postgres",
+            "schedule.postgres_dsn": "postgresql://postgres@127.0.0.1:1/postgres",
+        },
+    ],
+    ids=["redis", "postgres"],
+)
+async def test_an_unreachable_real_store_skips_with_a_warning(
+    on_clock: OnClock, logs: Logs, options: dict[str, Any]
+) -> None:
+    """Nothing listens on port 1: the claim is refused, the due time skipped and logged."""
+    import tomodachi.transport.redis  # the redis.* options
+
+    runs: list[datetime] = []
+
+    class Cut(tomodachi.Service):
+        name = "cut"
+
+        @tomodachi.heartbeat
+        async def beat(self, scheduled_time: datetime) -> None:
+            runs.append(scheduled_time)
+
+    Cut.options = tomodachi.Options(**options)
+    async with on_clock(Cut) as running:
+        await running.clock.advance(1)
+        deadline = asyncio.get_running_loop().time() + 5
+        while not messages(logs, "lease store unreachable"):
+            assert asyncio.get_running_loop().time() < deadline, "no warning"
+            await asyncio.sleep(0.01)
+    assert runs == []
+    [warning] = messages(logs, "lease store unreachable")
+    assert warning["store"] == options["schedule.cluster"] and warning["handler"] == "beat"
