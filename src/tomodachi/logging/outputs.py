@@ -248,6 +248,24 @@ class StreamOutput(Output):
             line = mask_url_credentials(line)
         _write_line(self._stream or sys.stderr, line + "\n")
 
+    def emit_many(self, level: int, name: str, events: Sequence[tuple[EventDict, float | None]]) -> None:
+        """Output processed events of one logger and level, ``(event_dict, created)`` each, in one
+        ``write`` (their ``event`` key set); the same lines as :meth:`emit` for each, with less work."""
+        if not is_plain(name):
+            method = _method_name(level)
+            for event_dict, created in events:
+                self.emit(method, level, name, event_dict, created)
+            return
+        render = self._render
+        lines = []
+        for event_dict, created in events:
+            line = render(name, level, event_dict, created)
+            if "://" in line and "@" in line:
+                line = mask_url_credentials(line)
+            lines.append(line)
+        lines.append("")
+        _write_line(self._stream or sys.stderr, "\n".join(lines))
+
     def write(self, name: str, level: int, event_dict: EventDict, created: float | None) -> None:
         """Render and write one line (no routing)."""
         line = self._render(name, level, event_dict, created)

@@ -131,9 +131,22 @@ class AccessLog:
             return
         self._pending = []
         pipeline = current_pipeline()
+        file = self._file
+        output = pipeline.output
+        usual = file is None and pipeline.level <= _INFO and _deferrable(pipeline)
+        if usual and isinstance(output, StreamOutput):
+            # The usual case, in one go: what Logger.info does per line (context, "event", the
+            # processors: secret masking only), then one write for the iteration's lines.
+            context = self.logger._context
+            events = []
+            for fields, created in pending:
+                event_dict = {**context, **fields} if context else fields
+                event_dict["event"] = ""
+                events.append((mask_secrets(None, "info", event_dict), created))
+            output.emit_many(_INFO, self.logger.name, events)
+            return
         for fields, created in pending:
             self._write(pipeline, fields, created)
-        file = self._file
         if file is not None:
             try:
                 file.flush()
