@@ -41,6 +41,7 @@ from tomodachi.observability import hooks as _hooks
 from tomodachi.transport.base import Handler, Transport
 from tomodachi.transport.schedule.cluster import (
     STORES,
+    Lease,
     LeaseStore,
     StoreUnavailable,
     claim_seconds,
@@ -178,7 +179,13 @@ class ScheduleTransport(Transport):
                 when = f"timestamp {declaration.timestamp}"
             if declaration.timezone is not None:
                 when += f" ({declaration.timezone})"
-            return when + (" immediately" if declaration.immediately is True else "")
+            if declaration.immediately is True:
+                when += " immediately"
+            try:
+                store = self._cluster_store(declaration.cluster, handler.name)
+            except ConfigurationError:  # pragma: no cover - reported by setup
+                store = None
+            return when + (f" cluster={store}" if store is not None else "")
         return super().describe_handler(handler)
 
     @property
@@ -266,7 +273,7 @@ class ScheduleTransport(Transport):
             self._last_due, self._last_iso = due, _iso(due)
         return self._last_iso
 
-    async def _claim(self, entry: _Entry, due: datetime) -> Any:
+    async def _claim(self, entry: _Entry, due: datetime) -> Lease | None:
         """The lease of *due* for a cluster-safe entry, or ``None`` when it must not run here."""
         assert entry.store is not None
         late = (self.clock.now() - due).total_seconds()
