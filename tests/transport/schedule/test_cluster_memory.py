@@ -302,3 +302,28 @@ async def test_an_unreachable_real_store_skips_with_a_warning(
     assert runs == []
     [warning] = messages(logs, "lease store unreachable")
     assert warning["store"] == options["schedule.cluster"] and warning["handler"] == "beat"
+
+
+async def test_tomodachi_testing_runs_any_store_in_memory() -> None:
+    """``run_services`` (message_broker="memory") claims in the in-memory store: no Redis needed."""
+    from tomodachi.testing import run_services
+
+    runs: list[int] = []
+
+    def make(number: int) -> type[tomodachi.Service]:
+        class OnRedis(tomodachi.Service):
+            name = "on-redis"
+            options = tomodachi.Options(schedule={"cluster": "redis"})
+
+            @tomodachi.heartbeat
+            async def beat(self, lease: Lease) -> None:
+                runs.append(lease.token)
+
+        return OnRedis
+
+    clock = ManualClock(START)
+    async with run_services(make(0), make(1), clock=clock) as app:
+        await clock.advance(5)
+        store = memory_store(tomodachi.runtime_of(app.services[0]))
+        assert len(store.claims) == 5
+    assert runs == [1, 2, 3, 4, 5]
