@@ -15,7 +15,6 @@ row is decoded by the stdlib (Python never writes floats that way, so this is ra
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -27,21 +26,26 @@ try:
 except ImportError:  # pragma: no cover - orjson is an optional extra
     _orjson_loads = None
 
-_LONG_DIGITS_STR = re.compile(r"\d{19}")
-_LONG_DIGITS_BYTES = re.compile(rb"\d{19}")
+# The digit-run check: every byte mapped to b"0", ASCII digits to b"1", then one substring search
+# for 19 b"1"s. About 0.4 µs for a small JsonBase message (a regex search for \d{19} took 3 µs, more
+# than the stdlib decoding it was saving). JSON numbers are ASCII digits only, so other scripts'
+# digits never matter.
+_DIGITS = bytes(0x31 if 0x30 <= i <= 0x39 else 0x30 for i in range(256))
+_RUN = b"1" * 19
 
 
-# The digit search is slow (about 10 ms per MB) and holds the GIL: a large payload, decoded in a
-# thread, is searched in slices, so that the event loop gets the GIL between them. Slices overlap
-# by 18 characters so no run of 19 digits is missed.
+# A large payload, decoded in a thread, is checked in slices, so that the event loop gets the GIL
+# between them. Slices overlap by 18 characters so no run of 19 digits is missed.
 _SLICE = 256 * 1024
 _OVERLAP = 18
 
 
 def _has_long_digits(s: str | bytes) -> bool:
-    pattern = _LONG_DIGITS_STR if isinstance(s, str) else _LONG_DIGITS_BYTES
-    for start in range(0, len(s), _SLICE):
-        if pattern.search(s, max(0, start - _OVERLAP), start + _SLICE) is not None:  # type: ignore[arg-type]
+    data = s.encode("utf-8", "surrogatepass") if isinstance(s, str) else s
+    if len(data) <= _SLICE:
+        return _RUN in data.translate(_DIGITS)
+    for start in range(0, len(data), _SLICE):
+        if _RUN in data[max(0, start - _OVERLAP) : start + _SLICE].translate(_DIGITS):
             return True
     return False
 
@@ -54,12 +58,7 @@ def dumps(obj: Any) -> str:
 def loads(s: str | bytes) -> Any:
     """Decode JSON text or UTF-8 bytes, with the stdlib's results; raises ``ValueError``."""
     if _orjson_loads is not None:
-        if len(s) <= _SLICE:
-            pattern = _LONG_DIGITS_STR if isinstance(s, str) else _LONG_DIGITS_BYTES
-            long_number = pattern.search(s) is not None  # type: ignore[arg-type]
-        else:
-            long_number = _has_long_digits(s)
-        if not long_number:
+        if not _has_long_digits(s):
             try:
                 return _orjson_loads(s)
             except ValueError:
