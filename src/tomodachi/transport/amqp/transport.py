@@ -31,6 +31,7 @@ from tomodachi.messaging.dead_letters import DeadLetterRoute
 from tomodachi.messaging.observe import Settled, observers_of
 from tomodachi.messaging.pipeline import MessageHandler, Outcome, Settle, handler_for_subscription
 from tomodachi.messaging.retry import Decision, Verdict
+from tomodachi.observability import hooks as _hooks
 from tomodachi.tasks import gather_or_cancel
 from tomodachi.transport.amqp.backend import AmqpBackend, Delivery, OnDelivery, backend_for
 from tomodachi.transport.amqp.declaration import AmqpSubscription
@@ -276,6 +277,22 @@ class AmqpTransport(Transport):
         """
         failed_before = failed_attempts(delivery)
         attempt = failed_before + local
+        if outcome.settle is Settle.ACK and _hooks.active is None and not self._observers.settled:
+            # The usual case, kept cheap: handled, nobody watching. The policy's verdict for a
+            # handled message is always "ack" and is not logged, so it is not asked.
+            try:
+                await backend.ack(delivery)
+            except backend.settle_errors as exc:
+                consumer.pipeline.logger.debug(
+                    "delivery not settled: channel closed; the broker redelivers it",
+                    message_id=delivery.message_id,
+                    error=repr(exc),
+                )
+                return
+            if delivery.redelivered:
+                self._redeliveries.settled(delivery)
+            backend.settled(consumer.handler.name, delivery, attempt, "handled", outcome)
+            return
         decision = consumer.pipeline.decide(
             outcome,
             attempt,
