@@ -19,7 +19,14 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NoReturn
 
-from tomodachi.cli._parse import HELP_FLAGS, RunArguments, UsageError, is_run_flag, parse_run_arguments
+from tomodachi.cli._parse import (
+    HELP_FLAGS,
+    RunArguments,
+    UsageError,
+    is_run_flag,
+    merge_config,
+    parse_run_arguments,
+)
 from tomodachi.cli._text import dependency_versions, usage_error_text, usage_text, version_text
 from tomodachi.errors import ConfigurationError
 from tomodachi.reload import CHILD_ENV
@@ -140,6 +147,21 @@ def _run_command(argv: list[str], args: list[str]) -> int:
     # from this process (by a service, or an unguarded tomodachi.run() in a service file) never
     # starts another supervisor.
     link_fd = os.environ.get(CHILD_ENV)
+    if link_fd is None and parsed.workers > 1:
+        from tomodachi.workers.supervisor import supervise_workers
+
+        return supervise_workers(
+            argv,
+            parsed.files,
+            workers=parsed.workers,
+            reload=parsed.reload and _can_reload(),
+            port=parsed.port,
+            host=parsed.host,
+            config_files=parsed.config_files,
+            logger=parsed.logger,
+            log_level=parsed.log_level,
+            custom_logger=parsed.custom_logger,
+        )
     if link_fd is None and parsed.reload and _can_reload():
         from tomodachi.reload.supervisor import supervise
 
@@ -177,13 +199,19 @@ def _can_reload() -> bool:
 
 def _run(parsed: RunArguments, *, command: str, link: SupervisorLink | None = None) -> int:
     from tomodachi.runner import run
+    from tomodachi.workers import adopt
+
+    worker = adopt()  # a worker of `tomodachi run --workers N`?
+    if worker is not None:
+        # The workers share their port(s): the kernel spreads the connections over them.
+        parsed.config = merge_config(parsed.config, {"options": {"http.reuse_port": True}})
 
     def on_start(loop_name: str) -> None:
         # Tell the reload supervisor the services' watcher options and grace period. The runner
         # calls on_start once the services are set up (before that there is nothing to report).
         if link is not None:
             link.report_services()
-        if parsed.production:
+        if parsed.production or (worker is not None and worker[0] != 0):  # one banner per run
             return
         from tomodachi.banner import render_banner, use_color
 

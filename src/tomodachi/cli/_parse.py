@@ -65,6 +65,7 @@ _VALUE_FLAGS = {
     "--message-broker": "message_broker",
     "--host": "host",
     "--port": "port",
+    "--workers": "workers",
 }
 # Flags without a value -> (the setting, its value).
 _SWITCHES = {
@@ -83,6 +84,7 @@ _ENV = {
     "reload": "TOMODACHI_RELOAD",
     "host": "TOMODACHI_HOST",
     "port": "TOMODACHI_PORT",
+    "workers": "TOMODACHI_WORKERS",
     "opentelemetry_instrument": "TOMODACHI_OPENTELEMETRY_INSTRUMENT",
 }
 _CONFIG_FLAGS = ("-c", "--config")
@@ -122,6 +124,9 @@ class RunArguments(RunConfig):
     port: int | None = None
     #: ``--opentelemetry-instrument``: instrument the services' process (tomodachi.opentelemetry).
     opentelemetry_instrument: bool = False
+    #: ``--workers N`` (``auto``: the number of cores): worker processes under one supervisor
+    #: (:mod:`tomodachi.workers`); 1 runs the services in this process, as without the flag.
+    workers: int = 1
 
 
 @dataclass
@@ -363,7 +368,35 @@ def parse_run_arguments(args: Sequence[str], environ: Mapping[str, str] | None =
     }
     if http:  # after the config files: the command line (or its variable) wins
         result.config = merge_config(result.config, {"options": http})
+
+    workers, source = _setting(raw, environ, "workers")
+    if isinstance(workers, str):
+        result.workers = _workers(workers, source)
+    if result.workers > 1 and result.message_broker == "memory":
+        raise UsageError(
+            f"--workers {result.workers} cannot run on the in-memory message broker (--message-broker "
+            "memory): it lives in one process, so the workers would not share it; use one worker or a "
+            "real broker"
+        )
     return result
+
+
+def _workers(value: str, source: str) -> int:
+    if value.strip().lower() == "auto":
+        # The cores this process may use (a container's CPU set), else all of them.
+        if hasattr(os, "sched_getaffinity"):
+            return max(1, len(os.sched_getaffinity(0)))
+        return max(1, os.cpu_count() or 1)
+    try:
+        workers = int(value)
+    except ValueError:
+        workers = 0
+    if not 1 <= workers <= 1024:
+        raise UsageError(
+            f"Invalid value for --workers option: {value!r} (expected a number from 1 to 1024 or 'auto'"
+            f"{_env_note(source)})"
+        )
+    return workers
 
 
 def _port(value: str, source: str) -> int:

@@ -37,6 +37,10 @@ Options:
                                 off with --production. env: TOMODACHI_RELOAD (1/0)
   --host <host>, --port <port>  Set http.host / http.port of every service of the run.
                                 env: TOMODACHI_HOST, TOMODACHI_PORT
+  --workers <N|auto>            Run the services in N worker processes (auto: one per core) that
+                                share the HTTP port(s) (SO_REUSEPORT) under one supervisor, which
+                                passes signals on and restarts a crashed worker. Default 1: the
+                                services run in this process. env: TOMODACHI_WORKERS
   --opentelemetry-instrument    OpenTelemetry traces, metrics and log correlation, configured by
                                 the OTEL_* variables (needs tomodachi[opentelemetry]).
                                 env: TOMODACHI_OPENTELEMETRY_INSTRUMENT (1/0)

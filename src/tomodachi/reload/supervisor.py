@@ -27,13 +27,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from tomodachi.reload import CHILD_ENV
 from tomodachi.reload.filter import ChangeFilter, watch_roots
 
-__all__ = ["KILL_MARGIN", "QUIET_MS", "RELOAD_FLAGS", "child_arguments", "supervise"]
+__all__ = ["KILL_MARGIN", "QUIET_MS", "RELOAD_FLAGS", "child_arguments", "start_watcher", "supervise"]
 
 #: The watcher yields a batch of changes once no further change came for this many milliseconds.
 QUIET_MS = 150
@@ -66,10 +66,15 @@ def _exit_code(returncode: int) -> int:
 
 class _Child:
     def __init__(
-        self, argv: Sequence[str], events: queue.SimpleQueue[tuple[str, Any]], generation: int
+        self,
+        argv: Sequence[str],
+        events: queue.SimpleQueue[tuple[str, Any]],
+        generation: int,
+        extra_env: Mapping[str, str] | None = None,
     ) -> None:
         ours, theirs = socket.socketpair()
         env = dict(os.environ)
+        env.update(extra_env or {})
         env[CHILD_ENV] = str(theirs.fileno())
         try:
             self.proc = subprocess.Popen(
@@ -81,6 +86,7 @@ class _Child:
         self.generation = generation
         self.grace: float | None = None
         self.stop_deadline: float | None = None
+        self.started_at = time.monotonic()
         threading.Thread(target=self._wait, args=(events,), daemon=True, name="tomodachi.reload.wait").start()
         threading.Thread(target=self._read, args=(events,), daemon=True, name="tomodachi.reload.read").start()
 
@@ -126,6 +132,41 @@ def _describe(changes: Iterable[tuple[Any, str]]) -> str:
     return ", ".join(shown) + more
 
 
+def start_watcher(
+    roots: Sequence[str],
+    change_filter: ChangeFilter,
+    events: queue.SimpleQueue[tuple[str, Any]],
+    stop_event: threading.Event,
+) -> None:
+    """Watch *roots* in a daemon thread: ``("ready", None)`` once the watches are in place, then
+    ``("changes", changes)`` per debounced batch, or ``("watch-failed", exc)``, into *events*."""
+    import watchfiles
+
+    def watch() -> None:
+        ready = False
+        try:
+            for changes in watchfiles.watch(
+                *roots,
+                watch_filter=change_filter,
+                debounce=MAX_BATCH_MS,
+                step=QUIET_MS,
+                stop_event=stop_event,
+                rust_timeout=200,
+                yield_on_timeout=True,
+                raise_interrupt=False,
+                ignore_permission_denied=True,
+            ):
+                if not ready:  # the first timeout: the watches are in place
+                    ready = True
+                    events.put(("ready", None))
+                if changes:
+                    events.put(("changes", changes))
+        except Exception as exc:  # the watcher cannot run: keep the services, say why once
+            events.put(("watch-failed", exc))
+
+    threading.Thread(target=watch, daemon=True, name="tomodachi.reload.watch").start()
+
+
 def supervise(
     argv: Sequence[str],
     files: Sequence[str],
@@ -141,8 +182,6 @@ def supervise(
     """
     import logging
 
-    import watchfiles
-
     from tomodachi.logging import configure, get_logger
 
     configure(logger, log_level, custom_logger=custom_logger)
@@ -155,33 +194,11 @@ def supervise(
     change_filter = ChangeFilter(roots, always=[*always, *config_files])
     stop_watching = threading.Event()
 
-    def watch() -> None:
-        ready = False
-        try:
-            for changes in watchfiles.watch(
-                *roots,
-                watch_filter=change_filter,
-                debounce=MAX_BATCH_MS,
-                step=QUIET_MS,
-                stop_event=stop_watching,
-                rust_timeout=200,
-                yield_on_timeout=True,
-                raise_interrupt=False,
-                ignore_permission_denied=True,
-            ):
-                if not ready:  # the first timeout: the watches are in place
-                    ready = True
-                    events.put(("ready", None))
-                if changes:
-                    events.put(("changes", changes))
-        except Exception as exc:  # the watcher cannot run: keep the services, say why once
-            events.put(("watch-failed", exc))
-
     def on_signal(signum: int, frame: Any) -> None:
         events.put(("signal", signum))  # SimpleQueue.put may be called from a signal handler
 
     previous = {signum: signal.signal(signum, on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
-    threading.Thread(target=watch, daemon=True, name="tomodachi.reload.watch").start()
+    start_watcher(roots, change_filter, events, stop_watching)
 
     child_argv = child_arguments(argv)
     generation = 0

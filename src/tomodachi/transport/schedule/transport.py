@@ -49,6 +49,7 @@ from tomodachi.transport.schedule.cluster import (
 )
 from tomodachi.transport.schedule.declaration import ScheduleDeclaration
 from tomodachi.transport.schedule.triggers import CronTrigger, IntervalTrigger, TriggerError, make_trigger
+from tomodachi.workers import runs_local_schedules, this_worker
 
 __all__ = ["INJECTED_KEYWORDS", "ScheduleTransport"]
 
@@ -95,6 +96,7 @@ class ScheduleTransport(Transport):
         self._log = get_logger("tomodachi.schedule")
         self._last_due: datetime | None = None
         self._last_iso = ""
+        self._local = True  # runs the functions that are not cluster-safe (not a worker > 0)
 
     # -- setup ---------------------------------------------------------------------------
     async def setup(self) -> None:
@@ -164,6 +166,15 @@ class ScheduleTransport(Transport):
     async def started(self) -> None:
         if self._stopping or not self._entries:
             return
+        if not runs_local_schedules():  # `tomodachi run --workers N`: worker 0 runs them
+            self._local = False
+            local = [entry.name for entry in self._entries if entry.store is None]
+            if local:
+                self._log.info(
+                    "scheduled functions that are not cluster-safe run in worker 0: not in this one",
+                    handlers=local,
+                    worker=(this_worker() or (0, 1))[0],
+                )
         self._loop_task = self.tasks.spawn(self._run(), name="tomodachi.schedule.loop")
 
     def in_flight(self) -> int:
@@ -250,6 +261,8 @@ class ScheduleTransport(Transport):
 
     def _fire(self, entry: _Entry, due: datetime) -> None:
         if self._stopping or self.runtime.stop_requested.is_set():
+            return
+        if entry.store is None and not self._local:
             return
         if len(entry.running) >= entry.max_concurrent:
             self._log.warning(
