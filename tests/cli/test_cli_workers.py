@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import textwrap
 import threading
@@ -250,4 +251,27 @@ def test_reload_restarts_every_worker_on_a_change(tmp_path: Path) -> None:
         wait_gone(pids, 5)
     finally:
         process.kill()
+        kill_all(pids)
+
+
+def test_the_workers_share_the_ops_port_too(
+    spawn: Callable[..., ServiceProcess], write: Callable[[str, str], Path]
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        ops_port = int(sock.getsockname()[1])
+    source = service().replace(
+        'http={"termination_grace_period_seconds": 10}',
+        f'http={{"termination_grace_period_seconds": 10}}, ops={{"health": True, "port": {ops_port}}}',
+    )
+    write("app.py", source)
+    process = spawn("run", "--production", "--workers", "2", "--port", "0", "app.py")
+    port, pids = started(process)
+    try:
+        pids_answering(port, pids)  # both workers started: neither failed to bind the ops port
+        assert get(ops_port, "/health/ready") is not None
+        assert "restarting it" not in process.stderr
+        process.send(signal.SIGTERM)
+        assert process.wait() == 0, process.stderr
+    finally:
         kill_all(pids)

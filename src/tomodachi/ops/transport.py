@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +12,7 @@ from aiohttp import web
 from tomodachi.errors import ServiceStartError
 from tomodachi.ops import readiness_report
 from tomodachi.transport.base import Transport
+from tomodachi.workers import this_worker
 
 if TYPE_CHECKING:
     from tomodachi.runtime import Runtime
@@ -69,7 +71,9 @@ class OpsServer:
         runner = web.ServerRunner(server, handle_signals=False, access_log=None)
         await runner.setup()
         try:
-            site = web.TCPSite(runner, self.host or None, self.port)
+            # The workers of `tomodachi run --workers N` share the ops port as they share http.port.
+            shared = this_worker() is not None and sys.platform.startswith("linux")
+            site = web.TCPSite(runner, self.host or None, self.port, reuse_port=shared or None)
             await site.start()
         except OSError as exc:
             await runner.cleanup()
