@@ -275,3 +275,27 @@ def test_the_workers_share_the_ops_port_too(
         assert process.wait() == 0, process.stderr
     finally:
         kill_all(pids)
+
+
+def test_a_service_on_the_in_memory_broker_by_its_options_is_refused(
+    run_cli: Callable[..., subprocess.CompletedProcess[str]], write: Callable[[str, str], Path]
+) -> None:
+    write(
+        "bus.py",
+        """
+        import tomodachi
+
+
+        class Bus(tomodachi.Service):
+            name = "bus"
+            options = tomodachi.Options(amqp={"broker": "memory"})
+
+            @tomodachi.amqp("thing.happened")
+            async def happened(self, data):
+                pass
+        """,
+    )
+    result = run_cli("run", "--production", "--workers", "2", "bus.py")
+    assert result.returncode == 2, result.stderr
+    refusals = [line for line in result.stderr.splitlines() if "in-memory message broker" in line]
+    assert len(refusals) == 1 and "bus" in refusals[0], result.stderr

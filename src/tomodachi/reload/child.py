@@ -63,7 +63,37 @@ class SupervisorLink:
             endings.extend(options.watcher.watched_file_endings)
             period = grace_period_of(options)
             grace = period if grace is None else max(grace, period)
-        self.send({"ignored_dirs": ignored, "watched_file_endings": endings, "grace_period": grace})
+        self.send(
+            {
+                "ignored_dirs": ignored,
+                "watched_file_endings": endings,
+                "grace_period": grace,
+                "memory_broker": _on_memory_broker(get_services().values()),
+            }
+        )
+
+
+#: The message transports with an in-memory broker, by kind, and the option that selects it.
+_BROKER_OPTIONS = {"amqp": "amqp.broker", "aws_sns_sqs": "aws_sns_sqs.broker"}
+
+
+def _on_memory_broker(services: Any) -> list[str]:
+    """The names of the services with message handlers on the in-memory broker (by their options;
+    ``--message-broker memory`` is refused by the CLI already): a workers supervisor refuses them."""
+    from tomodachi.entrypoint import discover_entrypoints
+    from tomodachi.options import Options
+
+    names: list[str] = []
+    for service in services:
+        options = getattr(service, "options", None)
+        if not isinstance(options, Options):
+            continue
+        for _, entrypoint in discover_entrypoints(type(service)):
+            option = _BROKER_OPTIONS.get(str(getattr(entrypoint.transport, "kind", "")))
+            if option is not None and str(options[option]).lower() == "memory":
+                names.append(str(getattr(service, "name", type(service).__name__)))
+                break
+    return names
 
 
 def attach(value: str) -> SupervisorLink | None:

@@ -207,6 +207,16 @@ def supervise_workers(
                 if slot_of is None or slot_of.child is None or slot_of.child.generation != number:
                     continue
                 slot_of.reported = True
+                if isinstance(report, dict) and report.get("memory_broker") and not stopping:
+                    names = ", ".join(str(name) for name in report["memory_broker"])
+                    log.error(
+                        f"--workers {workers} cannot run {names} on the in-memory message broker "
+                        "(amqp.broker / aws_sns_sqs.broker = 'memory'): it lives in one process, so "
+                        "the workers would not share it; use one worker or a real broker"
+                    )
+                    stopping = True
+                    code = 2
+                    stop_all()
                 if isinstance(report, dict):
                     if isinstance(report.get("grace_period"), (int, float)):
                         grace = slot_of.child.grace = float(report["grace_period"])
