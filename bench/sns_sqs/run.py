@@ -85,7 +85,7 @@ async def publish_all(count: int, publishers: int, publish_one: Any, consumed: A
 
 
 # -- tomodachi ----------------------------------------------------------------------------------
-async def run_tomodachi(url: str, count: int, publishers: int, window: int) -> float:
+async def run_tomodachi(url: str, count: int, publishers: int, window: int) -> tuple[float, float]:
     import tomodachi
     from tomodachi.container import ServiceContainer
     from tomodachi.envelope import JsonBase
@@ -124,7 +124,7 @@ async def run_tomodachi(url: str, count: int, publishers: int, window: int) -> f
     await container.start()
     service = container.instances[0]
     try:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         await publish_all(
             count,
             publishers,
@@ -134,10 +134,11 @@ async def run_tomodachi(url: str, count: int, publishers: int, window: int) -> f
         )
         await done.wait()
         elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu
     finally:
         await container.stop()
         await runtime.aclose()
-    return count / elapsed
+    return count / elapsed, cpu / count * 1e6
 
 
 # -- baseline -------------------------------------------------------------------------------------
@@ -158,7 +159,7 @@ def json_base(topic: str, data: Any) -> str:
     )
 
 
-async def run_baseline(url: str, count: int, publishers: int, window: int) -> float:
+async def run_baseline(url: str, count: int, publishers: int, window: int) -> tuple[float, float]:
     from aiobotocore.config import AioConfig
     from aiobotocore.session import get_session
 
@@ -210,27 +211,35 @@ async def run_baseline(url: str, count: int, publishers: int, window: int) -> fl
             await sns.publish(TopicArn=topic_arn, Message=json_base("bench", {"n": n, "pad": "x" * 200}))
 
         consumer = asyncio.create_task(consume())
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         await publish_all(count, publishers, publish_one, lambda: len(seen), window)
         await consumer
-        return count / (time.perf_counter() - started)
+        return count / (time.perf_counter() - started), (time.process_time() - cpu) / count * 1e6
 
 
 async def main_async(args: argparse.Namespace, url: str) -> None:
     ours: list[float] = []
     base: list[float] = []
+    cpu: dict[str, list[float]] = {"tomodachi": [], "baseline": []}
     for round_ in range(args.rounds):
         order = [("tomodachi", run_tomodachi, ours), ("baseline", run_baseline, base)]
         if round_ % 2:
             order.reverse()
         for label, runner, results in order:
-            rate = await runner(url, args.messages, args.publishers, args.window)
+            rate, cpu_us = await runner(url, args.messages, args.publishers, args.window)
             results.append(rate)
-            print(f"  round {round_ + 1}  {label:<9} {rate:8.1f} msgs/s", flush=True)
+            cpu[label].append(cpu_us)
+            line = f"  round {round_ + 1}  {label:<9} {rate:8.1f} msgs/s  client CPU {cpu_us:6.1f} us/msg"
+            print(line, flush=True)
     t, b = statistics.median(ours), statistics.median(base)
     print(f"tomodachi  (aws_sns_sqs_publish + @aws_sns_sqs, batch 10)     median {t:8.1f} msgs/s")
     print(f"baseline   (plain aiobotocore publish/receive/delete, batch 10) median {b:8.1f} msgs/s")
     print(f"ratio tomodachi/baseline {t / b:5.2f}x")
+    tc, bc = statistics.median(cpu["tomodachi"]), statistics.median(cpu["baseline"])
+    print(
+        f"client CPU per message (publish + receive + handle + delete, median): tomodachi {tc:.1f} us, "
+        f"baseline {bc:.1f} us, difference {tc - bc:+.1f} us"
+    )
 
 
 def main() -> None:
