@@ -299,3 +299,23 @@ def test_a_service_on_the_in_memory_broker_by_its_options_is_refused(
     assert result.returncode == 2, result.stderr
     refusals = [line for line in result.stderr.splitlines() if "in-memory message broker" in line]
     assert len(refusals) == 1 and "bus" in refusals[0], result.stderr
+
+
+def test_the_exit_code_is_the_first_non_zero_code_of_a_worker(
+    spawn: Callable[..., ServiceProcess], write: Callable[[str, str], Path]
+) -> None:
+    source = service().replace(
+        "        @tomodachi.heartbeat",
+        "        async def _stop_service(self):\n"
+        "            tomodachi.SERVICE_EXIT_CODE = 3\n\n"
+        "        @tomodachi.heartbeat",
+    )
+    write("app.py", source)
+    process = spawn("run", "--production", "--workers", "2", "--port", "0", "app.py")
+    port, pids = started(process)
+    try:
+        pids_answering(port, pids)
+        process.send(signal.SIGINT)
+        assert process.wait() == 3, process.stderr
+    finally:
+        kill_all(pids)
