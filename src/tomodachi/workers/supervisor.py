@@ -169,6 +169,7 @@ def supervise_workers(
     waiting_for_change = False  # after a change, the services failed: wait for the next one
     reloaded = False
     code = 0
+    failed_code = 0  # of the last failure after a change (reload)
     try:
         while True:
             now = time.monotonic()
@@ -226,8 +227,8 @@ def supervise_workers(
                         )
             elif kind == "signal":
                 stopping = True
-                if not alive():
-                    return code
+                if not alive():  # waiting for a change after a failure: exit with its code
+                    return code or failed_code
                 stop_all(payload)
             elif kind == "changes":
                 if stopping:
@@ -276,6 +277,7 @@ def supervise_workers(
                             "waiting for a file change to restart them"
                         )
                         waiting_for_change = True
+                        failed_code = exit_code
                     else:
                         log.error(
                             f"worker {slot_of.index} failed with code {exit_code} before its services "
