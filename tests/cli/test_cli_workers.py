@@ -212,13 +212,22 @@ def test_a_crashed_worker_is_restarted_and_a_killed_supervisor_leaves_no_orphan(
     every = set(pids)
     try:
         pids_answering(port, pids)
-        victim = min(pids)
+        match = re.search(STARTED, process.stderr)
+        assert match is not None
+        victim = int(match[2])  # worker 0, the one that runs the heartbeat
+        deadline = time.monotonic() + TIMEOUT
+        while f"beat {victim}" not in process.stdout_lines:
+            assert time.monotonic() < deadline, process.stderr
+            time.sleep(0.05)
         os.kill(victim, signal.SIGKILL)
         process.wait_for_stderr(r"exited with code 137: restarting it in 0.5 s")
         line = process.wait_for_stderr(r"restarted worker.*pid=(\d+)")
         new = int(re.search(r"pid=(\d+)", line)[1])  # type: ignore[index]
         every.add(new)
         assert pids_answering(port, {new}), "the new worker serves"
+        while f"beat {new}" not in process.stdout_lines:  # the new worker 0 resumes the heartbeat
+            assert time.monotonic() < deadline, process.stderr
+            time.sleep(0.05)
         # SIGKILL of the supervisor: its workers notice and stop by themselves.
         process.proc.kill()
         process.wait()
