@@ -461,7 +461,7 @@ async def test_aws_sns_sqs_waits_for_an_unreachable_endpoint_until_the_deadline(
         options = tomodachi.Options(
             aws_sns_sqs={"region_name": "eu-west-1", "aws_access_key_id": "k", "aws_secret_access_key": "s"},
             aws_endpoint_urls={"sns": url, "sqs": url},
-            start_retry_seconds=1.0,
+            start_retry_seconds=3.0,  # botocore's own connection retries take about 1 s per attempt
         )
 
         @tomodachi.aws_sns_sqs("orders-created")

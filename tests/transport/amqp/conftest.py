@@ -61,15 +61,24 @@ def _delete_test_entities() -> None:
         return
 
     async def delete() -> None:
+        # Only what nobody uses any more: another test session sharing the broker (a second
+        # checkout, a CI run next to a developer's) may still consume from, or hold messages in,
+        # queues of the same prefix. A refused delete closes the channel: open a new one.
         connection = await aio_pika.connect(URL)
         async with connection:
             channel = await connection.channel()
             for name in queues:
                 if name.startswith(TEST_PREFIX):
-                    await channel.queue_delete(name)
+                    try:
+                        await channel.queue_delete(name, if_unused=True, if_empty=True)
+                    except aio_pika.exceptions.AMQPError:
+                        channel = await connection.channel()
             for name in exchanges:
                 if name.startswith(TEST_PREFIX):
-                    await channel.exchange_delete(name)
+                    try:
+                        await channel.exchange_delete(name, if_unused=True)
+                    except aio_pika.exceptions.AMQPError:
+                        channel = await connection.channel()
 
     asyncio.run(delete())
 
