@@ -15,11 +15,20 @@ Both raise :class:`BackendUnavailable` while Redis cannot be reached; the transp
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["BackendUnavailable", "DeadLetter", "Entry", "QueueBackend", "QueueKeys"]
+__all__ = [
+    "BackendUnavailable",
+    "DeadLetter",
+    "Entry",
+    "QueueBackend",
+    "QueueKeys",
+    "decode_headers",
+    "encode_headers",
+]
 
 
 class BackendUnavailable(Exception):
@@ -68,6 +77,26 @@ class Entry:
     """When it was first enqueued (seconds since the epoch)."""
     problem: str | None = None
     """Why the entry cannot be handled (not written by ``redis_enqueue``), else ``None``."""
+    headers: str = ""
+    """The message's headers (``traceparent``, ...) as compact JSON: the ``h`` field, ``""``: none."""
+
+
+def encode_headers(headers: Mapping[str, str] | None) -> str:
+    """The ``h`` field of *headers*: compact JSON, ``""`` when there are none (no field written)."""
+    return json.dumps(headers, separators=(",", ":")) if headers else ""
+
+
+def decode_headers(field: str) -> dict[str, str]:
+    """The headers of an ``h`` field (``{}``: none, or not a JSON object of strings)."""
+    if not field:
+        return {}
+    try:
+        found = json.loads(field)
+    except ValueError:
+        return {}
+    if not isinstance(found, dict):
+        return {}
+    return {str(k): str(v) for k, v in found.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,9 +129,17 @@ class QueueBackend(Protocol):
         """Create *group* on the queue's and its retry stream (from the oldest entry) if missing."""
 
     async def enqueue(
-        self, stream: str, payload: str, *, message_id: str, delay: float, maxlen: int | None
+        self,
+        stream: str,
+        payload: str,
+        *,
+        message_id: str,
+        delay: float,
+        maxlen: int | None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
-        """Add a message (after *delay* seconds: to the queue's delayed set)."""
+        """Add a message (after *delay* seconds: to the queue's delayed set), with *headers* (the
+        ``h`` field, only if there are any); they stay with it through retries and dead letters."""
 
     async def read(
         self, keys: QueueKeys, group: str, consumer: str, count: int, block: float

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,6 +13,7 @@ from tomodachi.clock import get_clock
 from tomodachi.errors import TomodachiError
 from tomodachi.messaging.envelopes import DEFAULT, build_payload, resolve_envelope
 from tomodachi.messaging.observe import Observers, Published, observers_of
+from tomodachi.observability import publishing
 from tomodachi.runtime import runtime_of
 
 from .backend import BackendUnavailable, QueueBackend
@@ -58,10 +60,17 @@ async def redis_enqueue(
     settings, backend = producer.settings, producer.backend
     message_id = uuid.uuid4().hex
     stream = f"{settings.key_prefix}{{{queue}}}"
-    try:  # the hot path: Redis answers
-        await backend.enqueue(stream, payload, message_id=message_id, delay=seconds, maxlen=settings.maxlen)
-    except BackendUnavailable:
-        await _keep_trying(backend, settings, queue, stream, payload, message_id, seconds)
+
+    async def send(headers: dict[str, str]) -> None:
+        # *headers*: the trace context (``traceparent``, ...) when instrumented, else ``{}``.
+        try:  # the hot path: Redis answers
+            await backend.enqueue(
+                stream, payload, message_id=message_id, delay=seconds, maxlen=settings.maxlen, headers=headers
+            )
+        except BackendUnavailable:
+            await _keep_trying(backend, settings, queue, stream, payload, message_id, seconds, headers)
+
+    await publishing(send, "redis", service, queue)
     observers = producer.observers
     if observers.published:
         name = str(getattr(service, "name", "") or "")
@@ -77,6 +86,7 @@ async def _keep_trying(
     payload: str,
     message_id: str,
     seconds: float,
+    headers: Mapping[str, str],
 ) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + float(settings.enqueue_timeout)
@@ -86,7 +96,7 @@ async def _keep_trying(
         wait = min(wait * 2, 1.0)
         try:
             await backend.enqueue(
-                stream, payload, message_id=message_id, delay=seconds, maxlen=settings.maxlen
+                stream, payload, message_id=message_id, delay=seconds, maxlen=settings.maxlen, headers=headers
             )
             return
         except BackendUnavailable as exc:

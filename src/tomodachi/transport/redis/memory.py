@@ -21,12 +21,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from tomodachi.clock import SYSTEM_CLOCK, Clock
 
-from .backend import BackendUnavailable, DeadLetter, Entry, QueueKeys
+from .backend import BackendUnavailable, DeadLetter, Entry, QueueKeys, encode_headers
 
 __all__ = ["MemoryQueueBackend", "MemoryRedis"]
 
@@ -130,6 +130,7 @@ def _entry(key: str, seq: int, fields: dict[str, str], deliveries: int) -> Entry
         attempt=int(fields.get("attempt", "0") or 0) + deliveries,
         enqueued_at=int(fields.get("enqueued", "0") or 0) / 1000,
         problem=problem,
+        headers=fields.get("h", ""),
     )
 
 
@@ -155,7 +156,14 @@ class MemoryQueueBackend:
             self.model.stream(key).groups.setdefault(group, _Group())
 
     async def enqueue(
-        self, stream: str, payload: str, *, message_id: str, delay: float, maxlen: int | None
+        self,
+        stream: str,
+        payload: str,
+        *,
+        message_id: str,
+        delay: float,
+        maxlen: int | None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         self.model.check()
         fields = {
@@ -164,6 +172,8 @@ class MemoryQueueBackend:
             "attempt": "0",
             "enqueued": str(int(time.time() * 1000)),
         }
+        if headers:
+            fields["h"] = encode_headers(headers)
         if delay > 0:
             self.model.delay(f"{stream}:delayed", delay, fields)
         else:
@@ -272,6 +282,8 @@ class MemoryQueueBackend:
             "attempt": str(entry.attempt),
             "enqueued": str(int(entry.enqueued_at * 1000)),
         }
+        if entry.headers:
+            fields["h"] = entry.headers
         if delay > 0:
             self.model.delay(keys.retry_delayed, delay, fields)
         else:
@@ -293,6 +305,8 @@ class MemoryQueueBackend:
             "stream_id": entry.stream_id,
             "group": group,
         }
+        if entry.headers:
+            fields["h"] = entry.headers
         self.model.add(keys.dead, fields, maxlen)
 
     async def trim(self, stream: str, *, forget_consumers_after: float = 3600.0) -> int:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
@@ -31,7 +31,7 @@ from redis import exceptions as redis_errors
 import tomodachi
 from tomodachi.errors import mask_url_credentials
 
-from .backend import BackendUnavailable, DeadLetter, Entry, QueueKeys
+from .backend import BackendUnavailable, DeadLetter, Entry, QueueKeys, encode_headers
 from .options import RedisOptions
 
 __all__ = ["RedisBackend", "make_client", "shared_client"]
@@ -56,11 +56,14 @@ for i = 1, #KEYS, 2 do
   local due = redis.call('ZRANGEBYSCORE', KEYS[i], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
   for _, member in ipairs(due) do
     local m = cjson.decode(member)
+    local fields = {'payload', m.p, 'id', m.i, 'attempt', m.a, 'enqueued', m.e}
+    if type(m.h) == 'string' and m.h ~= '' then
+      fields[9], fields[10] = 'h', m.h
+    end
     if ARGV[2] ~= '' then
-      redis.call('XADD', KEYS[i + 1], 'MAXLEN', '~', ARGV[2], '*',
-        'payload', m.p, 'id', m.i, 'attempt', m.a, 'enqueued', m.e)
+      redis.call('XADD', KEYS[i + 1], 'MAXLEN', '~', ARGV[2], '*', unpack(fields))
     else
-      redis.call('XADD', KEYS[i + 1], '*', 'payload', m.p, 'id', m.i, 'attempt', m.a, 'enqueued', m.e)
+      redis.call('XADD', KEYS[i + 1], '*', unpack(fields))
     end
     redis.call('ZREM', KEYS[i], member)
     moved = moved + 1
@@ -81,21 +84,24 @@ return redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[2])
 """
 
 # KEYS: the stream read from, the group's retry stream, its delayed set.
-# ARGV: group, stream id, delay ms, payload, message id, attempt, enqueued ms, maxlen or ''.
+# ARGV: group, stream id, delay ms, payload, message id, attempt, enqueued ms, maxlen or '',
+# headers (the ``h`` field) or ''.
 _RETRY = """
 if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+local h = nil
+if ARGV[9] ~= '' then h = ARGV[9] end
 if tonumber(ARGV[3]) <= 0 then
+  local fields = {'payload', ARGV[4], 'id', ARGV[5], 'attempt', ARGV[6], 'enqueued', ARGV[7]}
+  if h then fields[9], fields[10] = 'h', h end
   if ARGV[8] ~= '' then
-    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[8], '*',
-      'payload', ARGV[4], 'id', ARGV[5], 'attempt', ARGV[6], 'enqueued', ARGV[7])
+    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[8], '*', unpack(fields))
   else
-    redis.call('XADD', KEYS[2], '*',
-      'payload', ARGV[4], 'id', ARGV[5], 'attempt', ARGV[6], 'enqueued', ARGV[7])
+    redis.call('XADD', KEYS[2], '*', unpack(fields))
   end
 else
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  local member = cjson.encode({p = ARGV[4], i = ARGV[5], a = ARGV[6], e = ARGV[7]})
+  local member = cjson.encode({p = ARGV[4], i = ARGV[5], a = ARGV[6], e = ARGV[7], h = h})
   redis.call('ZADD', KEYS[3], now + tonumber(ARGV[3]), member)
 end
 return 1
@@ -269,6 +275,7 @@ def entry_of(stream: str, stream_id: str, raw: Any, deliveries: int) -> Entry:
         attempt=base + max(deliveries, 1),
         enqueued_at=enqueued,
         problem=problem,
+        headers=fields.get("h", ""),
     )
 
 
@@ -339,15 +346,27 @@ class RedisBackend:
                     raise
 
     async def enqueue(
-        self, stream: str, payload: str, *, message_id: str, delay: float, maxlen: int | None
+        self,
+        stream: str,
+        payload: str,
+        *,
+        message_id: str,
+        delay: float,
+        maxlen: int | None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         enqueued = str(int(time.time() * 1000))
         if delay > 0:
-            member = json.dumps({"p": payload, "i": message_id, "a": "0", "e": enqueued})
+            delayed = {"p": payload, "i": message_id, "a": "0", "e": enqueued}
+            if headers:
+                delayed["h"] = encode_headers(headers)
+            member = json.dumps(delayed)
             ms = max(int(delay * 1000), 1)
             await self._call(lambda: self._delay(keys=[f"{stream}:delayed"], args=[ms, member]))
             return
         fields = {"payload": payload, "id": message_id, "attempt": "0", "enqueued": enqueued}
+        if headers:
+            fields["h"] = encode_headers(headers)
         # With the other enqueues of this turn of the event loop: one round trip (a pipeline, no
         # transaction); each caller returns once Redis has added its own entry.
         loop = asyncio.get_running_loop()
@@ -500,6 +519,7 @@ class RedisBackend:
             entry.attempt,
             int(entry.enqueued_at * 1000),
             _opt(self.settings.maxlen),
+            entry.headers,
         ]
         await self._call(lambda: self._retry(keys=[entry.stream, keys.retry, keys.retry_delayed], args=args))
         if delay > 0:  # look for it when it is due (this process's read loop, at least)
@@ -520,6 +540,8 @@ class RedisBackend:
             "stream_id": entry.stream_id,
             "group": group,
         }
+        if entry.headers:
+            fields["h"] = entry.headers
         args: list[Any] = [group, entry.stream_id, _opt(maxlen)]
         for key, value in fields.items():
             args.extend((key, value))

@@ -46,7 +46,7 @@ from tomodachi.messaging.slots import Slots
 from tomodachi.tasks import TaskTracker
 from tomodachi.transport.base import Transport
 
-from .backend import BackendUnavailable, Entry, QueueBackend, QueueKeys
+from .backend import BackendUnavailable, Entry, QueueBackend, QueueKeys, decode_headers
 from .declaration import RedisQueueSubscription
 from .memory import MemoryQueueBackend, MemoryRedis
 from .options import REDIS_FAMILY, RedisOptions, settings_of
@@ -288,6 +288,7 @@ class RedisQueueTransport(Transport):
                     "stream_id": entry.stream_id,
                     "attempt": entry.attempt,
                     "enqueued_at": datetime.fromtimestamp(entry.enqueued_at, UTC),
+                    "headers": decode_headers(entry.headers),
                 }
                 outcome = await pipeline(entry.payload, values, message_id=entry.message_id)
             if self._stopping:
