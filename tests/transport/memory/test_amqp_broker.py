@@ -310,7 +310,9 @@ async def test_a_message_ttl_dead_letters_each_message_on_the_clock() -> None:
     clock = ManualClock()
     broker = AmqpBroker(clock)
     broker.declare_queue("work")
-    broker.declare_queue("work.retry", dead_letter_exchange="", dead_letter_routing_key="work", message_ttl=5000)
+    broker.declare_queue(
+        "work.retry", dead_letter_exchange="", dead_letter_routing_key="work", message_ttl=5000
+    )
     broker.publish("", "work.retry", b"first", message_id="m1", headers={"h": 1})
     await clock.advance(2)
     broker.publish("", "work.retry", b"second", message_id="m2")
