@@ -99,6 +99,65 @@ def decode_headers(field: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in found.items()}
 
 
+def new_fields(
+    payload: str, message_id: str, enqueued_ms: int, headers: Mapping[str, str] | None
+) -> dict[str, str]:
+    """The fields of a message ``redis_enqueue`` writes (attempt 0: no delivery yet)."""
+    fields = {"payload": payload, "id": message_id, "attempt": "0", "enqueued": str(enqueued_ms)}
+    if headers:
+        fields["h"] = encode_headers(headers)
+    return fields
+
+
+def entry_fields(entry: Entry) -> dict[str, str]:
+    """The fields that carry *entry* on (a retry): its attempts so far count on."""
+    fields = {
+        "payload": entry.payload,
+        "id": entry.message_id,
+        "attempt": str(entry.attempt),
+        "enqueued": str(int(entry.enqueued_at * 1000)),
+    }
+    if entry.headers:
+        fields["h"] = entry.headers
+    return fields
+
+
+def dead_letter_fields(entry: Entry, group: str, *, reason: str, error: str) -> dict[str, str]:
+    """The fields of *entry* in the group's dead-letter stream."""
+    return {
+        **entry_fields(entry),
+        "reason": reason,
+        "error": error,
+        "from": entry.stream,
+        "stream_id": entry.stream_id,
+        "group": group,
+    }
+
+
+def entry_of(stream: str, stream_id: str, fields: Mapping[str, str], deliveries: int) -> Entry:
+    """An :class:`Entry` from a stream entry's fields; one that ``redis_enqueue`` did not write
+    (no ``payload``) has a ``problem``, so the transport dead-letters it with a reason."""
+    payload = fields.get("payload")
+    try:
+        base = int(fields.get("attempt", "0"))
+        enqueued = int(fields.get("enqueued", "0")) / 1000 or float(stream_id.partition("-")[0]) / 1000
+    except ValueError:
+        base, enqueued = 0, 0.0
+    problem = None
+    if payload is None:
+        problem = f"malformed entry: no 'payload' field (fields: {', '.join(sorted(fields)) or 'none'})"
+    return Entry(
+        stream=stream,
+        stream_id=stream_id,
+        message_id=fields.get("id") or stream_id,
+        payload=payload if payload is not None else json.dumps(dict(fields)),
+        attempt=base + max(deliveries, 1),
+        enqueued_at=enqueued,
+        problem=problem,
+        headers=fields.get("h", ""),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
     """An entry of a dead-letter stream."""

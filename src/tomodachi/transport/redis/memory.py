@@ -26,7 +26,16 @@ from dataclasses import dataclass, field
 
 from tomodachi.clock import SYSTEM_CLOCK, Clock
 
-from .backend import BackendUnavailable, DeadLetter, Entry, QueueKeys, encode_headers
+from .backend import (
+    BackendUnavailable,
+    DeadLetter,
+    Entry,
+    QueueKeys,
+    dead_letter_fields,
+    entry_fields,
+    entry_of,
+    new_fields,
+)
 
 __all__ = ["MemoryQueueBackend", "MemoryRedis"]
 
@@ -117,23 +126,6 @@ class MemoryRedis:
             waiter.set()
 
 
-def _entry(key: str, seq: int, fields: dict[str, str], deliveries: int) -> Entry:
-    payload = fields.get("payload")
-    problem = None
-    if payload is None:
-        problem = f"malformed entry: no 'payload' field (fields: {', '.join(sorted(fields)) or 'none'})"
-    return Entry(
-        stream=key,
-        stream_id=_sid(seq),
-        message_id=fields.get("id") or _sid(seq),
-        payload=payload if payload is not None else repr(fields),
-        attempt=int(fields.get("attempt", "0") or 0) + deliveries,
-        enqueued_at=int(fields.get("enqueued", "0") or 0) / 1000,
-        problem=problem,
-        headers=fields.get("h", ""),
-    )
-
-
 class MemoryQueueBackend:
     """A :class:`~.backend.QueueBackend` on :class:`MemoryRedis`."""
 
@@ -166,14 +158,7 @@ class MemoryQueueBackend:
         headers: Mapping[str, str] | None = None,
     ) -> None:
         self.model.check()
-        fields = {
-            "payload": payload,
-            "id": message_id,
-            "attempt": "0",
-            "enqueued": str(int(time.time() * 1000)),
-        }
-        if headers:
-            fields["h"] = encode_headers(headers)
+        fields = new_fields(payload, message_id, int(time.time() * 1000), headers)
         if delay > 0:
             self.model.delay(f"{stream}:delayed", delay, fields)
         else:
@@ -192,7 +177,7 @@ class MemoryQueueBackend:
                     continue
                 state.last = seq
                 state.pending[seq] = _Pending(consumer, now)
-                entries.append(_entry(key, seq, stream.entries[seq], 1))
+                entries.append(entry_of(key, _sid(seq), stream.entries[seq], 1))
         return entries
 
     async def read(
@@ -253,7 +238,7 @@ class MemoryQueueBackend:
                     del state.pending[seq]
                     continue
                 pending.consumer, pending.delivered_at, pending.count = consumer, now, pending.count + 1
-                found.append(_entry(key, seq, fields, pending.count))
+                found.append(entry_of(key, _sid(seq), fields, pending.count))
         return found
 
     async def touch(self, group: str, consumer: str, entries: Sequence[Entry]) -> None:
@@ -276,14 +261,7 @@ class MemoryQueueBackend:
     async def retry(self, keys: QueueKeys, group: str, entry: Entry, delay: float) -> None:
         if not self._ack(group, entry):
             return
-        fields = {
-            "payload": entry.payload,
-            "id": entry.message_id,
-            "attempt": str(entry.attempt),
-            "enqueued": str(int(entry.enqueued_at * 1000)),
-        }
-        if entry.headers:
-            fields["h"] = entry.headers
+        fields = entry_fields(entry)
         if delay > 0:
             self.model.delay(keys.retry_delayed, delay, fields)
         else:
@@ -294,20 +272,7 @@ class MemoryQueueBackend:
     ) -> None:
         if not self._ack(group, entry):
             return
-        fields = {
-            "payload": entry.payload,
-            "id": entry.message_id,
-            "attempt": str(entry.attempt),
-            "enqueued": str(int(entry.enqueued_at * 1000)),
-            "reason": reason,
-            "error": error,
-            "from": entry.stream,
-            "stream_id": entry.stream_id,
-            "group": group,
-        }
-        if entry.headers:
-            fields["h"] = entry.headers
-        self.model.add(keys.dead, fields, maxlen)
+        self.model.add(keys.dead, dead_letter_fields(entry, group, reason=reason, error=error), maxlen)
 
     async def trim(self, stream: str, *, forget_consumers_after: float = 3600.0) -> int:
         self.model.check()

@@ -6,13 +6,13 @@ and a sorted set ``...:delayed`` of delayed enqueues; per queue and group a retr
 ``...:dead:<group>``. The queue name is a hash tag, so on a Cluster all keys of a queue live in
 one slot and every multi-key step is one Lua script, atomic:
 
-- ``_PROMOTE``: move due members of delayed sets into their streams (Redis's ``TIME``, so the
+- ``scripts.PROMOTE``: move due members of delayed sets into their streams (Redis's ``TIME``, so the
   clocks of producers and consumers do not matter);
-- ``_RETRY``: ``XACK`` the delivery and, if it was still pending, add it to the group's retry
+- ``scripts.RETRY``: ``XACK`` the delivery and, if it was still pending, add it to the group's retry
   stream (or its delayed set);
-- ``_DEAD``: the same into the dead-letter stream;
-- ``_RECLAIM``: ``XAUTOCLAIM`` plus each entry's delivery count (``XPENDING``): the attempt;
-- ``_TRIM``: ``XTRIM MINID`` to the oldest entry some group still needs.
+- ``scripts.DEAD``: the same into the dead-letter stream;
+- ``scripts.RECLAIM``: ``XAUTOCLAIM`` plus each entry's delivery count (``XPENDING``): the attempt;
+- ``scripts.TRIM``: ``XTRIM MINID`` to the oldest entry some group still needs.
 
 redis-py is imported only here: a service on the in-memory broker does not need it.
 """
@@ -31,7 +31,17 @@ from redis import exceptions as redis_errors
 import tomodachi
 from tomodachi.errors import mask_url_credentials
 
-from .backend import BackendUnavailable, DeadLetter, Entry, QueueKeys, encode_headers
+from . import scripts
+from .backend import (
+    BackendUnavailable,
+    DeadLetter,
+    Entry,
+    QueueKeys,
+    dead_letter_fields,
+    encode_headers,
+    entry_of,
+    new_fields,
+)
 from .options import RedisOptions
 
 __all__ = ["RedisBackend", "make_client", "shared_client"]
@@ -47,126 +57,6 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     OSError,
     TimeoutError,
 )
-
-_PROMOTE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local moved, nextdue = 0, -1
-for i = 1, #KEYS, 2 do
-  local due = redis.call('ZRANGEBYSCORE', KEYS[i], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
-  for _, member in ipairs(due) do
-    local m = cjson.decode(member)
-    local fields = {'payload', m.p, 'id', m.i, 'attempt', m.a, 'enqueued', m.e}
-    if type(m.h) == 'string' and m.h ~= '' then
-      fields[9], fields[10] = 'h', m.h
-    end
-    if ARGV[2] ~= '' then
-      redis.call('XADD', KEYS[i + 1], 'MAXLEN', '~', ARGV[2], '*', unpack(fields))
-    else
-      redis.call('XADD', KEYS[i + 1], '*', unpack(fields))
-    end
-    redis.call('ZREM', KEYS[i], member)
-    moved = moved + 1
-  end
-  local first = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
-  if first[2] then
-    local wait = math.max(tonumber(first[2]) - now, 0)
-    if nextdue < 0 or wait < nextdue then nextdue = wait end
-  end
-end
-return {moved, nextdue}
-"""
-
-_DELAY = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-return redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[2])
-"""
-
-# KEYS: the stream read from, the group's retry stream, its delayed set.
-# ARGV: group, stream id, delay ms, payload, message id, attempt, enqueued ms, maxlen or '',
-# headers (the ``h`` field) or ''.
-_RETRY = """
-if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
-local h = nil
-if ARGV[9] ~= '' then h = ARGV[9] end
-if tonumber(ARGV[3]) <= 0 then
-  local fields = {'payload', ARGV[4], 'id', ARGV[5], 'attempt', ARGV[6], 'enqueued', ARGV[7]}
-  if h then fields[9], fields[10] = 'h', h end
-  if ARGV[8] ~= '' then
-    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[8], '*', unpack(fields))
-  else
-    redis.call('XADD', KEYS[2], '*', unpack(fields))
-  end
-else
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  local member = cjson.encode({p = ARGV[4], i = ARGV[5], a = ARGV[6], e = ARGV[7], h = h})
-  redis.call('ZADD', KEYS[3], now + tonumber(ARGV[3]), member)
-end
-return 1
-"""
-
-# KEYS: the stream read from, the dead-letter stream. ARGV: group, stream id, maxlen or '', then
-# the dead letter's field/value pairs.
-_DEAD = """
-if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
-local fields = {}
-for i = 4, #ARGV do fields[#fields + 1] = ARGV[i] end
-if ARGV[3] ~= '' then
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', unpack(fields))
-else
-  redis.call('XADD', KEYS[2], '*', unpack(fields))
-end
-return 1
-"""
-
-# KEYS: a stream. ARGV: group, consumer, min idle ms, count. Returns {id, fields, deliveries}.
-_RECLAIM = """
-local out, cursor, rounds, want = {}, '0-0', 0, tonumber(ARGV[4])
-repeat
-  local r = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], cursor, 'COUNT', want - #out)
-  cursor = r[1]
-  for _, e in ipairs(r[2]) do
-    local p = redis.call('XPENDING', KEYS[1], ARGV[1], e[1], e[1], 1)
-    local n = 1
-    if p[1] then n = p[1][4] end
-    out[#out + 1] = {e[1], e[2], n}
-  end
-  rounds = rounds + 1
-until cursor == '0-0' or #out >= want or rounds >= 10
-return out
-"""
-
-# KEYS: a stream. ARGV: idle ms after which a consumer without pending entries is forgotten.
-# Trims the entries below the oldest one some group still needs (pending, or not yet delivered);
-# a stream without groups is left alone. Forgets the consumers of processes long gone (each
-# process has its own consumer name), which never lose a message: they have nothing pending.
-_TRIM = """
-local ok, groups = pcall(redis.call, 'XINFO', 'GROUPS', KEYS[1])
-if not ok or #groups == 0 then return 0 end
-local min_ms, min_seq = nil, nil
-for _, g in ipairs(groups) do
-  local info = {}
-  for i = 1, #g, 2 do info[g[i]] = g[i + 1] end
-  for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], info['name'])) do
-    local consumer = {}
-    for i = 1, #c, 2 do consumer[c[i]] = c[i + 1] end
-    if tonumber(consumer['pending']) == 0 and tonumber(consumer['idle']) > tonumber(ARGV[1]) then
-      redis.call('XGROUP', 'DELCONSUMER', KEYS[1], info['name'], consumer['name'])
-    end
-  end
-  local id, bump = info['last-delivered-id'], 1
-  if tonumber(info['pending']) > 0 then
-    id = redis.call('XPENDING', KEYS[1], info['name'])[2]
-    bump = 0
-  end
-  local dash = string.find(id, '-', 1, true)
-  local ms, seq = tonumber(string.sub(id, 1, dash - 1)), tonumber(string.sub(id, dash + 1)) + bump
-  if min_ms == nil or ms < min_ms or (ms == min_ms and seq < min_seq) then min_ms, min_seq = ms, seq end
-end
-return redis.call('XTRIM', KEYS[1], 'MINID', string.format('%d-%d', min_ms, min_seq))
-"""
 
 
 def _connection_kwargs(settings: RedisOptions) -> dict[str, Any]:
@@ -254,31 +144,6 @@ def _fields(raw: Any) -> dict[str, str]:
     return {str(items[i]): str(items[i + 1]) for i in range(0, len(items) - 1, 2)}
 
 
-def entry_of(stream: str, stream_id: str, raw: Any, deliveries: int) -> Entry:
-    """An :class:`Entry` from a stream entry's fields; one that ``redis_enqueue`` did not write
-    (no ``payload``) has a ``problem``, so the transport dead-letters it with a reason."""
-    fields = _fields(raw)
-    payload = fields.get("payload")
-    try:
-        base = int(fields.get("attempt", "0"))
-        enqueued = int(fields.get("enqueued", "0")) / 1000 or float(stream_id.partition("-")[0]) / 1000
-    except ValueError:
-        base, enqueued = 0, 0.0
-    problem = None
-    if payload is None:
-        problem = f"malformed entry: no 'payload' field (fields: {', '.join(sorted(fields)) or 'none'})"
-    return Entry(
-        stream=stream,
-        stream_id=stream_id,
-        message_id=fields.get("id") or stream_id,
-        payload=payload if payload is not None else json.dumps(fields),
-        attempt=base + max(deliveries, 1),
-        enqueued_at=enqueued,
-        problem=problem,
-        headers=fields.get("h", ""),
-    )
-
-
 #: One enqueue waiting for its round trip: stream, fields, maxlen, its outcome.
 _Add = tuple[str, dict[str, str], int | None, "asyncio.Future[None]"]
 
@@ -311,12 +176,12 @@ class RedisBackend:
         self._flushes: set[asyncio.Task[None]] = set()
         #: Enqueues made in this turn of the loop, each with its own outcome.
         self._adds: list[_Add] = []
-        self._promote = client.register_script(_PROMOTE)
-        self._delay = client.register_script(_DELAY)
-        self._retry = client.register_script(_RETRY)
-        self._dead = client.register_script(_DEAD)
-        self._reclaim = client.register_script(_RECLAIM)
-        self._trim = client.register_script(_TRIM)
+        self._promote = client.register_script(scripts.PROMOTE)
+        self._delay = client.register_script(scripts.DELAY)
+        self._retry = client.register_script(scripts.RETRY)
+        self._dead = client.register_script(scripts.DEAD)
+        self._reclaim = client.register_script(scripts.RECLAIM)
+        self._trim = client.register_script(scripts.TRIM)
 
     @property
     def ready(self) -> bool:
@@ -364,9 +229,7 @@ class RedisBackend:
             ms = max(int(delay * 1000), 1)
             await self._call(lambda: self._delay(keys=[f"{stream}:delayed"], args=[ms, member]))
             return
-        fields = {"payload": payload, "id": message_id, "attempt": "0", "enqueued": enqueued}
-        if headers:
-            fields["h"] = encode_headers(headers)
+        fields = new_fields(payload, message_id, int(enqueued), headers)
         # With the other enqueues of this turn of the event loop: one round trip (a pipeline, no
         # transaction); each caller returns once Redis has added its own entry.
         loop = asyncio.get_running_loop()
@@ -446,7 +309,7 @@ class RedisBackend:
             if isinstance(stream_entries, list) and stream_entries and isinstance(stream_entries[0], list):
                 stream_entries = stream_entries[0]  # RESP3 dict values are wrapped in a list
             for stream_id, raw in stream_entries:
-                entries.append(entry_of(str(stream), str(stream_id), raw, 1))
+                entries.append(entry_of(str(stream), str(stream_id), _fields(raw), 1))
         return entries, next_due
 
     async def reclaim(
@@ -468,7 +331,7 @@ class RedisBackend:
                 await self.ensure_group(keys, group)
                 continue
             for stream_id, raw, deliveries in rows:
-                found.append(entry_of(stream, str(stream_id), raw, int(deliveries)))
+                found.append(entry_of(stream, str(stream_id), _fields(raw), int(deliveries)))
         return found
 
     async def touch(self, group: str, consumer: str, entries: Sequence[Entry]) -> None:
@@ -529,19 +392,7 @@ class RedisBackend:
     async def dead_letter(
         self, keys: QueueKeys, group: str, entry: Entry, *, reason: str, error: str, maxlen: int | None
     ) -> None:
-        fields = {
-            "payload": entry.payload,
-            "id": entry.message_id,
-            "attempt": str(entry.attempt),
-            "enqueued": str(int(entry.enqueued_at * 1000)),
-            "reason": reason,
-            "error": error,
-            "from": entry.stream,
-            "stream_id": entry.stream_id,
-            "group": group,
-        }
-        if entry.headers:
-            fields["h"] = entry.headers
+        fields = dead_letter_fields(entry, group, reason=reason, error=error)
         args: list[Any] = [group, entry.stream_id, _opt(maxlen)]
         for key, value in fields.items():
             args.extend((key, value))
