@@ -11,8 +11,9 @@ happens here, the same on every backend:
   (a non-competing queue that already has a consumer fails the start) and starts the consumers
   before ``_started_service`` (a service may wait there for a message it publishes to itself);
 - each delivery runs in a task owned by the transport (an outage never cancels user code, only
-  the grace period does): decoded as UTF-8, run through the pipeline, then acked, requeued or
-  rejected (dead-lettered) by :meth:`AmqpTransport.disposition`;
+  the grace period does): decoded as UTF-8, run through the pipeline, then settled by the
+  handler's retry policy (:class:`~tomodachi.transport.amqp.settle.Settler`: ack, retry
+  later through a retry queue, requeue, dead-letter or drop);
 - ``stop()`` cancels the consumers, drains in-flight handlers within the grace period and
   returns the unfinished ones' messages to their queue; ``close()`` releases the channel.
 
@@ -25,13 +26,10 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tomodachi.errors import ConfigurationError, describe_exception
+from tomodachi.errors import ConfigurationError
 from tomodachi.logging import get_logger
 from tomodachi.messaging.dead_letters import DeadLetterRoute
-from tomodachi.messaging.observe import Settled, observers_of
 from tomodachi.messaging.pipeline import MessageHandler, Outcome, Settle, handler_for_subscription
-from tomodachi.messaging.retry import Decision, Verdict
-from tomodachi.observability import hooks as _hooks
 from tomodachi.tasks import gather_or_cancel
 from tomodachi.transport.amqp.backend import AmqpBackend, Delivery, OnDelivery, backend_for
 from tomodachi.transport.amqp.declaration import AmqpSubscription
@@ -42,16 +40,8 @@ from tomodachi.transport.amqp.naming import (
     encode_routing_key,
     queue_name,
 )
-from tomodachi.transport.amqp.redelivery import RedeliveryCounter
-from tomodachi.transport.amqp.retries import (
-    RetryQueues,
-    bucket_ms,
-    dead_letter_headers,
-    dead_letter_queue_name,
-    failed_attempts,
-    origin,
-    retry_headers,
-)
+from tomodachi.transport.amqp.retries import dead_letter_queue_name, failed_attempts, origin
+from tomodachi.transport.amqp.settle import Settler
 from tomodachi.transport.base import Handler, Transport
 
 if TYPE_CHECKING:
@@ -95,19 +85,6 @@ class AmqpSubscriber:
     dead_letter_to: str | None = None
 
 
-_RESULTS = {
-    Verdict.ACK: "handled",
-    Verdict.RETRY: "retry",
-    Verdict.DEAD_LETTER: "dead_lettered",
-    Verdict.DROP: "dropped",
-}
-
-
-def _quantize(delay: float) -> float:
-    """The delay a retry queue gives (the ladder of :func:`.retries.bucket_ms`)."""
-    return bucket_ms(delay) / 1000 if delay > 0 else 0.0
-
-
 class AmqpTransport(Transport):
     """Serves a service's ``@amqp`` handlers (see the module docstring)."""
 
@@ -119,10 +96,8 @@ class AmqpTransport(Transport):
         self.backend: AmqpBackend | None = None
         self._stopping = False
         self._dead_letter_exchange: str | None = None
-        self._redeliveries = RedeliveryCounter()
-        self._retry_queues = RetryQueues()
+        self._settler = Settler(service.name, runtime)
         self._log = get_logger("tomodachi.amqp")
-        self._observers = observers_of(runtime)
 
     @property
     def ready(self) -> bool:
@@ -134,6 +109,7 @@ class AmqpTransport(Transport):
     async def setup(self) -> None:
         self.backend = backend_for(self.service, self.runtime)(self.service, self.runtime)
         self._dead_letter_exchange = self.service.options.amqp.dead_letter_exchange or None
+        self._settler.dead_letter_exchange = self._dead_letter_exchange
         for handler in self.handlers:
             self.consumers.append(self._subscriber(handler))
 
@@ -241,7 +217,7 @@ class AmqpTransport(Transport):
 
     async def _deliver(self, consumer: AmqpSubscriber, backend: AmqpBackend, delivery: Delivery) -> None:
         message_id = delivery.message_id
-        count = self._redeliveries.count(delivery)  # this copy's deliveries
+        count = self._settler.redeliveries.count(delivery)  # this copy's deliveries
         payload = _decode_body(consumer.pipeline, delivery)
         if isinstance(payload, Outcome):
             outcome = payload
@@ -265,177 +241,7 @@ class AmqpTransport(Transport):
                 # Not finished within the grace period: give the message back to the queue.
                 await _settle_quietly(backend.requeue(delivery))
                 raise
-        await self._settle(consumer, backend, delivery, count, outcome)
-
-    async def _settle(
-        self, consumer: AmqpSubscriber, backend: AmqpBackend, delivery: Delivery, local: int, outcome: Outcome
-    ) -> None:
-        """Carry out the retry policy's decision with the broker (see :mod:`.retries`).
-
-        *local* is the broker's delivery count of this copy of the message; the attempt number
-        adds the deliveries that failed before a delayed retry republished it.
-        """
-        failed_before = failed_attempts(delivery)
-        attempt = failed_before + local
-        if outcome.settle is Settle.ACK and _hooks.active is None and not self._observers.settled:
-            # The usual case, kept cheap: handled, nobody watching. The policy's verdict for a
-            # handled message is always "ack" and is not logged, so it is not asked.
-            try:
-                await backend.ack(delivery)
-            except backend.settle_errors as exc:
-                consumer.pipeline.logger.debug(
-                    "delivery not settled: channel closed; the broker redelivers it",
-                    message_id=delivery.message_id,
-                    error=repr(exc),
-                )
-                return
-            if delivery.redelivered:
-                self._redeliveries.settled(delivery)
-            backend.settled(consumer.handler.name, delivery, attempt, "handled", outcome)
-            return
-        decision = consumer.pipeline.decide(
-            outcome,
-            attempt,
-            message_id=delivery.message_id,
-            dead_letter_to=consumer.dead_letter_to,
-            quantize=_quantize,
-        )
-        verdict = decision.verdict
-        result = _RESULTS[verdict]
-        try:
-            if verdict is Verdict.ACK:
-                await backend.ack(delivery)
-                self._redeliveries.settled(delivery)
-            elif verdict is Verdict.RETRY:
-                if not await self._retry_later(consumer, backend, delivery, attempt, decision.delay):
-                    self._redeliveries.requeued(delivery, local)
-                    await backend.requeue(delivery)
-            elif verdict is Verdict.DEAD_LETTER and consumer.dead_letter_queue is not None:
-                if not await self._to_dead_letter_queue(consumer, backend, delivery, decision, outcome):
-                    result = "retry"
-            elif verdict is Verdict.DEAD_LETTER and self._dead_letter_exchange and origin(delivery):
-                # A retried copy: to the dead-letter exchange with its original routing key.
-                if not await self._to_dead_letter_exchange(consumer, backend, delivery, decision, outcome):
-                    result = "retry"
-            elif verdict is Verdict.DEAD_LETTER:
-                # To the queue's dead-letter exchange; without one, the broker drops it (logged).
-                self._redeliveries.settled(delivery)
-                await backend.reject(delivery)
-                if not self._dead_letter_exchange:
-                    result = "dropped"
-            else:  # DROP (after_last_attempt="drop"): gone, even with a dead-letter exchange
-                self._redeliveries.settled(delivery)
-                await backend.ack(delivery)
-        except backend.settle_errors as exc:
-            # The channel closed (broker outage) while the handler ran: the broker has already
-            # put the message back and delivers it again after the reconnection.
-            consumer.pipeline.logger.debug(
-                "delivery not settled: channel closed; the broker redelivers it",
-                message_id=delivery.message_id,
-                error=repr(exc),
-            )
-            return
-        backend.settled(consumer.handler.name, delivery, attempt, result, outcome)
-        observers = self._observers
-        if observers.settled:
-            observers.report_settled(
-                Settled(
-                    frozenset((delivery.message_id,)) if delivery.message_id else frozenset(),
-                    self.service.name,
-                    "amqp",
-                    consumer.handler.name,
-                    attempt,
-                    result,
-                    outcome.reason,
-                    outcome.error,
-                    decision.delay if verdict is Verdict.RETRY else None,
-                )
-            )
-
-    async def _retry_later(
-        self, consumer: AmqpSubscriber, backend: AmqpBackend, delivery: Delivery, attempt: int, delay: float
-    ) -> bool:
-        """Move the message to the retry queue for *delay*, then ack it; False: requeue it at once."""
-        if delay <= 0:
-            return False  # RetryPolicy.immediate(): the original's requeue
-        loop = asyncio.get_running_loop()
-        try:
-            queue = await self._retry_queues.ensure(backend, consumer.queue, bucket_ms(delay), loop.time())
-            await backend.republish(delivery, "", queue, retry_headers(delivery, attempt))
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # broker refused or unreachable: requeue now (counted as an attempt)
-            self._retry_queues.forget()
-            consumer.pipeline.logger.warning(
-                "could not delay the retry: message requeued at once",
-                message_id=delivery.message_id,
-                error=describe_exception(exc),
-            )
-            return False
-        await backend.ack(delivery)
-        self._redeliveries.settled(delivery)
-        return True
-
-    async def _to_dead_letter_queue(
-        self,
-        consumer: AmqpSubscriber,
-        backend: AmqpBackend,
-        delivery: Delivery,
-        decision: Decision,
-        outcome: Outcome,
-    ) -> bool:
-        """Publish the message to the handler's ``<queue>.dlq`` (confirmed), then ack it."""
-        assert consumer.dead_letter_queue is not None
-        return await self._move(
-            consumer, backend, delivery, decision, outcome, "", consumer.dead_letter_queue
-        )
-
-    async def _to_dead_letter_exchange(
-        self,
-        consumer: AmqpSubscriber,
-        backend: AmqpBackend,
-        delivery: Delivery,
-        decision: Decision,
-        outcome: Outcome,
-    ) -> bool:
-        """Publish a retried copy to ``amqp.dead_letter_exchange`` with its original routing key."""
-        assert self._dead_letter_exchange is not None
-        first = origin(delivery)
-        routing_key = first[1] if first else delivery.routing_key
-        return await self._move(
-            consumer, backend, delivery, decision, outcome, self._dead_letter_exchange, routing_key
-        )
-
-    async def _move(
-        self,
-        consumer: AmqpSubscriber,
-        backend: AmqpBackend,
-        delivery: Delivery,
-        decision: Decision,
-        outcome: Outcome,
-        exchange: str,
-        routing_key: str,
-    ) -> bool:
-        """Publish the message to its dead-letter destination (confirmed), then ack it; if the
-        broker does not take it, it is requeued rather than lost (False)."""
-        error = describe_exception(outcome.error) if outcome.error is not None else None
-        headers = dead_letter_headers(delivery, decision.attempt, consumer.queue, decision.reason, error)
-        try:
-            await backend.republish(delivery, exchange, routing_key, headers)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            consumer.pipeline.logger.warning(
-                "could not move the message to its dead-letter destination: requeued",
-                message_id=delivery.message_id,
-                dead_letter_to=consumer.dead_letter_to,
-                error=describe_exception(exc),
-            )
-            await backend.requeue(delivery)
-            return False
-        self._redeliveries.settled(delivery)
-        await backend.ack(delivery)
-        return True
+        await self._settler.settle(consumer, backend, delivery, count, outcome)
 
     def values_for(self, consumer: AmqpSubscriber, properties: AmqpProperties) -> dict[str, Any]:
         """The transport keywords of one delivery (``routing_key`` is the key it was sent with)."""
