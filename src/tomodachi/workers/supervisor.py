@@ -104,13 +104,11 @@ def supervise_workers(
     from tomodachi.logging import configure, get_logger
 
     configure(logger, log_level, custom_logger=custom_logger)
-    log = get_logger("tomodachi.workers")
     events: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
 
     reserved: socket.socket | None = None
     if port == 0 and hasattr(socket, "SO_REUSEPORT"):
         reserved, port = _reserve_port(host)
-    child_argv = worker_arguments(argv, port if reserved is not None else None)
 
     stop_watching = threading.Event()
     change_filter = None
@@ -127,27 +125,82 @@ def supervise_workers(
         events.put(("signal", signum))
 
     previous = {signum: signal.signal(signum, on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
+    run = _Workers(
+        worker_arguments(argv, port if reserved is not None else None),
+        workers,
+        events,
+        get_logger("tomodachi.workers"),
+        change_filter,
+        reload=reload,
+    )
+    try:
+        run.start_all()
+        run.log.info(
+            f"started {workers} worker processes" + (f" on port {port}" if reserved is not None else ""),
+            pids=[child.proc.pid for child in run.alive()],
+        )
+        return run.loop()
+    finally:
+        stop_watching.set()
+        run.clean_up()
+        if reserved is not None:
+            reserved.close()
+        for signum in previous:
+            with contextlib.suppress(ValueError, OSError):
+                signal.signal(signum, signal.SIG_IGN)
 
-    slots = [_Slot(index) for index in range(workers)]
-    by_serial: dict[int, _Slot] = {}
-    serial = 0
-    grace: float | None = None
 
-    def start(slot: _Slot) -> None:
-        nonlocal serial
-        serial += 1
-        slot.child = _Child(child_argv, events, serial, {WORKER_ENV: f"{slot.index}/{workers}"})
-        if grace is not None:
-            slot.child.grace = grace
+class _Workers:
+    """The supervisor's state and its reaction to each event (a child's report or exit, a
+    signal, file changes, a timer): each ``_on_*`` returns the run's exit code when it ends."""
+
+    def __init__(
+        self,
+        child_argv: list[str],
+        workers: int,
+        events: queue.SimpleQueue[tuple[str, Any]],
+        log: Any,
+        change_filter: Any,
+        *,
+        reload: bool,
+    ) -> None:
+        self.child_argv = child_argv
+        self.workers = workers
+        self.events = events
+        self.log = log
+        self.change_filter = change_filter
+        self.reload = reload
+        self.slots = [_Slot(index) for index in range(workers)]
+        self.by_serial: dict[int, _Slot] = {}
+        self.serial = 0
+        self.grace: float | None = None
+        self.stopping = False  # a stop signal came, or the run ends: exit once every worker is down
+        self.reload_pending = False  # every worker is stopping for a reload
+        self.waiting_for_change = False  # after a change, the services failed: wait for the next one
+        self.reloaded = False
+        self.code = 0
+        self.failed_code = 0  # of the last failure after a change (reload)
+
+    # -- children ------------------------------------------------------------------------------
+    def start(self, slot: _Slot) -> None:
+        self.serial += 1
+        env = {WORKER_ENV: f"{slot.index}/{self.workers}"}
+        slot.child = _Child(self.child_argv, self.events, self.serial, env)
+        if self.grace is not None:
+            slot.child.grace = self.grace
         slot.reported = False
         slot.restart_at = None
-        by_serial[serial] = slot
+        self.by_serial[self.serial] = slot
 
-    def alive() -> list[_Child]:
-        return [slot.child for slot in slots if slot.child is not None]
+    def start_all(self) -> None:
+        for slot in self.slots:
+            self.start(slot)
 
-    def stop_all(signum: int = signal.SIGTERM) -> None:
-        for slot in slots:
+    def alive(self) -> list[_Child]:
+        return [slot.child for slot in self.slots if slot.child is not None]
+
+    def stop_all(self, signum: int = signal.SIGTERM) -> None:
+        for slot in self.slots:
             slot.restart_at = None
             child = slot.child
             if child is None:
@@ -157,165 +210,178 @@ def supervise_workers(
                 child.stop_deadline = time.monotonic() + period + KILL_MARGIN
             child.signal(signum)
 
-    for slot in slots:
-        start(slot)
-    log.info(
-        f"started {workers} worker processes" + (f" on port {port}" if reserved is not None else ""),
-        pids=[child.proc.pid for child in alive()],
-    )
-
-    stopping = False  # a stop signal came, or the run ends: exit once every worker is down
-    reload_pending = False  # every worker is stopping for a reload
-    waiting_for_change = False  # after a change, the services failed: wait for the next one
-    reloaded = False
-    code = 0
-    failed_code = 0  # of the last failure after a change (reload)
-    try:
-        while True:
-            now = time.monotonic()
-            moments = [c.stop_deadline for c in alive() if c.stop_deadline is not None]
-            moments += [s.restart_at for s in slots if s.restart_at is not None]
-            timeout = max(0.0, min(moments) - now) if moments else None
-            try:
-                kind, payload = events.get(timeout=timeout)
-            except queue.Empty:
-                now = time.monotonic()
-                for child in alive():
-                    if child.stop_deadline is not None and child.stop_deadline <= now:
-                        log.warning(
-                            "worker did not stop within its grace period after SIGTERM: killing it",
-                            pid=child.proc.pid,
-                        )
-                        child.signal(signal.SIGKILL)
-                        child.stop_deadline = None
-                for slot in slots:
-                    if slot.restart_at is not None and slot.restart_at <= now and slot.child is None:
-                        start(slot)
-                        assert slot.child is not None
-                        log.info("restarted worker", worker=slot.index, pid=slot.child.proc.pid)
-                continue
-            if kind == "ready":
-                assert change_filter is not None
-                log.info(
-                    "reload on: watching for file changes (--production or --no-reload turns it off)",
-                    paths=change_filter.describe(),
-                )
-            elif kind == "watch-failed":
-                log.error(f"the file watcher failed, no more reloads: {payload!r}")
-            elif kind == "report":
-                number, report = payload
-                slot_of = by_serial.get(number)
-                if slot_of is None or slot_of.child is None or slot_of.child.generation != number:
-                    continue
-                slot_of.reported = True
-                if isinstance(report, dict) and report.get("memory_broker") and not stopping:
-                    names = ", ".join(str(name) for name in report["memory_broker"])
-                    log.error(
-                        f"--workers {workers} cannot run {names} on the in-memory message broker "
-                        "(amqp.broker / aws_sns_sqs.broker = 'memory'): it lives in one process, so "
-                        "the workers would not share it; use one worker or a real broker"
-                    )
-                    stopping = True
-                    code = 2
-                    stop_all()
-                if isinstance(report, dict):
-                    if isinstance(report.get("grace_period"), (int, float)):
-                        grace = slot_of.child.grace = float(report["grace_period"])
-                    if change_filter is not None:
-                        change_filter.update(
-                            report.get("ignored_dirs") or (), report.get("watched_file_endings") or ()
-                        )
-            elif kind == "signal":
-                stopping = True
-                if not alive():  # waiting for a change after a failure: exit with its code
-                    return code or failed_code
-                stop_all(payload)
-            elif kind == "changes":
-                if stopping:
-                    continue
-                log.info("files changed: restarting the workers", files=_describe(payload))
-                reloaded = True
-                waiting_for_change = False
-                if alive():
-                    reload_pending = True
-                    stop_all()
-                else:
-                    for slot in slots:
-                        start(slot)
-            elif kind == "exit":
-                number, returncode = payload
-                slot_of = by_serial.pop(number, None)
-                if slot_of is None or slot_of.child is None or slot_of.child.generation != number:
-                    continue
-                child = slot_of.child
-                slot_of.child = None
-                child.close()
-                exit_code = _exit_code(returncode)
-                if stopping or reload_pending or waiting_for_change:
-                    if stopping and exit_code and not code:
-                        code = exit_code
-                    if alive():
-                        continue
-                    if stopping:
-                        return code
-                    if reload_pending:
-                        reload_pending = False
-                        for slot in slots:
-                            start(slot)
-                    continue
-                if exit_code == 0:
-                    log.info("a worker ended the run (code 0): stopping the others", worker=slot_of.index)
-                    stopping = True
-                    if not alive():
-                        return code
-                    stop_all()
-                elif not slot_of.reported:
-                    # It failed before its services were set up: the others will fail the same way.
-                    if reload and reloaded:
-                        log.error(
-                            f"services exited with code {exit_code}: "
-                            "waiting for a file change to restart them"
-                        )
-                        waiting_for_change = True
-                        failed_code = exit_code
-                    else:
-                        log.error(
-                            f"worker {slot_of.index} failed with code {exit_code} before its services "
-                            "were set up: stopping the workers"
-                        )
-                        stopping = True
-                        code = exit_code
-                    if not alive():
-                        if stopping:
-                            return code
-                        continue
-                    stop_all()
-                else:
-                    ran = time.monotonic() - child.started_at
-                    if ran >= STABLE_AFTER:
-                        slot_of.backoff = FIRST_BACKOFF
-                    delay = slot_of.backoff
-                    slot_of.backoff = min(delay * 2, MAX_BACKOFF)
-                    slot_of.restarts += 1
-                    slot_of.restart_at = time.monotonic() + delay
-                    log.warning(
-                        f"worker {slot_of.index} exited with code {exit_code}: restarting it in {delay:g} s",
-                        worker=slot_of.index,
-                        pid=child.proc.pid,
-                        ran_seconds=round(ran, 1),
-                        restarts=slot_of.restarts,
-                    )
-    finally:
-        stop_watching.set()
-        leftover = alive()
-        if leftover:  # only on an unexpected error in this loop
-            stop_all()
+    def clean_up(self) -> None:
+        leftover = self.alive()
+        if leftover:  # only on an unexpected error in the loop
+            self.stop_all()
             for child in leftover:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     child.proc.wait(timeout=DEFAULT_GRACE)
                 child.close()
-        if reserved is not None:
-            reserved.close()
-        for signum in previous:
-            with contextlib.suppress(ValueError, OSError):
-                signal.signal(signum, signal.SIG_IGN)
+
+    def _slot_of(self, number: int, *, forget: bool = False) -> _Slot | None:
+        slot = self.by_serial.pop(number, None) if forget else self.by_serial.get(number)
+        if slot is None or slot.child is None or slot.child.generation != number:
+            return None
+        return slot
+
+    # -- the loop --------------------------------------------------------------------------------
+    def loop(self) -> int:
+        while True:
+            now = time.monotonic()
+            moments = [c.stop_deadline for c in self.alive() if c.stop_deadline is not None]
+            moments += [s.restart_at for s in self.slots if s.restart_at is not None]
+            timeout = max(0.0, min(moments) - now) if moments else None
+            try:
+                kind, payload = self.events.get(timeout=timeout)
+            except queue.Empty:
+                self._on_timer()
+                continue
+            code: int | None = None
+            if kind == "ready":
+                assert self.change_filter is not None
+                self.log.info(
+                    "reload on: watching for file changes (--production or --no-reload turns it off)",
+                    paths=self.change_filter.describe(),
+                )
+            elif kind == "watch-failed":
+                self.log.error(f"the file watcher failed, no more reloads: {payload!r}")
+            elif kind == "report":
+                self._on_report(*payload)
+            elif kind == "signal":
+                code = self._on_signal(payload)
+            elif kind == "changes":
+                self._on_changes(payload)
+            elif kind == "exit":
+                code = self._on_exit(*payload)
+            if code is not None:
+                return code
+
+    def _on_timer(self) -> None:
+        now = time.monotonic()
+        for child in self.alive():
+            if child.stop_deadline is not None and child.stop_deadline <= now:
+                self.log.warning(
+                    "worker did not stop within its grace period after SIGTERM: killing it",
+                    pid=child.proc.pid,
+                )
+                child.signal(signal.SIGKILL)
+                child.stop_deadline = None
+        for slot in self.slots:
+            if slot.restart_at is not None and slot.restart_at <= now and slot.child is None:
+                self.start(slot)
+                assert slot.child is not None
+                self.log.info("restarted worker", worker=slot.index, pid=slot.child.proc.pid)
+
+    def _on_report(self, number: int, report: Any) -> None:
+        slot = self._slot_of(number)
+        if slot is None or slot.child is None:
+            return
+        slot.reported = True
+        if not isinstance(report, dict):
+            return
+        if report.get("memory_broker") and not self.stopping:
+            names = ", ".join(str(name) for name in report["memory_broker"])
+            self.log.error(
+                f"--workers {self.workers} cannot run {names} on the in-memory message broker "
+                "(amqp.broker / aws_sns_sqs.broker = 'memory'): it lives in one process, so "
+                "the workers would not share it; use one worker or a real broker"
+            )
+            self.stopping = True
+            self.code = 2
+            self.stop_all()
+        if isinstance(report.get("grace_period"), (int, float)):
+            self.grace = slot.child.grace = float(report["grace_period"])
+        if self.change_filter is not None:
+            self.change_filter.update(
+                report.get("ignored_dirs") or (), report.get("watched_file_endings") or ()
+            )
+
+    def _on_signal(self, signum: int) -> int | None:
+        self.stopping = True
+        if not self.alive():  # waiting for a change after a failure: exit with its code
+            return self.code or self.failed_code
+        self.stop_all(signum)
+        return None
+
+    def _on_changes(self, changes: Any) -> None:
+        if self.stopping:
+            return
+        self.log.info("files changed: restarting the workers", files=_describe(changes))
+        self.reloaded = True
+        self.waiting_for_change = False
+        if self.alive():
+            self.reload_pending = True
+            self.stop_all()
+        else:
+            self.start_all()
+
+    def _on_exit(self, number: int, returncode: int) -> int | None:
+        slot = self._slot_of(number, forget=True)
+        if slot is None or slot.child is None:
+            return None
+        child = slot.child
+        slot.child = None
+        child.close()
+        exit_code = _exit_code(returncode)
+        if self.stopping or self.reload_pending or self.waiting_for_change:
+            return self._exited_while_stopping(exit_code)
+        if exit_code == 0:
+            self.log.info("a worker ended the run (code 0): stopping the others", worker=slot.index)
+            self.stopping = True
+            if not self.alive():
+                return self.code
+            self.stop_all()
+            return None
+        if not slot.reported:
+            return self._failed_before_set_up(slot, exit_code)
+        self._restart_later(slot, child, exit_code)
+        return None
+
+    def _exited_while_stopping(self, exit_code: int) -> int | None:
+        if self.stopping and exit_code and not self.code:
+            self.code = exit_code
+        if self.alive():
+            return None
+        if self.stopping:
+            return self.code
+        if self.reload_pending:
+            self.reload_pending = False
+            self.start_all()
+        return None
+
+    def _failed_before_set_up(self, slot: _Slot, exit_code: int) -> int | None:
+        # It failed before its services were set up: the others will fail the same way.
+        if self.reload and self.reloaded:
+            self.log.error(
+                f"services exited with code {exit_code}: waiting for a file change to restart them"
+            )
+            self.waiting_for_change = True
+            self.failed_code = exit_code
+        else:
+            self.log.error(
+                f"worker {slot.index} failed with code {exit_code} before its services "
+                "were set up: stopping the workers"
+            )
+            self.stopping = True
+            self.code = exit_code
+        if not self.alive():
+            return self.code if self.stopping else None
+        self.stop_all()
+        return None
+
+    def _restart_later(self, slot: _Slot, child: _Child, exit_code: int) -> None:
+        ran = time.monotonic() - child.started_at
+        if ran >= STABLE_AFTER:
+            slot.backoff = FIRST_BACKOFF
+        delay = slot.backoff
+        slot.backoff = min(delay * 2, MAX_BACKOFF)
+        slot.restarts += 1
+        slot.restart_at = time.monotonic() + delay
+        self.log.warning(
+            f"worker {slot.index} exited with code {exit_code}: restarting it in {delay:g} s",
+            worker=slot.index,
+            pid=child.proc.pid,
+            ran_seconds=round(ran, 1),
+            restarts=slot.restarts,
+        )
