@@ -167,6 +167,25 @@ def start_watcher(
     threading.Thread(target=watch, daemon=True, name="tomodachi.reload.watch").start()
 
 
+def watch(
+    files: Sequence[str],
+    config_files: Sequence[str],
+    events: queue.SimpleQueue[tuple[str, Any]],
+    stop_watching: threading.Event,
+) -> ChangeFilter:
+    """Start watching the service files' and config files' directories (and what
+    :func:`~.filter.watch_roots` adds); changes arrive in *events*. Returns the filter, which
+    the services' reports update (``watcher.*`` options)."""
+    import logging
+
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)  # its own "N changes detected"
+    roots = watch_roots(files, (os.path.dirname(os.path.abspath(p)) for p in config_files))
+    always = [p if p.endswith(".py") or os.path.exists(p) else f"{p}.py" for p in files]
+    change_filter = ChangeFilter(roots, always=[*always, *config_files])
+    start_watcher(roots, change_filter, events, stop_watching)
+    return change_filter
+
+
 def supervise(
     argv: Sequence[str],
     files: Sequence[str],
@@ -180,109 +199,149 @@ def supervise(
 
     *argv* starts with the command (``run``). *files* and *config_files* are always watched.
     """
-    import logging
-
     from tomodachi.logging import configure, get_logger
 
     configure(logger, log_level, custom_logger=custom_logger)
-    logging.getLogger("watchfiles").setLevel(logging.WARNING)  # its own "N changes detected"
-    log = get_logger("tomodachi.reload")
-
     events: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
-    roots = watch_roots(files, (os.path.dirname(os.path.abspath(p)) for p in config_files))
-    always = [p if p.endswith(".py") or os.path.exists(p) else f"{p}.py" for p in files]
-    change_filter = ChangeFilter(roots, always=[*always, *config_files])
     stop_watching = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
         events.put(("signal", signum))  # SimpleQueue.put may be called from a signal handler
 
     previous = {signum: signal.signal(signum, on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
-    start_watcher(roots, change_filter, events, stop_watching)
-
-    child_argv = child_arguments(argv)
-    generation = 0
-    child: _Child | None = _Child(child_argv, events, generation)
-    reloaded = False  # a change has restarted the services at least once
-    restart_pending = False  # the child is stopping for a reload
-    stopping = False  # a stop signal came: exit once the child has stopped
-    last_code = 0
+    change_filter = watch(files, config_files, events, stop_watching)
+    run = _Reloader(child_arguments(argv), events, get_logger("tomodachi.reload"), change_filter)
     try:
-        while True:
-            timeout = None
-            if child is not None and child.stop_deadline is not None:
-                timeout = max(0.0, child.stop_deadline - time.monotonic())
-            try:
-                kind, payload = events.get(timeout=timeout)
-            except queue.Empty:
-                if child is not None and child.stop_deadline is not None:
-                    log.warning(
-                        "services did not stop within their grace period after SIGTERM: killing them",
-                        pid=child.proc.pid,
-                    )
-                    child.signal(signal.SIGKILL)
-                    child.stop_deadline = None
-                continue
-            if kind == "ready":
-                log.info(
-                    "reload on: watching for file changes (--production or --no-reload turns it off)",
-                    paths=change_filter.describe(),
-                )
-            elif kind == "watch-failed":
-                log.error(f"the file watcher failed, no more reloads: {payload!r}")
-            elif kind == "report":
-                gen, report = payload
-                if child is not None and gen == child.generation and isinstance(report, dict):
-                    if isinstance(report.get("grace_period"), (int, float)):
-                        child.grace = float(report["grace_period"])
-                    change_filter.update(
-                        report.get("ignored_dirs") or (), report.get("watched_file_endings") or ()
-                    )
-            elif kind == "signal":
-                stopping = True
-                if child is None:
-                    return last_code
-                child.signal(payload)
-                if child.stop_deadline is None:
-                    grace = DEFAULT_GRACE if child.grace is None else child.grace
-                    child.stop_deadline = time.monotonic() + grace + KILL_MARGIN
-            elif kind == "changes":
-                if stopping:
-                    continue
-                log.info("files changed: restarting services", files=_describe(payload))
-                reloaded = True
-                if child is None:
-                    generation += 1
-                    child = _Child(child_argv, events, generation)
-                elif not restart_pending:
-                    restart_pending = True
-                    child.stop()
-            elif kind == "exit":
-                gen, returncode = payload
-                if child is None or gen != child.generation:
-                    continue
-                code = last_code = _exit_code(returncode)
-                child.close()
-                child = None
-                if stopping:
-                    return code
-                if restart_pending:
-                    restart_pending = False
-                    generation += 1
-                    child = _Child(child_argv, events, generation)
-                elif not reloaded or code == 0:
-                    return code
-                else:
-                    log.error(f"services exited with code {code}: waiting for a file change to restart them")
+        return run.loop()
     finally:
         stop_watching.set()
-        if child is not None:  # only on an unexpected error in this loop
-            child.stop()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                child.proc.wait(timeout=DEFAULT_GRACE)
-            child.close()
+        run.clean_up()
         # The run is over and the process exits: a late copy of a stop signal must not turn the
         # exit into a KeyboardInterrupt (as in the runner).
         for signum in previous:
             with contextlib.suppress(ValueError, OSError):
                 signal.signal(signum, signal.SIG_IGN)
+
+
+class _Reloader:
+    """The reload supervisor's state and its reaction to each event: each ``_on_*`` returns the
+    run's exit code when it ends."""
+
+    def __init__(
+        self,
+        child_argv: list[str],
+        events: queue.SimpleQueue[tuple[str, Any]],
+        log: Any,
+        change_filter: ChangeFilter,
+    ) -> None:
+        self.child_argv = child_argv
+        self.events = events
+        self.log = log
+        self.change_filter = change_filter
+        self.generation = 0
+        self.child: _Child | None = _Child(child_argv, events, 0)
+        self.reloaded = False  # a change has restarted the services at least once
+        self.restart_pending = False  # the child is stopping for a reload
+        self.stopping = False  # a stop signal came: exit once the child has stopped
+        self.last_code = 0
+
+    def _start(self) -> None:
+        self.generation += 1
+        self.child = _Child(self.child_argv, self.events, self.generation)
+
+    def clean_up(self) -> None:
+        child = self.child
+        if child is not None:  # only on an unexpected error in the loop
+            child.stop()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.proc.wait(timeout=DEFAULT_GRACE)
+            child.close()
+
+    def loop(self) -> int:
+        while True:
+            child = self.child
+            timeout = None
+            if child is not None and child.stop_deadline is not None:
+                timeout = max(0.0, child.stop_deadline - time.monotonic())
+            try:
+                kind, payload = self.events.get(timeout=timeout)
+            except queue.Empty:
+                self._on_timer()
+                continue
+            code: int | None = None
+            if kind == "ready":
+                self.log.info(
+                    "reload on: watching for file changes (--production or --no-reload turns it off)",
+                    paths=self.change_filter.describe(),
+                )
+            elif kind == "watch-failed":
+                self.log.error(f"the file watcher failed, no more reloads: {payload!r}")
+            elif kind == "report":
+                self._on_report(*payload)
+            elif kind == "signal":
+                code = self._on_signal(payload)
+            elif kind == "changes":
+                self._on_changes(payload)
+            elif kind == "exit":
+                code = self._on_exit(*payload)
+            if code is not None:
+                return code
+
+    def _on_timer(self) -> None:
+        child = self.child
+        if child is not None and child.stop_deadline is not None:
+            self.log.warning(
+                "services did not stop within their grace period after SIGTERM: killing them",
+                pid=child.proc.pid,
+            )
+            child.signal(signal.SIGKILL)
+            child.stop_deadline = None
+
+    def _on_report(self, generation: int, report: Any) -> None:
+        child = self.child
+        if child is not None and generation == child.generation and isinstance(report, dict):
+            if isinstance(report.get("grace_period"), (int, float)):
+                child.grace = float(report["grace_period"])
+            self.change_filter.update(
+                report.get("ignored_dirs") or (), report.get("watched_file_endings") or ()
+            )
+
+    def _on_signal(self, signum: int) -> int | None:
+        self.stopping = True
+        child = self.child
+        if child is None:
+            return self.last_code
+        child.signal(signum)
+        if child.stop_deadline is None:
+            grace = DEFAULT_GRACE if child.grace is None else child.grace
+            child.stop_deadline = time.monotonic() + grace + KILL_MARGIN
+        return None
+
+    def _on_changes(self, changes: Any) -> None:
+        if self.stopping:
+            return
+        self.log.info("files changed: restarting services", files=_describe(changes))
+        self.reloaded = True
+        if self.child is None:
+            self._start()
+        elif not self.restart_pending:
+            self.restart_pending = True
+            self.child.stop()
+
+    def _on_exit(self, generation: int, returncode: int) -> int | None:
+        child = self.child
+        if child is None or generation != child.generation:
+            return None
+        code = self.last_code = _exit_code(returncode)
+        child.close()
+        self.child = None
+        if self.stopping:
+            return code
+        if self.restart_pending:
+            self.restart_pending = False
+            self._start()
+        elif not self.reloaded or code == 0:
+            return code
+        else:
+            self.log.error(f"services exited with code {code}: waiting for a file change to restart them")
+        return None

@@ -23,7 +23,6 @@ child process handling it reuses: :class:`tomodachi.reload.supervisor._Child`).
 from __future__ import annotations
 
 import contextlib
-import os
 import queue
 import signal
 import socket
@@ -40,7 +39,7 @@ from tomodachi.reload.supervisor import (
     _describe,
     _exit_code,
     child_arguments,
-    start_watcher,
+    watch,
 )
 from tomodachi.workers import WORKER_ENV
 
@@ -99,8 +98,6 @@ def supervise_workers(
     custom_logger: str | None = None,
 ) -> int:
     """Run ``tomodachi <argv>`` in *workers* processes until stopped; return the exit code."""
-    import logging
-
     from tomodachi.logging import configure, get_logger
 
     configure(logger, log_level, custom_logger=custom_logger)
@@ -111,15 +108,7 @@ def supervise_workers(
         reserved, port = _reserve_port(host)
 
     stop_watching = threading.Event()
-    change_filter = None
-    if reload:
-        from tomodachi.reload.filter import ChangeFilter, watch_roots
-
-        logging.getLogger("watchfiles").setLevel(logging.WARNING)
-        roots = watch_roots(files, (os.path.dirname(os.path.abspath(p)) for p in config_files))
-        always = [p if p.endswith(".py") or os.path.exists(p) else f"{p}.py" for p in files]
-        change_filter = ChangeFilter(roots, always=[*always, *config_files])
-        start_watcher(roots, change_filter, events, stop_watching)
+    change_filter = watch(files, config_files, events, stop_watching) if reload else None
 
     def on_signal(signum: int, frame: Any) -> None:
         events.put(("signal", signum))
