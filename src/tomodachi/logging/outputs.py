@@ -11,10 +11,11 @@ Console and JSON write straight to the stream - one ``write`` per line under a l
 through a stdlib handler: that is most of why a tomodachi log line is cheap. The password of a URL
 in a line (``amqp://user:***@host``, a DSN in an exception) is masked there.
 
-Per-request lines (the HTTP access log) go through :func:`defer`: they are rendered and written at
-the end of the current event-loop iteration, all lines of that iteration in one ``write``. Any other
-line written before that flushes them first, so the order of lines is kept; a graceful stop and the
-interpreter's exit flush them too, and an idle service writes them at once (the next iteration).
+Per-request lines (the HTTP access log) go through :func:`defer`: they are rendered and written
+together, at most :data:`DEFER_SECONDS` (20 ms) after the first of them, in one ``write``. Any
+other line written before that flushes them first, so the order of lines is kept; a graceful stop
+and the interpreter's exit flush them too. The caller bounds how many lines wait (the access log
+writes at once when 1024 are waiting).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from tomodachi.logging.routing import CONTEXT_ATTR, FORWARD, FORWARDED_ATTR, WRI
 
 __all__ = [
     "CONTEXT_ATTR",
+    "DEFER_SECONDS",
     "CustomOutput",
     "DisabledOutput",
     "Output",
@@ -73,11 +75,15 @@ _get_running_loop = asyncio._get_running_loop
 _get_ident = threading.get_ident
 
 
-def defer(callback: Callable[[], None]) -> None:
-    """Run *callback* (which logs) at the end of this event-loop iteration, with its lines (and those
-    of the other deferred callbacks) written in one go; at once when no loop runs in this thread.
+#: The longest a deferred line waits before it is written, in seconds.
+DEFER_SECONDS = 0.02
 
-    Queue one callback per batch of work (the caller keeps its own list of entries).
+
+def defer(callback: Callable[[], None]) -> None:
+    """Run *callback* (which logs) within :data:`DEFER_SECONDS`, with its lines (and those of the
+    other deferred callbacks) written in one go; at once when no loop runs in this thread.
+
+    Queue one callback per batch of work (the caller keeps its own list of entries and bounds it).
     """
     global _deferred_loop
     loop = _get_running_loop()
@@ -85,12 +91,12 @@ def defer(callback: Callable[[], None]) -> None:
         callback()
         return
     if _deferred_loop is not loop:
-        if _deferred:  # queued on a loop that went away without running its iteration: write now
+        if _deferred:  # queued on a loop that went away before the timer fired: write now
             flush_deferred()
         _deferred_loop = loop
-        loop.call_soon(flush_deferred)
+        loop.call_later(DEFER_SECONDS, flush_deferred)
     elif not _deferred:
-        loop.call_soon(flush_deferred)
+        loop.call_later(DEFER_SECONDS, flush_deferred)
     _deferred.append(callback)
 
 
@@ -248,23 +254,18 @@ class StreamOutput(Output):
             line = mask_url_credentials(line)
         _write_line(self._stream or sys.stderr, line + "\n")
 
-    def emit_many(self, level: int, name: str, events: Sequence[tuple[EventDict, float | None]]) -> None:
-        """Output processed events of one logger and level, ``(event_dict, created)`` each, in one
-        ``write`` (their ``event`` key set); the same lines as :meth:`emit` for each, with less work."""
-        if not is_plain(name):
-            method = _method_name(level)
-            for event_dict, created in events:
-                self.emit(method, level, name, event_dict, created)
-            return
-        render = self._render
-        lines = []
-        for event_dict, created in events:
-            line = render(name, level, event_dict, created)
-            if "://" in line and "@" in line:
-                line = mask_url_credentials(line)
-            lines.append(line)
-        lines.append("")
-        _write_line(self._stream or sys.stderr, "\n".join(lines))
+    @property
+    def renderer(self) -> Callable[[str, int, EventDict, float | None], str]:
+        """The render function lines are made with (a renderer's bound ``render`` method, usually)."""
+        return self._render
+
+    def write_rendered(self, lines: Sequence[str]) -> None:
+        """Write lines rendered elsewhere for this output (without newlines) in one ``write``,
+        after any deferred lines; URL credentials in them are masked as in every other line."""
+        text = "\n".join(lines) + "\n"
+        if "://" in text and "@" in text:
+            text = "\n".join(mask_url_credentials(line) for line in lines) + "\n"
+        _write_line(self._stream or sys.stderr, text)
 
     def write(self, name: str, level: int, event_dict: EventDict, created: float | None) -> None:
         """Render and write one line (no routing)."""

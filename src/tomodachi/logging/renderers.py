@@ -54,12 +54,14 @@ def format_timestamp(created: float | None = None) -> str:
         micros = nanos // 1000
     else:
         second = int(created)
-        micros = min(round((created - second) * 1_000_000), 999_999)
+        micros = int((created - second) * 1_000_000 + 0.5)
+        if micros > 999_999:
+            micros = 999_999
     cache = _ts_cache
     if cache[0] != second:
         cache = (second, time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second)))
         _ts_cache = cache
-    return f"{cache[1]}{micros:06d}Z"
+    return "%s%06dZ" % (cache[1], micros)  # noqa: UP031 - a fifth faster than the f-string, on every line
 
 
 # --- exceptions -----------------------------------------------------------------------------------
@@ -325,7 +327,8 @@ class JSONRenderer:
     """
 
     def __init__(self) -> None:
-        self._dumps = _json_dumps()
+        #: The JSON encoder lines are made with: ``dumps(dict) -> str`` (orjson when installed).
+        self.dumps = _json_dumps()
 
     def __repr__(self) -> str:
         return "JSONRenderer()"
@@ -350,7 +353,7 @@ class JSONRenderer:
             exc = resolve_exc_info(exc_info)
             if exc is not None:
                 data.update(exception_fields(exc))
-        return self._dumps(data)
+        return self.dumps(data)
 
     def __call__(self, logger: Any, method_name: str, event_dict: dict[str, Any]) -> str:
         name, level = _structlog_args(logger, method_name, event_dict)

@@ -95,6 +95,7 @@ class HttpTransport(Transport):
         # In-flight requests: the task aiohttp runs each one in, and its request.
         self._inflight: dict[asyncio.Task[Any], web.BaseRequest] = {}
         self._drained = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
         # keep-alive rotation (only used with max_keepalive_requests / max_keepalive_time)
         self._connections: dict[Any, list[float]] = {}
         self._prune_at = 1024
@@ -111,8 +112,8 @@ class HttpTransport(Transport):
     async def setup(self) -> None:
         config = HttpConfig.from_options(self.service.options)
         self.config = config
-        access = AccessLog(config.access_log_path) if config.access_log else None
         real_ip = RealIpResolver(config.real_ip_from, config.real_ip_header) if config.real_ip_from else None
+        access = AccessLog(config.access_log_path, real_ip or None) if config.access_log else None
         state = HttpState(
             self.service,
             ResponseDefaults(config.content_type, config.charset, {"Server": config.server_header}),
@@ -185,6 +186,8 @@ class HttpTransport(Transport):
                     f"unable to open the http access log file {config.access_log_path!r} ({exc})"
                 ) from exc
         log = get_logger("tomodachi.http")
+        # Passed to current_task(): without it, Python 3.11 asks the OS for the pid per request.
+        self._loop = asyncio.get_running_loop()
         reuse_port: bool | None = None
         if config.reuse_port:
             if _IS_LINUX:
@@ -253,7 +256,7 @@ class HttpTransport(Transport):
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         if self._stopping:
             return self._unavailable()
-        task = asyncio.current_task()
+        task = asyncio.current_task(self._loop)
         inflight = self._inflight
         if task is not None:
             inflight[task] = request
@@ -308,7 +311,9 @@ class HttpTransport(Transport):
         config = self.config
         assert config is not None
         connection = request.protocol
-        current = asyncio.get_running_loop().time()
+        loop = self._loop
+        assert loop is not None
+        current = loop.time()
         entry = self._connections.get(connection)
         if entry is None:
             if len(self._connections) >= self._prune_at:
