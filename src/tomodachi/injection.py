@@ -177,6 +177,21 @@ def compile_handler(
     return call_any
 
 
+def taken_names(func: Callable[..., Any], *, first: str | None = None) -> frozenset[str] | None:
+    """The keys of ``values`` that :func:`compile_handler` (with the same *first*) passes to *func*;
+    ``None`` when it may pass any of them (``**kwargs``, or ``*args`` passed through).
+
+    A caller may leave out of ``values`` what *func* does not take: nothing else reads them.
+    """
+    plan = _CallPlan(func, first, (), False)
+    if plan.varkw or plan.skip_key is not None:
+        return None
+    names = {*plan.names, *plan.positional_only}
+    if plan.first_param is not None and first is not None:
+        names.add(first)
+    return frozenset(names)
+
+
 def first_parameter(func: Callable[..., Any]) -> str | None:
     """The name of the first positional parameter of *func* (a bound method: after ``self``), if any.
 

@@ -48,9 +48,19 @@ class TaskTracker:
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
 
-    def spawn(self, coro: Coroutine[Any, Any, T], *, name: str | None = None) -> asyncio.Task[T]:
-        """Run *coro* as a task of this tracker (*name* is the task's name, in logs and drain)."""
-        task = asyncio.get_running_loop().create_task(coro, name=name)
+    def spawn(
+        self,
+        coro: Coroutine[Any, Any, T],
+        *,
+        name: str | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> asyncio.Task[T]:
+        """Run *coro* as a task of this tracker (*name* is the task's name, in logs and drain).
+
+        *loop* is the running loop, when the caller has it at hand (a per-message caller: on
+        Python 3.11 looking the running loop up costs a ``getpid`` system call).
+        """
+        task = (loop or asyncio.get_running_loop()).create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tomodachi.injection import compile_handler, compile_middleware_chain
+from tomodachi.injection import compile_handler, compile_middleware_chain, taken_names
 
 
 class Handlers:
@@ -113,3 +113,11 @@ async def test_middleware_positional_arguments_are_truncated_to_its_required_one
     assert await invoke(("svc", "REQ"), {"request": "REQ"}) == "ok"
     assert seen[0] == ("svc", "REQ", "default")
     assert seen[1][:2] == ("svc", "REQ") and isinstance(seen[1][2], dict)
+
+
+def test_taken_names_lists_what_a_handler_can_be_given_and_none_for_kwargs() -> None:
+    # A transport leaves out the values a handler does not take; **kwargs may read any of them.
+    assert taken_names(h.defaults) == {"message", "topic", "other"}
+    assert taken_names(h.first_positional, first="request") == {"request", "id"}
+    assert taken_names(h.named, first="request") == {"id", "request"}
+    assert taken_names(h.varkw, first="request") is None

@@ -30,6 +30,7 @@ from tomodachi.injection import (
     compile_handler,
     compile_middleware_chain,
     first_parameter,
+    taken_names,
     warn_unfillable_parameters,
 )
 from tomodachi.logging import get_logger, reset_context_logger, set_context_logger
@@ -144,6 +145,13 @@ class MessageHandler:
             )
         # Without middleware the handler is called directly (one coroutine less per message).
         self._call = None if middleware else call
+        #: The values the handler can be given (None: any, it takes ``**kwargs`` or there is
+        #: middleware); a transport may leave out the others (see :meth:`takes_any`).
+        self.takes: frozenset[str] | None = None
+        if not middleware:
+            self.takes = taken_names(handler.func, first="message" if envelope is None else None)
+            if self.takes is not None and self._only is not None:
+                self.takes &= self._only
         self.logger = get_logger(f"tomodachi.{kind}.handler").new(handler=self.name)
         #: How failures of this handler are retried (``retry=``, else the service's ``retry`` options).
         self.retry_policy: RetryPolicy = (
@@ -168,6 +176,11 @@ class MessageHandler:
         if only is not None:
             names &= set(only)
         return frozenset(names)
+
+    def takes_any(self, names: Collection[str]) -> bool:
+        """Whether the handler may be given one of the transport values *names* (computed once
+        per handler by the transport: building a value nobody reads is the cost to save)."""
+        return self.takes is None or not self.takes.isdisjoint(names)
 
     async def __call__(self, payload: str, values: dict[str, Any], *, message_id: str) -> Outcome:
         """Run the pipeline for one delivery; never raises (except ``CancelledError``).

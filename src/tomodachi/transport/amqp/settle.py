@@ -10,7 +10,6 @@ A copy is always confirmed by the broker before the original is acked: nothing i
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 from tomodachi.errors import describe_exception
@@ -72,10 +71,14 @@ class Settler:
         if outcome.settle is Settle.ACK and _hooks.active is None and not self._observers.settled:
             # The usual case, kept cheap: handled, nobody watching. The policy's verdict for a
             # handled message is always "ack" and is not logged, so it is not asked.
-            if await self._settled_by(consumer, backend, delivery, backend.ack(delivery)):
-                if delivery.redelivered:
-                    self.redeliveries.settled(delivery)
-                backend.settled(consumer.handler.name, delivery, attempt, "handled", outcome)
+            try:
+                await backend.ack(delivery)
+            except backend.settle_errors as exc:
+                _channel_closed(consumer, delivery, exc)
+                return
+            if delivery.redelivered:
+                self.redeliveries.settled(delivery)
+            backend.settled(consumer.handler.name, delivery, attempt, "handled", outcome)
             return
         decision = consumer.pipeline.decide(
             outcome,
@@ -187,16 +190,6 @@ class Settler:
             return False
         self.redeliveries.settled(delivery)
         await backend.ack(delivery)
-        return True
-
-    async def _settled_by(
-        self, consumer: AmqpSubscriber, backend: AmqpBackend, delivery: Delivery, settling: Awaitable[None]
-    ) -> bool:
-        try:
-            await settling
-        except backend.settle_errors as exc:
-            _channel_closed(consumer, delivery, exc)
-            return False
         return True
 
     def _report(

@@ -30,6 +30,7 @@ from tomodachi.errors import ConfigurationError
 from tomodachi.logging import get_logger
 from tomodachi.messaging.dead_letters import DeadLetterRoute
 from tomodachi.messaging.pipeline import MessageHandler, Outcome, Settle, handler_for_subscription
+from tomodachi.observability import hooks as _hooks
 from tomodachi.tasks import gather_or_cancel
 from tomodachi.transport.amqp.backend import AmqpBackend, Delivery, OnDelivery, backend_for
 from tomodachi.transport.amqp.declaration import AmqpSubscription
@@ -52,6 +53,10 @@ __all__ = ["AmqpProperties", "AmqpSubscriber", "AmqpTransport"]
 
 #: Seconds settling a delivery may take while the transport gives it back (stop, cancellation).
 _GIVE_BACK_TIMEOUT = 1.0
+
+
+#: The values an ``@amqp`` handler can be given besides the message (see ``values_for``).
+VALUE_NAMES = ("routing_key", "exchange_name", "properties")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +88,9 @@ class AmqpSubscriber:
     dead_letter_queue: str | None = None
     #: What log lines name as the dead-letter destination (None: failed messages are dropped).
     dead_letter_to: str | None = None
+    #: Whether the handler (or a middleware) may read one of :data:`VALUE_NAMES`; when not, they
+    #: are not built for each delivery.
+    values_wanted: bool = True
 
 
 class AmqpTransport(Transport):
@@ -133,7 +141,7 @@ class AmqpTransport(Transport):
             kind="amqp",
             positional_key="routing_key",
             where=where,
-            value_names=("routing_key", "exchange_name", "properties"),  # as values_for() gives
+            value_names=VALUE_NAMES,
         )
         if sub.retry is None and options.max_redeliveries is not None:  # the older option, kept
             pipeline.retry_policy = pipeline.retry_policy.with_max_attempts(options.max_redeliveries + 1)
@@ -152,6 +160,7 @@ class AmqpTransport(Transport):
                 routing_key_prefix=options.routing_key_prefix,
             ),
             competing=competing,
+            values_wanted=pipeline.takes_any(VALUE_NAMES),
         )
         if options.dead_letter_queues:
             subscriber.dead_letter_queue = dead_letter_queue_name(subscriber.queue)
@@ -200,7 +209,9 @@ class AmqpTransport(Transport):
 
     # -- per delivery ----------------------------------------------------------------------
     def _on_delivery_for(self, consumer: AmqpSubscriber) -> OnDelivery:
-        spawn = self.tasks.spawn
+        tasks = self.tasks
+        # Given the loop: Python 3.11 asks the OS for the pid when it looks the running loop up.
+        loop = asyncio.get_running_loop()
         deliver = self._deliver
         backend = self.backend
         assert backend is not None
@@ -211,7 +222,7 @@ class AmqpTransport(Transport):
             if self._stopping:  # sent before the broker saw our cancel: give it back
                 await _settle_quietly(backend.requeue(delivery))
                 return
-            spawn(deliver(consumer, backend, delivery))
+            tasks.spawn(deliver(consumer, backend, delivery), loop=loop)
 
         return on_delivery
 
@@ -222,26 +233,38 @@ class AmqpTransport(Transport):
         if isinstance(payload, Outcome):
             outcome = payload
         else:
-            first = origin(delivery)  # a retried copy: where the message was first published
-            properties = AmqpProperties(
-                message_id,
-                delivery.headers,
-                delivery.redelivered,
-                delivery.delivery_tag,
-                failed_attempts(delivery) + count,
-                delivery.content_type,
-                first[0] if first else delivery.exchange,
-                first[1] if first else delivery.routing_key,
-            )
-            try:
-                outcome = await consumer.pipeline(
-                    payload, self.values_for(consumer, properties), message_id=message_id or ""
+            pipeline = consumer.pipeline
+            if _hooks.active is None:  # not instrumented: the pipeline itself, one coroutine less
+                run = pipeline.deliver
+                values = (
+                    self.values_for(consumer, self._properties(delivery, count))
+                    if consumer.values_wanted
+                    else {}
                 )
+            else:  # the instrumentation (tomodachi.observability) reads the values too
+                run = pipeline
+                values = self.values_for(consumer, self._properties(delivery, count))
+            try:
+                outcome = await run(payload, values, message_id=message_id or "")
             except asyncio.CancelledError:
                 # Not finished within the grace period: give the message back to the queue.
                 await _settle_quietly(backend.requeue(delivery))
                 raise
         await self._settler.settle(consumer, backend, delivery, count, outcome)
+
+    @staticmethod
+    def _properties(delivery: Delivery, count: int) -> AmqpProperties:
+        first = origin(delivery)  # a retried copy: where the message was first published
+        return AmqpProperties(
+            delivery.message_id,
+            delivery.headers,
+            delivery.redelivered,
+            delivery.delivery_tag,
+            failed_attempts(delivery) + count,
+            delivery.content_type,
+            first[0] if first else delivery.exchange,
+            first[1] if first else delivery.routing_key,
+        )
 
     def values_for(self, consumer: AmqpSubscriber, properties: AmqpProperties) -> dict[str, Any]:
         """The transport keywords of one delivery (``routing_key`` is the key it was sent with)."""
