@@ -23,7 +23,7 @@ def test_deferred_lines_keep_their_order_and_are_written_within_the_defer_window
             await asyncio.sleep(0)
             assert stream.getvalue() == ""  # not after one iteration: they wait to be written together
             deadline = started + 1.0
-            while not stream.getvalue() and loop.time() < deadline:
+            while not stream.getvalue() and loop.time() < deadline:  # noqa: ASYNC110 - polls a StringIO
                 await asyncio.sleep(0.001)
             waited = loop.time() - started
             assert DEFER_SECONDS * 0.9 <= waited < DEFER_SECONDS + 0.5

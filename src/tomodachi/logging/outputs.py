@@ -15,7 +15,7 @@ Per-request lines (the HTTP access log) go through :func:`defer`: they are rende
 together, at most :data:`DEFER_SECONDS` (20 ms) after the first of them, in one ``write``. Any
 other line written before that flushes them first, so the order of lines is kept; a graceful stop
 and the interpreter's exit flush them too. The caller bounds how many lines wait (the access log
-writes at once when 1024 are waiting).
+writes at once when 256 are waiting).
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from tomodachi.transport.http import (
     get_http_response_status_sync,
     resolve_response_sync,
 )
+from tomodachi.transport.http.responses import InvalidResponseError, ResponseDefaults
 
 HERE = Path(__file__).resolve()
 
@@ -256,3 +257,24 @@ async def test_get_http_response_status() -> None:
     assert await get_http_response_status(later()) == 202
     assert await get_http_response_status(failing()) == 403
     assert await get_http_response_status("x") == 200
+
+
+def test_the_same_headers_again_give_the_same_response_and_stay_checked() -> None:
+    # A handler's header dict is merged and checked once, then remembered (a hot path).
+    defaults = ResponseDefaults("text/plain; charset=utf-8", "utf-8", {"Server": "s"})
+    headers = {"Content-Type": "application/json; charset=latin-1", "X-Id": "1"}
+    first = resolve_response_sync((201, "é", headers), defaults=defaults)
+    first.headers["X-Added-Later"] = "by a middleware"
+    second = resolve_response_sync((201, "é", dict(headers)), defaults=defaults)
+    assert dict(second.headers) == {
+        "Content-Type": "application/json; charset=latin-1",
+        "Server": "s",
+        "X-Id": "1",
+    }
+    assert isinstance(first, web.Response) and isinstance(second, web.Response)
+    assert second.body == first.body == "é".encode("latin-1")
+    for _ in range(2):
+        with pytest.raises(InvalidResponseError):
+            resolve_response_sync((200, "x", {"X-Bad": "a\r\nInjected: 1"}), defaults=defaults)
+    unhashable = resolve_response_sync((200, "x", {"X-List": ["a"]}), defaults=defaults)
+    assert unhashable.status == 200

@@ -18,7 +18,7 @@ line is ALSO appended to that file as one JSON object per line. Nothing is compu
 access log is off: the handler records its timing only when :attr:`AccessLog.enabled` is true.
 
 What the line needs is gathered when the response was sent (:mod:`.access_line`); the line is
-rendered and written at most 20 ms later (or as soon as 1024 lines wait), together with the other
+rendered and written at most 20 ms later (or as soon as 256 lines wait), together with the other
 waiting lines, in one ``write`` (see :func:`tomodachi.logging.outputs.defer`), with the timestamp of
 the moment it was gathered. Lines keep their order (any other line written meanwhile writes the
 waiting ones first), and :meth:`AccessLog.close` (the transport's stop) writes what is left.
@@ -61,7 +61,7 @@ __all__ = ["AbortedResponse", "AccessLog", "AccessLogger", "RouteLogInfo"]
 _INFO = 20
 
 #: The most access lines that wait to be written together (see :func:`tomodachi.logging.outputs.defer`).
-MAX_WAITING = 1024
+MAX_WAITING = 256
 
 
 class RouteLogInfo:

@@ -76,7 +76,7 @@ def split_content_type(value: str) -> tuple[str, str | None]:
 class ResponseDefaults:
     """Defaults of a transport for building responses, computed once from the options."""
 
-    __slots__ = ("charset", "content_type", "headers", "mimetype")
+    __slots__ = ("charset", "content_type", "headers", "mimetype", "resolved")
 
     def __init__(
         self,
@@ -94,6 +94,13 @@ class ResponseDefaults:
         if headers:
             base.update(headers)
         self.headers = base
+        #: Handler header dicts already merged with these defaults and checked: their items ->
+        #: (the response's headers, the body's charset). Most handlers return the same few.
+        self.resolved: dict[tuple[tuple[str, str], ...], tuple[CIMultiDict[str], str]] = {}
+
+
+#: How many distinct header sets a transport remembers (then it starts over).
+RESOLVED_HEADERS_LIMIT = 256
 
 
 _DEFAULTS = ResponseDefaults()
@@ -232,6 +239,29 @@ def build_response(
         return web.Response(
             body=_encode(body, defaults.charset), status=status_code, reason=reason, headers=defaults.headers
         )
+    key = None
+    if type(headers) is dict and content_type is None and charset is None:
+        try:
+            key = tuple(headers.items())
+            known = defaults.resolved.get(key)
+        except TypeError:  # an unhashable value: not remembered
+            known = key = None
+        if known is not None:  # the same headers as before: merged and checked then
+            return web.Response(
+                body=_encode(body, known[1]), status=status_code, reason=reason, headers=known[0]
+            )
+    real, effective = _merge_headers(headers, defaults, content_type, charset)
+    if key is not None:
+        if len(defaults.resolved) >= RESOLVED_HEADERS_LIMIT:
+            defaults.resolved.clear()
+        defaults.resolved[key] = (real, effective)
+    return web.Response(body=_encode(body, effective), status=status_code, reason=reason, headers=real)
+
+
+def _merge_headers(
+    headers: HeadersType | None, defaults: ResponseDefaults, content_type: str | None, charset: str | None
+) -> tuple[CIMultiDict[str], str]:
+    """The response's headers (the defaults, then *headers*, checked) and the body's charset."""
     real: CIMultiDict[str] = CIMultiDict(defaults.headers)
     explicit = None
     if headers:
@@ -249,7 +279,7 @@ def build_response(
         effective = charset or ct_charset or defaults.charset
         real["Content-Type"] = f"{mimetype}; charset={effective}"
     check_headers(real)
-    return web.Response(body=_encode(body, effective), status=status_code, reason=reason, headers=real)
+    return real, effective
 
 
 def _get_ci(headers: Mapping[str, str], name: str) -> str | None:
