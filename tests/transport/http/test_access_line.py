@@ -20,7 +20,7 @@ USUAL: AccessRecord = (CREATED, 200, None, False, IP, None, "GET", "/", "", "HTT
 
 
 def record(**changes: object) -> AccessRecord:
-    values = dict(zip(FIELDS, USUAL, strict=True))
+    values: dict[str, object] = dict(zip(FIELDS, USUAL, strict=True))
     values.update(changes)
     return tuple(values.values())  # type: ignore[return-value]
 
