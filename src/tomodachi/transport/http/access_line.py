@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 from aiohttp import web
 from aiohttp.http import HttpVersion10, HttpVersion11
 
-from tomodachi.logging.renderers import format_timestamp
+from tomodachi.logging.renderers import format_timestamp, timestamp_prefix
 
 if TYPE_CHECKING:
     from tomodachi.transport.http.real_ip import RealIpResolver
@@ -107,33 +107,52 @@ def gather(
     handler_elapsed: float | None,
     real_ip: RealIpResolver | None,
 ) -> AccessRecord:
-    """The access record of one request whose response was sent (or abandoned)."""
+    """The access record of one request whose response was sent (or abandoned).
+
+    The request line and headers are read from aiohttp's parsed message when it has one (the
+    public properties run a Python getter each on first use: together a third of the cost of an
+    access line), else through the public properties.
+    """
     status = response.status
     replaced: int | None = None
     aborted = False
+    protocol = request.protocol
     if response.__class__ is AbortedResponse:  # failed after it started: the connection was aborted
         aborted = True
-    elif request.transport is None:  # the client went away before the response was written
+    elif protocol is None or protocol.transport is None:  # the client went away before the response
         replaced, status = status, 499
-    headers = request.headers
+    message = getattr(request, "_message", None)
+    if message is not None and request.__class__ is web.BaseRequest:
+        method, version, headers = message.method, message.version, message.headers
+        query = request.query_string if "?" in message.path else ""
+    else:  # another request class (or a future aiohttp): the public way
+        method, version, headers = request.method, request.version, request.headers
+        query = request.query_string
+    if real_ip is not None:
+        ip = real_ip.resolve(request)
+    elif protocol is not None:
+        peer = protocol.peername  # kept per connection by aiohttp
+        ip = peer[0] if isinstance(peer, tuple) else str(peer or "")
+    else:
+        ip = request.remote or ""
     user: str | None = None
     authorization = headers.get("Authorization")
     if authorization and authorization[:6].lower() == "basic ":
         user = basic_auth_user(authorization)
-    version = request.version
+    received = headers.get("Content-Length")
     return (
         created,
         status,
         replaced,
         aborted,
-        real_ip.resolve(request) if real_ip is not None else (request.remote or ""),
+        ip,
         user,
-        request.method,
+        method,
         request.path,
-        request.query_string,
+        query,
         _VERSIONS.get(version) or f"HTTP/{version.major}.{version.minor}",
         response.content_length,
-        request.content_length,
+        None if received is None else request.content_length,
         headers.get("User-Agent", ""),
         handler_elapsed,
         request_time,
@@ -142,9 +161,19 @@ def gather(
 
 def fields_of(record: AccessRecord) -> dict[str, Any]:
     """The access-log fields of *record*, in their documented order (times as ``"0.00135s"``)."""
+    return _fields_into({}, record)
+
+
+def json_fields(record: AccessRecord) -> dict[str, Any]:
+    """What the JSON renderer writes for *record*: its four leading keys, then :func:`fields_of`."""
+    data = {"timestamp": format_timestamp(record[0]), "logger": LOGGER_NAME, "level": "info", "message": ""}
+    return _fields_into(data, record)
+
+
+def _fields_into(fields: dict[str, Any], record: AccessRecord) -> dict[str, Any]:
     (_, status, replaced, aborted, ip, user, method, path, query, version, sent, received, agent, elapsed,
      total) = record  # fmt: skip
-    fields: dict[str, Any] = {"status_code": status}
+    fields["status_code"] = status
     if replaced is not None:
         fields["replaced_status_code"] = replaced
     if aborted:
@@ -164,17 +193,6 @@ def fields_of(record: AccessRecord) -> dict[str, Any]:
     fields["handler_elapsed_time"] = f"{elapsed:.5f}s" if elapsed is not None else None
     fields["request_time"] = f"{total:.5f}s"
     return fields
-
-
-def json_fields(record: AccessRecord) -> dict[str, Any]:
-    """What the JSON renderer writes for *record*: its four leading keys, then :func:`fields_of`."""
-    return {
-        "timestamp": format_timestamp(record[0]),
-        "logger": LOGGER_NAME,
-        "level": "info",
-        "message": "",
-        **fields_of(record),
-    }
 
 
 # What the console renderer writes before the fields of an info line with an empty message.
@@ -199,8 +217,13 @@ def console_line(record: AccessRecord) -> str:
         agent = repr(agent)
     shown_elapsed = "None" if elapsed is None else f"{elapsed:.5f}s"
     if replaced is None and not aborted and user is None and not query and received is None:  # the usual line
+        # format_timestamp(created), inlined (a fifth of the line's cost as a call)
+        second = int(created)
+        micros = int((created - second) * 1_000_000 + 0.5)
+        if micros > 999_999:
+            micros = 999_999
         return (
-            f"{format_timestamp(created)}{_CONSOLE_HEAD}{status} remote_ip={ip} "
+            f"{timestamp_prefix(second)}{str(1_000_000 + micros)[1:]}Z{_CONSOLE_HEAD}{status} remote_ip={ip} "
             f"request_method={_bare(method)} request_path={path} http_version={version} "
             f"response_content_length={sent!r} user_agent={agent} handler_elapsed_time={shown_elapsed} "
             f"request_time={total:.5f}s"

@@ -35,7 +35,7 @@ from typing import IO, TYPE_CHECKING, Any
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-from tomodachi.logging import get_logger, is_enabled_for
+from tomodachi.logging import get_logger
 from tomodachi.logging.logger import Pipeline, current_pipeline, emit_at
 from tomodachi.logging.outputs import StreamOutput, defer
 from tomodachi.logging.processors import mask_secrets
@@ -97,7 +97,9 @@ class AccessLog:
         # Records not written yet (_flush writes them; see emit). A deque: appended by the loop,
         # taken by whichever thread flushes, without a lock and without losing one.
         self._pending: deque[AccessRecord] = deque()
-        self._flush_callback = self._flush  # one bound method, queued once per iteration
+        self._flush_callback = self._flush  # one bound method, queued once per batch
+        # (pipeline, whether its lines may wait): asked once per pipeline, not per request.
+        self._deferrable: tuple[Pipeline | None, bool] = (None, False)
 
     def open(self, base_dir: str | None = None) -> None:
         if self.path and self._file is None:
@@ -117,15 +119,19 @@ class AccessLog:
     @property
     def enabled(self) -> bool:
         """Whether a line would be written anywhere (checked before any work is done)."""
-        return self._file is not None or is_enabled_for(_INFO)
+        return self._file is not None or current_pipeline().level <= _INFO
 
     def emit(self, record: AccessRecord) -> None:
-        """Log one request's *record*: at the end of this loop iteration where that changes nothing
-        but the time of the write (console/JSON output, no processors but secret masking), else now."""
+        """Log one request's *record*: within 20 ms, with the other waiting lines, where that changes
+        nothing but the time of the write (console/JSON output, no processors but secret masking),
+        else now."""
         pipeline = current_pipeline()
         if pipeline.level > _INFO and self._file is None:
             return
-        if _deferrable(pipeline):
+        deferrable = self._deferrable
+        if deferrable[0] is not pipeline:  # configure() made a new pipeline: ask again
+            deferrable = self._deferrable = (pipeline, _deferrable(pipeline))
+        if deferrable[1]:
             pending = self._pending
             pending.append(record)
             waiting = len(pending)
