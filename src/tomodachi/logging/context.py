@@ -50,10 +50,25 @@ def set_context_logger(logger: Logger) -> contextvars.Token[Any]:
     agrees. Returns a token for :func:`reset_context_logger`, which restores both.
     """
     state = _state.get()
+    # The same (context, logger) pair every time a handler runs in a fresh task: the state is
+    # immutable, so the one made the first time is shared (no dict copy per message or request).
+    key = (id(state), id(logger))
+    made = _made.get(key)
+    if made is not None and made[0] is state and made[1] is logger:
+        return _state.set(made[2])
     name = logger.name
     loggers = state.loggers.copy()
     loggers[name] = logger
-    return _state.set(_LogContext(name, loggers))
+    new = _LogContext(name, loggers)
+    if len(_made) >= _MADE_LIMIT:
+        _made.clear()
+    _made[key] = (state, logger, new)  # holding both keeps their ids from being reused
+    return _state.set(new)
+
+
+# (id(state), id(logger)) -> (state, logger, the state with logger as the context logger)
+_made: dict[tuple[int, int], tuple[_LogContext, Logger, _LogContext]] = {}
+_MADE_LIMIT = 1024
 
 
 def reset_context_logger(token: contextvars.Token[Any]) -> None:

@@ -69,8 +69,11 @@ class Delivery:
         self.handle = handle
 
 
-#: Called by a backend for each delivery of a consumer, in the backend's receive task.
-OnDelivery = Callable[[Delivery], Awaitable[None]]
+#: Called by a backend for each delivery of a consumer, in the backend's receive task. It hands
+#: the delivery to a task of the transport's and returns None (a plain call, not a coroutine: one
+#: less per message), or returns what the backend must await first (giving a message back while
+#: the consumer stops).
+OnDelivery = Callable[[Delivery], "Awaitable[None] | None"]
 
 
 class AmqpBackend(Protocol):

@@ -193,8 +193,9 @@ class RabbitMQBackend:
         robust_queue = self._queues[queue]
 
         async def on_message(message: AbstractIncomingMessage) -> None:
-            # aio-pika calls this in a task tied to the channel (cancelled if the channel closes).
-            await on_delivery(
+            # aio-pika calls this in a task tied to the channel (cancelled if the channel closes);
+            # on_delivery hands the message to a task of the transport's.
+            pending = on_delivery(
                 Delivery(
                     message.body,
                     message.message_id,
@@ -208,6 +209,8 @@ class RabbitMQBackend:
                     message,
                 )
             )
+            if pending is not None:
+                await pending
 
         tag = await robust_queue.consume(on_message, no_ack=False)
         self._consumer_tags.append((robust_queue, tag))

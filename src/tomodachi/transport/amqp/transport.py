@@ -23,6 +23,7 @@ The concurrency bound is the broker's prefetch limit (``amqp.qos``), set by the 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -216,13 +217,13 @@ class AmqpTransport(Transport):
         backend = self.backend
         assert backend is not None
 
-        async def on_delivery(delivery: Delivery) -> None:
+        def on_delivery(delivery: Delivery) -> Awaitable[None] | None:
             # The backend calls this in its receive task (on RabbitMQ one tied to the channel,
             # cancelled if the channel closes); the handler runs in a task owned by this transport.
             if self._stopping:  # sent before the broker saw our cancel: give it back
-                await _settle_quietly(backend.requeue(delivery))
-                return
+                return _settle_quietly(backend.requeue(delivery))
             tasks.spawn(deliver(consumer, backend, delivery), loop=loop)
+            return None
 
         return on_delivery
 

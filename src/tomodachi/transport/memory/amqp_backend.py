@@ -84,7 +84,7 @@ class MemoryAmqpBackend:
                 message = await consumer.get()
             except model.ConsumerCancelled:
                 return
-            await on_delivery(
+            pending = on_delivery(
                 Delivery(
                     message.body,
                     message.message_id,
@@ -98,6 +98,8 @@ class MemoryAmqpBackend:
                     (consumer, message.delivery_tag),
                 )
             )
+            if pending is not None:
+                await pending
 
     async def stop_consuming(self) -> None:
         await self._receivers.cancel_all()
