@@ -9,6 +9,7 @@ tracker spawns is left running or un-awaited.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -43,10 +44,11 @@ class TaskTracker:
     does not log nor re-raise it).
     """
 
-    __slots__ = ("_tasks",)
+    __slots__ = ("_discard", "_tasks")
 
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._discard = self._tasks.discard  # one bound method, not one per task
 
     def spawn(
         self,
@@ -54,15 +56,17 @@ class TaskTracker:
         *,
         name: str | None = None,
         loop: asyncio.AbstractEventLoop | None = None,
+        context: contextvars.Context | None = None,
     ) -> asyncio.Task[T]:
         """Run *coro* as a task of this tracker (*name* is the task's name, in logs and drain).
 
         *loop* is the running loop, when the caller has it at hand (a per-message caller: on
-        Python 3.11 looking the running loop up costs a ``getpid`` system call).
+        Python 3.11 looking the running loop up costs a ``getpid`` system call). *context* is the
+        context the task runs in (default: a copy of the current one).
         """
-        task = (loop or asyncio.get_running_loop()).create_task(coro, name=name)
+        task = (loop or asyncio.get_running_loop()).create_task(coro, name=name, context=context)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._discard)
         return task
 
     def __len__(self) -> int:

@@ -17,11 +17,13 @@ Everything that depends on the handler's signature is worked out once, at constr
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
 import enum
 import inspect
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
+from types import CoroutineType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tomodachi.envelope import DEFAULT_MAX_MESSAGE_SIZE, MessageTooLargeError
@@ -177,6 +179,15 @@ class MessageHandler:
             names &= set(only)
         return frozenset(names)
 
+    def handler_context(self) -> contextvars.Context:
+        """A copy of the current context with this handler's logger as the context logger: a
+        transport that runs each delivery in a task of its own copies it once more per task
+        (``loop.create_task(..., context=base.copy())``) and calls :meth:`deliver` with
+        ``in_handler_context=True``, instead of setting and resetting the logger per message."""
+        context = contextvars.copy_context()
+        context.run(set_context_logger, self.logger)
+        return context
+
     def takes_any(self, names: Collection[str]) -> bool:
         """Whether the handler may be given one of the transport values *names* (computed once
         per handler by the transport: building a value nobody reads is the cost to save)."""
@@ -192,8 +203,14 @@ class MessageHandler:
             return await active.message(self, payload, values, message_id)
         return await self.deliver(payload, values, message_id=message_id)
 
-    async def deliver(self, payload: str, values: dict[str, Any], *, message_id: str) -> Outcome:
-        """The pipeline itself, without instrumentation (what ``__call__`` runs)."""
+    async def deliver(
+        self, payload: str, values: dict[str, Any], *, message_id: str, in_handler_context: bool = False
+    ) -> Outcome:
+        """The pipeline itself, without instrumentation (what ``__call__`` runs).
+
+        *in_handler_context*: the caller runs this in a task of its own whose context already has
+        :attr:`logger` as the context logger (see :meth:`handler_context`): it is not set again.
+        """
         # The envelope is called inline (not via a helper coroutine): this is the hot path.
         parse = self._parse
         try:
@@ -209,7 +226,7 @@ class MessageHandler:
                     result = parse(payload, **kwargs)
                 else:
                     result = parse(payload)
-                if inspect.isawaitable(result):
+                if type(result) is CoroutineType or inspect.isawaitable(result):  # the first: cheap
                     result = await result
                 message, message_uuid = result[0], result[1]
         except asyncio.CancelledError:
@@ -238,7 +255,7 @@ class MessageHandler:
                 handler_values = {**values, **message}
         if self._only is not None:
             handler_values = {k: v for k, v in handler_values.items() if k in self._only}
-        token = set_context_logger(self.logger)
+        token = None if in_handler_context else set_context_logger(self.logger)
         try:
             if call is not None:
                 await call(handler_values)
@@ -257,7 +274,8 @@ class MessageHandler:
             self.logger.exception("uncaught exception in message handler", message_id=message_id)
             return Outcome(Settle.DEAD_LETTER, "handler failed", exc)
         finally:
-            reset_context_logger(token)
+            if token is not None:
+                reset_context_logger(token)
         return HANDLED
 
     def decide(

@@ -88,6 +88,9 @@ class AmqpBackend(Protocol):
     #: Exceptions of :meth:`ack` / :meth:`requeue` / :meth:`reject` that mean the channel is
     #: gone: the broker has already put the message back and delivers it again.
     settle_errors: tuple[type[BaseException], ...]
+    #: Whether :meth:`settled` records anything (False: the transport does not call it for a
+    #: handled message, the hot path).
+    records_settled: bool
 
     def __init__(self, service: Service, runtime: Runtime) -> None: ...
 

@@ -55,6 +55,7 @@ class RabbitMQBackend:
     """One service's channel on RabbitMQ (see the module docstring)."""
 
     settle_errors = _SETTLE_ERRORS
+    records_settled = False  # settled() is a no-op here
 
     def __init__(self, service: Service, runtime: Runtime) -> None:
         self._options = service.options

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from tomodachi.errors import describe_exception
 from tomodachi.messaging.observe import Settled, observers_of
-from tomodachi.messaging.pipeline import Outcome, Settle
+from tomodachi.messaging.pipeline import HANDLED, Outcome, Settle
 from tomodachi.messaging.retry import Decision, Verdict
 from tomodachi.observability import hooks as _hooks
 from tomodachi.transport.amqp.redelivery import RedeliveryCounter
@@ -67,8 +67,8 @@ class Settler:
         *local* is the broker's delivery count of this copy of the message; the attempt number
         adds the deliveries that failed before a delayed retry republished it.
         """
-        attempt = failed_attempts(delivery) + local
-        if outcome.settle is Settle.ACK and _hooks.active is None and not self._observers.settled:
+        handled = outcome is HANDLED or outcome.settle is Settle.ACK
+        if handled and _hooks.active is None and not self._observers.settled:
             # The usual case, kept cheap: handled, nobody watching. The policy's verdict for a
             # handled message is always "ack" and is not logged, so it is not asked.
             try:
@@ -78,8 +78,11 @@ class Settler:
                 return
             if delivery.redelivered:
                 self.redeliveries.settled(delivery)
-            backend.settled(consumer.handler.name, delivery, attempt, "handled", outcome)
+            if backend.records_settled:
+                attempt = failed_attempts(delivery) + local
+                backend.settled(consumer.handler.name, delivery, attempt, "handled", outcome)
             return
+        attempt = failed_attempts(delivery) + local
         decision = consumer.pipeline.decide(
             outcome,
             attempt,

@@ -217,36 +217,49 @@ class AmqpTransport(Transport):
         backend = self.backend
         assert backend is not None
 
+        # Each handler task starts from a copy of this context, which has the handler's logger
+        # as the context logger already (not set and reset per message).
+        copy_context = consumer.pipeline.handler_context().copy
+
         def on_delivery(delivery: Delivery) -> Awaitable[None] | None:
             # The backend calls this in its receive task (on RabbitMQ one tied to the channel,
             # cancelled if the channel closes); the handler runs in a task owned by this transport.
             if self._stopping:  # sent before the broker saw our cancel: give it back
                 return _settle_quietly(backend.requeue(delivery))
-            tasks.spawn(deliver(consumer, backend, delivery), loop=loop)
+            tasks.spawn(deliver(consumer, backend, delivery), loop=loop, context=copy_context())
             return None
 
         return on_delivery
 
     async def _deliver(self, consumer: AmqpSubscriber, backend: AmqpBackend, delivery: Delivery) -> None:
-        message_id = delivery.message_id
-        count = self._settler.redeliveries.count(delivery)  # this copy's deliveries
-        payload = _decode_body(consumer.pipeline, delivery)
-        if isinstance(payload, Outcome):
-            outcome = payload
+        message_id = delivery.message_id or ""
+        # this copy's deliveries (1 unless redelivered)
+        count = self._settler.redeliveries.count(delivery) if delivery.redelivered else 1
+        pipeline = consumer.pipeline
+        body = delivery.body
+        payload: str | None = None
+        if len(body) <= pipeline.max_size and body.isascii():  # the usual body: decoded inline
+            payload = body.decode("ascii")
         else:
-            pipeline = consumer.pipeline
+            decoded = _decode_body(pipeline, delivery)
+            if isinstance(decoded, Outcome):
+                outcome = decoded
+            else:
+                payload = decoded
+        if payload is not None:
             if _hooks.active is None:  # not instrumented: the pipeline itself, one coroutine less
-                run = pipeline.deliver
                 values = (
                     self.values_for(consumer, self._properties(delivery, count))
                     if consumer.values_wanted
                     else {}
                 )
+                # (this task's context has the handler's logger already: see _on_delivery_for)
+                running = pipeline.deliver(payload, values, message_id=message_id, in_handler_context=True)
             else:  # the instrumentation (tomodachi.observability) reads the values too
-                run = pipeline
                 values = self.values_for(consumer, self._properties(delivery, count))
+                running = pipeline(payload, values, message_id=message_id)
             try:
-                outcome = await run(payload, values, message_id=message_id or "")
+                outcome = await running
             except asyncio.CancelledError:
                 # Not finished within the grace period: give the message back to the queue.
                 await _settle_quietly(backend.requeue(delivery))

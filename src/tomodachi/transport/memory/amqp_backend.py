@@ -31,6 +31,7 @@ class MemoryAmqpBackend:
     """One service's link to the in-memory AMQP broker of its run."""
 
     settle_errors: tuple[type[BaseException], ...] = ()
+    records_settled = True
 
     def __init__(self, service: Service, runtime: Runtime) -> None:
         self._service_name = service.name
