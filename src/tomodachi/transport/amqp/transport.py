@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from tomodachi.errors import ConfigurationError
 from tomodachi.logging import get_logger
 from tomodachi.messaging.dead_letters import DeadLetterRoute
-from tomodachi.messaging.pipeline import MessageHandler, Outcome, Settle, handler_for_subscription
+from tomodachi.messaging.pipeline import HANDLED, MessageHandler, Outcome, Settle, handler_for_subscription
 from tomodachi.observability import hooks as _hooks
 from tomodachi.tasks import gather_or_cancel
 from tomodachi.transport.amqp.backend import AmqpBackend, Delivery, OnDelivery, backend_for
@@ -43,7 +43,7 @@ from tomodachi.transport.amqp.naming import (
     queue_name,
 )
 from tomodachi.transport.amqp.retries import dead_letter_queue_name, failed_attempts, origin
-from tomodachi.transport.amqp.settle import Settler
+from tomodachi.transport.amqp.settle import Settler, channel_closed
 from tomodachi.transport.base import Handler, Transport
 
 if TYPE_CHECKING:
@@ -264,7 +264,16 @@ class AmqpTransport(Transport):
                 # Not finished within the grace period: give the message back to the queue.
                 await _settle_quietly(backend.requeue(delivery))
                 raise
-        await self._settler.settle(consumer, backend, delivery, count, outcome)
+        settler = self._settler
+        if outcome is HANDLED and settler.unwatched():  # the usual case, kept cheap
+            try:
+                await backend.ack(delivery)
+            except backend.settle_errors as exc:
+                channel_closed(consumer, delivery, exc)
+            else:
+                settler.acked(consumer, backend, delivery, count, outcome)
+            return
+        await settler.settle(consumer, backend, delivery, count, outcome)
 
     @staticmethod
     def _properties(delivery: Delivery, count: int) -> AmqpProperties:
