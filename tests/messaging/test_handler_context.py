@@ -36,3 +36,23 @@ async def test_the_context_logger_is_the_handlers_and_bindings_do_not_leak_betwe
         seen = service.seen
     assert [entry["name"] for entry in seen] == ["tomodachi.amqp.handler"] * 3
     assert all(entry["context"] == {"handler": "on_message"} for entry in seen)
+
+
+class SnsBindings(Bindings):
+    name = "sns-bindings"
+
+    @tomodachi.aws_sns_sqs("context-test")
+    async def on_sns(self, data: Any) -> None:
+        await self.on_message(data)
+
+
+async def test_the_same_for_sns_sqs_handlers() -> None:
+    async with run_services(SnsBindings) as running:
+        for n in range(3):
+            report = await (await running.publish("context-test", n)).outcome(handler="on_sns")
+            assert report.handled
+        service = running.service
+        assert isinstance(service, SnsBindings)
+        seen = service.seen
+    assert [entry["name"] for entry in seen] == ["tomodachi.aws_sns_sqs.handler"] * 3
+    assert all(entry["context"] == {"handler": "on_sns"} for entry in seen)

@@ -40,6 +40,7 @@ from tomodachi.messaging.observe import Settled
 from tomodachi.messaging.pipeline import Settle
 from tomodachi.messaging.retry import Verdict
 from tomodachi.messaging.slots import Slots
+from tomodachi.observability import hooks as _hooks
 from tomodachi.transport.aws_sns_sqs.backoff import Backoff, Outage
 from tomodachi.transport.aws_sns_sqs.clients import error_code
 from tomodachi.transport.aws_sns_sqs.message import ReceivedMessage, parse
@@ -115,6 +116,10 @@ class QueueConsumer:
         client, slots = self.client, self._slots
         outage = Outage(self._log, client.describe_error, "receive failed, retrying", "receiving again")
         name = self.consumer.handler.name
+        # Per message: the loop at hand (Python 3.11 asks the OS for the pid to look it up), and a
+        # copy of a context that has the handler's logger as the context logger already.
+        loop = asyncio.get_running_loop()
+        copy_context = self.consumer.pipeline.handler_context().copy
         while True:
             await slots.wait_free()
             await slots.gather(GATHER_SECONDS)
@@ -133,7 +138,10 @@ class QueueConsumer:
             for message in messages:
                 slots.take()
                 self._tasks.spawn(
-                    self._process(message, received_at), name=f"aws_sns_sqs:{name}:{message.message_id}"
+                    self._process(message, received_at),
+                    name=f"aws_sns_sqs:{name}:{message.message_id}",
+                    loop=loop,
+                    context=copy_context(),
                 )
 
     async def _set_up_again(self, outage: Outage) -> None:
@@ -158,7 +166,13 @@ class QueueConsumer:
         try:
             # A large body is unwrapped off the event loop (JSON decoding of megabytes).
             payload, values = await off_loop(len(message.body), parse, message, self._topic_prefix)
-            outcome = await self.consumer.pipeline(payload, values, message_id=message.message_id)
+            pipeline = self.consumer.pipeline
+            if _hooks.active is None:  # not instrumented: the pipeline itself, in the handler's context
+                outcome = await pipeline.deliver(
+                    payload, values, message_id=message.message_id, in_handler_context=True
+                )
+            else:
+                outcome = await pipeline(payload, values, message_id=message.message_id)
             delay: float | None = None
             if outcome.settle is Settle.ACK:  # the hot path: no decision to make
                 result = "handled"
