@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 import tomodachi
 from tomodachi.envelope import JsonBase
 from tomodachi.testing import run_services
 
 
-class Bindings(tomodachi.Service):
-    name = "bindings"
+class BothBindings(tomodachi.Service):
+    name = "both-bindings"
     message_envelope = JsonBase
     seen: list[dict[str, Any]]
 
@@ -25,34 +27,24 @@ class Bindings(tomodachi.Service):
         self.seen.append({"name": logger.name, "context": dict(logger._context)})
         tomodachi.get_logger().bind(earlier=data)
 
-
-async def test_the_context_logger_is_the_handlers_and_bindings_do_not_leak_between_deliveries() -> None:
-    async with run_services(Bindings) as running:
-        for n in range(3):
-            report = await (await running.publish_amqp("context.test", n)).outcome()
-            assert report.handled
-        service = running.service
-        assert isinstance(service, Bindings)
-        seen = service.seen
-    assert [entry["name"] for entry in seen] == ["tomodachi.amqp.handler"] * 3
-    assert all(entry["context"] == {"handler": "on_message"} for entry in seen)
-
-
-class SnsBindings(Bindings):
-    name = "sns-bindings"
-
     @tomodachi.aws_sns_sqs("context-test")
     async def on_sns(self, data: Any) -> None:
         await self.on_message(data)
 
 
-async def test_the_same_for_sns_sqs_handlers() -> None:
-    async with run_services(SnsBindings) as running:
+@pytest.mark.parametrize("family", ["amqp", "aws_sns_sqs"])
+async def test_the_context_logger_is_the_handlers_and_bindings_stay_in_their_delivery(family: str) -> None:
+    async with run_services(BothBindings) as running:
         for n in range(3):
-            report = await (await running.publish("context-test", n)).outcome(handler="on_sns")
+            if family == "amqp":
+                sent = await running.publish_amqp("context.test", n)
+            else:
+                sent = await running.publish("context-test", n)
+            report = await sent.outcome(handler="on_message" if family == "amqp" else "on_sns")
             assert report.handled
         service = running.service
-        assert isinstance(service, SnsBindings)
+        assert isinstance(service, BothBindings)
         seen = service.seen
-    assert [entry["name"] for entry in seen] == ["tomodachi.aws_sns_sqs.handler"] * 3
-    assert all(entry["context"] == {"handler": "on_sns"} for entry in seen)
+    handler = "on_message" if family == "amqp" else "on_sns"
+    assert [entry["name"] for entry in seen] == [f"tomodachi.{family}.handler"] * 3
+    assert all(entry["context"] == {"handler": handler} for entry in seen)
