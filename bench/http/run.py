@@ -1,6 +1,6 @@
 """HTTP benchmark: tomodachi against plain aiohttp and uvicorn+Starlette, measured in the same run.
 
-    python bench/http/run.py [--seconds 5] [--connections 32] [--loop uvloop|asyncio] [--rounds 3]
+    python bench/http/run.py [--seconds 5] [--connections 64] [--loop uvloop|asyncio] [--rounds 3]
                              [--only-throughput]
 
 Sections:
@@ -258,7 +258,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="uvloop")
     parser.add_argument("--rounds", type=int, default=3, help="throughput rounds per scenario (median)")
     parser.add_argument("--startup-runs", type=int, default=7)

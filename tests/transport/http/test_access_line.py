@@ -46,6 +46,12 @@ def test_console_line_is_what_the_console_renderer_writes(record: AccessRecord) 
         "tomodachi.http.response", 20, {"event": "", **fields_of(record)}, record[0]
     )
     assert console_line(record) == expected
+    # again, from the remembered middle of the line, with other times
+    later: AccessRecord = (*record[:13], 0.25, 1.5)
+    expected = ConsoleRenderer(colors=False).render(
+        "tomodachi.http.response", 20, {"event": "", **fields_of(later)}, record[0]
+    )
+    assert console_line(later) == expected
 
 
 @pytest.mark.parametrize("record", RECORDS)

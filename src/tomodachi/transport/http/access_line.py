@@ -204,42 +204,48 @@ def _bare(value: str) -> str:
     return value if value and " " not in value and value.isprintable() else repr(value)
 
 
+#: The middle of recent usual console lines (status code to user agent) by what they show: most
+#: requests repeat a client, a route and a status. At most this many, then it starts over.
+MIDDLES_LIMIT = 512
+_middles: dict[tuple[Any, ...], str] = {}
+
+
 def console_line(record: AccessRecord) -> str:
     """The console renderer's line (no colours, no newline) for *record*."""
     (created, status, replaced, aborted, ip, user, method, path, query, version, sent, received, agent,
      elapsed, total) = record  # fmt: skip
-    # _bare(), inlined for the three strings every line has (a call each is a tenth of the line).
-    if not (ip and " " not in ip and ip.isprintable()):
-        ip = repr(ip)
-    if not (path and " " not in path and path.isprintable()):
-        path = repr(path)
-    if not (agent and " " not in agent and agent.isprintable()):
-        agent = repr(agent)
     shown_elapsed = "None" if elapsed is None else f"{elapsed:.5f}s"
+    # format_timestamp(created), inlined (a fifth of the line's cost as a call)
+    second = int(created)
+    micros = int((created - second) * 1_000_000 + 0.5)
+    if micros > 999_999:
+        micros = 999_999
+    timestamp = f"{timestamp_prefix(second)}{str(1_000_000 + micros)[1:]}Z"
     if replaced is None and not aborted and user is None and not query and received is None:  # the usual line
-        # format_timestamp(created), inlined (a fifth of the line's cost as a call)
-        second = int(created)
-        micros = int((created - second) * 1_000_000 + 0.5)
-        if micros > 999_999:
-            micros = 999_999
-        return (
-            f"{timestamp_prefix(second)}{str(1_000_000 + micros)[1:]}Z{_CONSOLE_HEAD}{status} remote_ip={ip} "
-            f"request_method={_bare(method)} request_path={path} http_version={version} "
-            f"response_content_length={sent!r} user_agent={agent} handler_elapsed_time={shown_elapsed} "
-            f"request_time={total:.5f}s"
-        )
-    line = f"{format_timestamp(created)}{_CONSOLE_HEAD}{status}"
+        key = (status, ip, method, path, version, sent, agent)
+        middle = _middles.get(key)
+        if middle is None:
+            middle = (
+                f"{status} remote_ip={_bare(ip)} request_method={_bare(method)} request_path={_bare(path)} "
+                f"http_version={version} response_content_length={sent!r} user_agent={_bare(agent)}"
+            )
+            if len(_middles) >= MIDDLES_LIMIT:
+                _middles.clear()
+            _middles[key] = middle
+        times = f"handler_elapsed_time={shown_elapsed} request_time={total:.5f}s"
+        return f"{timestamp}{_CONSOLE_HEAD}{middle} {times}"
+    line = f"{timestamp}{_CONSOLE_HEAD}{status}"
     if replaced is not None:
         line += f" replaced_status_code={replaced}"
     if aborted:
         line += " response_aborted=True"
-    line += f" remote_ip={ip}"
+    line += f" remote_ip={_bare(ip)}"
     if user is not None:
         line += f" auth_user={_bare(user)}"
-    line += f" request_method={_bare(method)} request_path={path}"
+    line += f" request_method={_bare(method)} request_path={_bare(path)}"
     if query:
         line += f" request_query_string={_bare(mask_query_string(query))}"
     line += f" http_version={version} response_content_length={sent!r}"
     if received is not None:
         line += f" request_content_length={received!r}"
-    return f"{line} user_agent={agent} handler_elapsed_time={shown_elapsed} request_time={total:.5f}s"
+    return f"{line} user_agent={_bare(agent)} handler_elapsed_time={shown_elapsed} request_time={total:.5f}s"
