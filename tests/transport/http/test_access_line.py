@@ -8,7 +8,7 @@ import json
 import pytest
 
 from tomodachi.logging.renderers import ConsoleRenderer, JSONRenderer
-from tomodachi.transport.http.access_line import AccessRecord, console_line, fields_of, json_fields
+from tomodachi.transport.http.access_line import AccessRecord, console_line, fields_of, json_fields, json_line
 
 CREATED = 1764900000.123456
 
@@ -55,10 +55,13 @@ def test_console_line_is_what_the_console_renderer_writes(record: AccessRecord) 
 
 
 @pytest.mark.parametrize("record", RECORDS)
-def test_json_fields_are_what_the_json_renderer_writes(record: AccessRecord) -> None:
+def test_json_lines_are_what_the_json_renderer_writes(record: AccessRecord) -> None:
     renderer = JSONRenderer()
-    expected = renderer.render("tomodachi.http.response", 20, {"event": "", **fields_of(record)}, record[0])
-    assert renderer.dumps(json_fields(record)) == expected
+    for version in (record, (*record[:13], None, 1.5)):  # again, with the middle remembered
+        event = {"event": "", **fields_of(version)}
+        expected = renderer.render("tomodachi.http.response", 20, event, record[0])
+        assert renderer.dumps(json_fields(version)) == expected
+        assert json_line(version, renderer.dumps) == expected
 
 
 def test_fields_mask_secret_query_values_and_keep_the_documented_order() -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from aiohttp import web
@@ -32,6 +33,7 @@ __all__ = [
     "fields_of",
     "gather",
     "json_fields",
+    "json_line",
     "mask_query_string",
 ]
 
@@ -249,3 +251,38 @@ def console_line(record: AccessRecord) -> str:
     if received is not None:
         line += f" request_content_length={received!r}"
     return f"{line} user_agent={_bare(agent)} handler_elapsed_time={shown_elapsed} request_time={total:.5f}s"
+
+
+_JSON_HEAD = f',"logger":"{LOGGER_NAME}","level":"info","message":"",'
+_json_middles: dict[tuple[Any, ...], str] = {}
+
+
+def json_line(record: AccessRecord, dumps: Callable[[dict[str, Any]], str]) -> str:
+    """The JSON renderer's line for *record*, with its encoder *dumps*; the middle of a usual
+    line (status code to user agent) is remembered like the console line's."""
+    (created, status, replaced, aborted, ip, user, method, path, query, version, sent, received, agent,
+     elapsed, total) = record  # fmt: skip
+    if replaced is not None or aborted or user is not None or query or received is not None:
+        return dumps(json_fields(record))
+    key = (status, ip, method, path, version, sent, agent)
+    middle = _json_middles.get(key)
+    if middle is None:
+        fields = {
+            "status_code": status,
+            "remote_ip": ip,
+            "request_method": method,
+            "request_path": path,
+            "http_version": version,
+            "response_content_length": sent,
+            "user_agent": agent,
+        }
+        middle = dumps(fields)[1:-1]  # the encoder's own text for these keys, without the braces
+        if len(_json_middles) >= MIDDLES_LIMIT:
+            _json_middles.clear()
+        _json_middles[key] = middle
+    # The timestamp and the times are ASCII without anything to escape: written as they are.
+    shown_elapsed = "null" if elapsed is None else f'"{elapsed:.5f}s"'
+    return (
+        f'{{"timestamp":"{format_timestamp(created)}"{_JSON_HEAD}{middle},'
+        f'"handler_elapsed_time":{shown_elapsed},"request_time":"{total:.5f}s"}}'
+    )

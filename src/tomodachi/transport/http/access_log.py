@@ -50,6 +50,7 @@ from tomodachi.transport.http.access_line import (
     fields_of,
     gather,
     json_fields,
+    json_line,
 )
 
 if TYPE_CHECKING:
@@ -178,7 +179,7 @@ class AccessLog:
             return console_line
         if type(renderer) is JSONRenderer:
             dumps = renderer.dumps
-            return lambda record: dumps(json_fields(record))
+            return lambda record: json_line(record, dumps)
         return None
 
     def _write(self, pipeline: Pipeline, record: AccessRecord, now: bool) -> None:
