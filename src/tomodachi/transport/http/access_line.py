@@ -264,7 +264,7 @@ def json_line(record: AccessRecord, dumps: Callable[[dict[str, Any]], str]) -> s
      elapsed, total) = record  # fmt: skip
     if replaced is not None or aborted or user is not None or query or received is not None:
         return dumps(json_fields(record))
-    key = (status, ip, method, path, version, sent, agent)
+    key = (dumps, status, ip, method, path, version, sent, agent)  # each encoder's own text
     middle = _json_middles.get(key)
     if middle is None:
         fields = {
