@@ -162,6 +162,20 @@ def compile_handler(
                     kwargs[name] = None
         return args, kwargs
 
+    if is_async and (first_param is None or first is None) and not positional_only and not varkw:
+        # The usual message handler (keywords only, e.g. ``(self, data)``): one frame per call.
+
+        def call_keywords(values: Mapping[str, Any]) -> Awaitable[Any]:
+            kwargs = {}
+            for name in names:
+                if name in values:
+                    kwargs[name] = values[name]
+                elif name in none_names:
+                    kwargs[name] = None
+            return func(**kwargs)  # type: ignore[no-any-return]
+
+        return call_keywords
+
     if is_async:
 
         def call_async(values: Mapping[str, Any]) -> Awaitable[Any]:

@@ -126,6 +126,8 @@ class MessageHandler:
         self._envelope_kwargs = dict(envelope_kwargs or {})
         if self._parse is not None and _takes_max_size(self._parse):
             self._envelope_kwargs["max_size"] = self.max_size
+        # The usual keywords (a built-in envelope, no decorator options): passed as one keyword.
+        self._max_size_only = self._envelope_kwargs == {"max_size": self.max_size}
         self._only = frozenset(callback_kwargs) if callback_kwargs is not None else None
         call = compile_handler(
             handler.func,
@@ -220,7 +222,9 @@ class MessageHandler:
                 message, message_uuid = payload, None
             else:
                 kwargs = self._envelope_kwargs
-                if kwargs:
+                if self._max_size_only:
+                    result = parse(payload, max_size=self.max_size)
+                elif kwargs:
                     if self._pass_attributes and "message_attributes" in values:
                         kwargs = {**kwargs, "message_attributes": values["message_attributes"]}
                     result = parse(payload, **kwargs)
