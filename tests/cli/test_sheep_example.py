@@ -109,3 +109,30 @@ async def test_requests_are_refused_once_the_service_stopped(spawn: Any, tmp_pat
     async with aiohttp.ClientSession() as session:
         with pytest.raises(aiohttp.ClientConnectionError):
             await session.get(f"http://127.0.0.1:{port}/sheep")
+
+
+async def test_access_lines_appear_while_idle_and_none_is_lost_on_a_stop(spawn: Any, tmp_path: Path) -> None:
+    # Access lines are written in batches (at most 20 ms after the first); on an idle service a
+    # line still appears well within a second, and a stop writes whatever is still waiting.
+    config = tmp_path / "port.json"
+    config.write_text(json.dumps({"options": {"http": {"port": 0}}}))
+    process = spawn("run", "--production", SHEEP, "-c", str(config))
+    port = _port(await asyncio.to_thread(process.wait_for_stderr, "accepting http requests"))
+    base = f"http://127.0.0.1:{port}"
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{base}/sheep?first=1") as response:
+            assert response.status == 200
+        await asyncio.to_thread(process.wait_for_stderr, r"request_query_string=first=1", 1.0)
+
+        async def get(n: int) -> int:
+            async with session.get(f"{base}/sheep?n={n}") as response:
+                return response.status
+
+        assert await asyncio.gather(*(get(n) for n in range(50))) == [200] * 50
+        process.send(signal.SIGTERM)  # at once: the last lines are still waiting to be written
+    assert await asyncio.to_thread(process.wait) == 0
+    lines = [line for line in process.stderr_lines if "[tomodachi.http.response]" in line]
+    logged = sorted(int(line.split("request_query_string=n=")[1].split()[0]) for line in lines[1:])
+    assert logged == list(range(50))
+    stderr = process.stderr
+    assert stderr.index("request_query_string=first=1") < stderr.index("stopping service")
