@@ -223,9 +223,67 @@ def supervise(
                 signal.signal(signum, signal.SIG_IGN)
 
 
-class _Reloader:
+class EventLoop:
+    """What both supervisors share: the event queue their threads feed (a child's report or
+    exit, a signal, file changes) and the loop that hands each event to an ``_on_*`` method until
+    one of them returns the run's exit code. A subclass says when its next timer is due."""
+
+    events: queue.SimpleQueue[tuple[str, Any]]
+    log: Any
+    change_filter: ChangeFilter | None
+
+    def next_timer(self) -> float | None:
+        """Seconds until :meth:`_on_timer` is due (None: no timer)."""
+        raise NotImplementedError
+
+    def loop(self) -> int:
+        while True:
+            try:
+                kind, payload = self.events.get(timeout=self.next_timer())
+            except queue.Empty:
+                self._on_timer()
+                continue
+            code: int | None = None
+            if kind == "ready":
+                assert self.change_filter is not None
+                self.log.info(
+                    "reload on: watching for file changes (--production or --no-reload turns it off)",
+                    paths=self.change_filter.describe(),
+                )
+            elif kind == "watch-failed":
+                self.log.error(f"the file watcher failed, no more reloads: {payload!r}")
+            elif kind == "report":
+                self._on_report(*payload)
+            elif kind == "signal":
+                code = self._on_signal(payload)
+            elif kind == "changes":
+                self._on_changes(payload)
+            elif kind == "exit":
+                code = self._on_exit(*payload)
+            if code is not None:
+                return code
+
+    def _on_timer(self) -> None:
+        raise NotImplementedError
+
+    def _on_report(self, number: int, report: Any) -> None:
+        raise NotImplementedError
+
+    def _on_signal(self, signum: int) -> int | None:
+        raise NotImplementedError
+
+    def _on_changes(self, changes: Any) -> None:
+        raise NotImplementedError
+
+    def _on_exit(self, number: int, returncode: int) -> int | None:
+        raise NotImplementedError
+
+
+class _Reloader(EventLoop):
     """The reload supervisor's state and its reaction to each event: each ``_on_*`` returns the
     run's exit code when it ends."""
+
+    change_filter: ChangeFilter  # always watching
 
     def __init__(
         self,
@@ -257,35 +315,11 @@ class _Reloader:
                 child.proc.wait(timeout=DEFAULT_GRACE)
             child.close()
 
-    def loop(self) -> int:
-        while True:
-            child = self.child
-            timeout = None
-            if child is not None and child.stop_deadline is not None:
-                timeout = max(0.0, child.stop_deadline - time.monotonic())
-            try:
-                kind, payload = self.events.get(timeout=timeout)
-            except queue.Empty:
-                self._on_timer()
-                continue
-            code: int | None = None
-            if kind == "ready":
-                self.log.info(
-                    "reload on: watching for file changes (--production or --no-reload turns it off)",
-                    paths=self.change_filter.describe(),
-                )
-            elif kind == "watch-failed":
-                self.log.error(f"the file watcher failed, no more reloads: {payload!r}")
-            elif kind == "report":
-                self._on_report(*payload)
-            elif kind == "signal":
-                code = self._on_signal(payload)
-            elif kind == "changes":
-                self._on_changes(payload)
-            elif kind == "exit":
-                code = self._on_exit(*payload)
-            if code is not None:
-                return code
+    def next_timer(self) -> float | None:
+        child = self.child
+        if child is not None and child.stop_deadline is not None:
+            return max(0.0, child.stop_deadline - time.monotonic())
+        return None
 
     def _on_timer(self) -> None:
         child = self.child

@@ -35,6 +35,7 @@ from typing import Any
 from tomodachi.reload.supervisor import (
     DEFAULT_GRACE,
     KILL_MARGIN,
+    EventLoop,
     _Child,
     _describe,
     _exit_code,
@@ -139,7 +140,7 @@ def supervise_workers(
                 signal.signal(signum, signal.SIG_IGN)
 
 
-class _Workers:
+class _Workers(EventLoop):
     """The supervisor's state and its reaction to each event (a child's report or exit, a
     signal, file changes, a timer): each ``_on_*`` returns the run's exit code when it ends."""
 
@@ -215,36 +216,10 @@ class _Workers:
         return slot
 
     # -- the loop --------------------------------------------------------------------------------
-    def loop(self) -> int:
-        while True:
-            now = time.monotonic()
-            moments = [c.stop_deadline for c in self.alive() if c.stop_deadline is not None]
-            moments += [s.restart_at for s in self.slots if s.restart_at is not None]
-            timeout = max(0.0, min(moments) - now) if moments else None
-            try:
-                kind, payload = self.events.get(timeout=timeout)
-            except queue.Empty:
-                self._on_timer()
-                continue
-            code: int | None = None
-            if kind == "ready":
-                assert self.change_filter is not None
-                self.log.info(
-                    "reload on: watching for file changes (--production or --no-reload turns it off)",
-                    paths=self.change_filter.describe(),
-                )
-            elif kind == "watch-failed":
-                self.log.error(f"the file watcher failed, no more reloads: {payload!r}")
-            elif kind == "report":
-                self._on_report(*payload)
-            elif kind == "signal":
-                code = self._on_signal(payload)
-            elif kind == "changes":
-                self._on_changes(payload)
-            elif kind == "exit":
-                code = self._on_exit(*payload)
-            if code is not None:
-                return code
+    def next_timer(self) -> float | None:
+        moments = [c.stop_deadline for c in self.alive() if c.stop_deadline is not None]
+        moments += [s.restart_at for s in self.slots if s.restart_at is not None]
+        return max(0.0, min(moments) - time.monotonic()) if moments else None
 
     def _on_timer(self) -> None:
         now = time.monotonic()
