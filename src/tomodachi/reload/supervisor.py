@@ -27,7 +27,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from tomodachi.reload import CHILD_ENV
@@ -204,21 +204,32 @@ def supervise(
     configure(logger, log_level, custom_logger=custom_logger)
     events: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
     stop_watching = threading.Event()
+    with signals_as_events(events):
+        change_filter = watch(files, config_files, events, stop_watching)
+        run = _Reloader(child_arguments(argv), events, get_logger("tomodachi.reload"), change_filter)
+        try:
+            return run.loop()
+        finally:
+            stop_watching.set()
+            run.clean_up()
+
+
+@contextlib.contextmanager
+def signals_as_events(events: queue.SimpleQueue[tuple[str, Any]]) -> Iterator[None]:
+    """Inside: SIGINT and SIGTERM are put on *events* as ``("signal", signum)``. After: they are
+    ignored, as the run is over and the process exits (a late copy of a stop signal must not turn
+    the exit into a KeyboardInterrupt, as in the runner)."""
 
     def on_signal(signum: int, frame: Any) -> None:
         events.put(("signal", signum))  # SimpleQueue.put may be called from a signal handler
 
-    previous = {signum: signal.signal(signum, on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
-    change_filter = watch(files, config_files, events, stop_watching)
-    run = _Reloader(child_arguments(argv), events, get_logger("tomodachi.reload"), change_filter)
+    stop_signals = (signal.SIGINT, signal.SIGTERM)
+    for signum in stop_signals:
+        signal.signal(signum, on_signal)
     try:
-        return run.loop()
+        yield
     finally:
-        stop_watching.set()
-        run.clean_up()
-        # The run is over and the process exits: a late copy of a stop signal must not turn the
-        # exit into a KeyboardInterrupt (as in the runner).
-        for signum in previous:
+        for signum in stop_signals:
             with contextlib.suppress(ValueError, OSError):
                 signal.signal(signum, signal.SIG_IGN)
 

@@ -40,6 +40,7 @@ from tomodachi.reload.supervisor import (
     _describe,
     _exit_code,
     child_arguments,
+    signals_as_events,
     watch,
 )
 from tomodachi.workers import WORKER_ENV
@@ -110,34 +111,27 @@ def supervise_workers(
 
     stop_watching = threading.Event()
     change_filter = watch(files, config_files, events, stop_watching) if reload else None
-
-    def on_signal(signum: int, frame: Any) -> None:
-        events.put(("signal", signum))
-
-    previous = {signum: signal.signal(signum, on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
-    run = _Workers(
-        worker_arguments(argv, port if reserved is not None else None),
-        workers,
-        events,
-        get_logger("tomodachi.workers"),
-        change_filter,
-        reload=reload,
-    )
-    try:
-        run.start_all()
-        run.log.info(
-            f"started {workers} worker processes" + (f" on port {port}" if reserved is not None else ""),
-            pids=[child.proc.pid for child in run.alive()],
+    with signals_as_events(events):
+        run = _Workers(
+            worker_arguments(argv, port if reserved is not None else None),
+            workers,
+            events,
+            get_logger("tomodachi.workers"),
+            change_filter,
+            reload=reload,
         )
-        return run.loop()
-    finally:
-        stop_watching.set()
-        run.clean_up()
-        if reserved is not None:
-            reserved.close()
-        for signum in previous:
-            with contextlib.suppress(ValueError, OSError):
-                signal.signal(signum, signal.SIG_IGN)
+        try:
+            run.start_all()
+            run.log.info(
+                f"started {workers} worker processes" + (f" on port {port}" if reserved is not None else ""),
+                pids=[child.proc.pid for child in run.alive()],
+            )
+            return run.loop()
+        finally:
+            stop_watching.set()
+            run.clean_up()
+            if reserved is not None:
+                reserved.close()
 
 
 class _Workers(EventLoop):
