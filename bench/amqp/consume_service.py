@@ -1,7 +1,7 @@
 """The tomodachi side of ``bench/amqp/callgrind.py``: consume the queued messages, then exit.
 
-Configured by ``BENCH_PREFIX`` and ``BENCH_MESSAGES``; callgrind counts from the first message to
-the last (``callgrind.toggle``).
+Configured by ``BENCH_PREFIX`` and ``BENCH_MESSAGES``, with the options of ``service.py``;
+callgrind counts from the first message to the last (``callgrind.toggle``).
 """
 
 from __future__ import annotations
@@ -14,23 +14,16 @@ import tomodachi
 from tomodachi.envelope import JsonBase
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from callgrind import toggle  # the benchmark's own module, next to this file
+import service as publish_consume  # the benchmark's own modules, next to this file
+from callgrind import toggle
 
 MESSAGES = int(os.environ.get("BENCH_MESSAGES", "2000"))
-PREFIX = os.environ.get("BENCH_PREFIX", "tomodachi-bench-cg.")
 
 
 class ConsumeService(tomodachi.Service):
     name = "bench-amqp-consume"
     message_envelope = JsonBase
-    options = tomodachi.Options(
-        **{
-            "amqp.routing_key_prefix": PREFIX,
-            "amqp.queue_name_prefix": PREFIX,
-            "amqp.queue_ttl": 600,
-            "amqp.qos.queue_prefetch_count": 100,
-        }
-    )
+    options = publish_consume.BenchService.options  # the same prefixes and prefetch
 
     def __init__(self) -> None:
         self.handled = [0]  # a plain counter (attribute writes on a Service cost more)
