@@ -144,8 +144,49 @@ def compile_handler(
         plan.none_names,
         plan.varkw,
     )
-    skip = first_param if plan.skip_key is None else plan.skip_key
     is_async = _is_async(func)
+    if is_async and (first_param is None or first is None) and not positional_only and not varkw:
+        # The usual message handler (keywords only, e.g. ``(self, data)``): one frame per call.
+
+        def call_keywords(values: Mapping[str, Any]) -> Awaitable[Any]:
+            kwargs = {}
+            for name in names:
+                if name in values:
+                    kwargs[name] = values[name]
+                elif name in none_names:
+                    kwargs[name] = None
+            return func(**kwargs)  # type: ignore[no-any-return]
+
+        return call_keywords
+
+    build = _argument_builder(plan, first)
+    if is_async:
+
+        def call_async(values: Mapping[str, Any]) -> Awaitable[Any]:
+            args, kwargs = build(values)
+            return func(*args, **kwargs)  # type: ignore[no-any-return]
+
+        return call_async
+
+    def call_any(values: Mapping[str, Any]) -> Awaitable[Any]:
+        args, kwargs = build(values)
+        return _await_if_needed(func(*args, **kwargs))
+
+    return call_any
+
+
+def _argument_builder(
+    plan: _CallPlan, first: str | None
+) -> Callable[[Mapping[str, Any]], tuple[list[Any], dict[str, Any]]]:
+    """``build(values) -> (args, kwargs)`` for a function called by *plan* (see compile_handler)."""
+    first_param, positional_only, names, none_names, varkw = (
+        plan.first_param,
+        plan.positional_only,
+        plan.names,
+        plan.none_names,
+        plan.varkw,
+    )
+    skip = first_param if plan.skip_key is None else plan.skip_key
 
     def build(values: Mapping[str, Any]) -> tuple[list[Any], dict[str, Any]]:
         args: list[Any] = [values.get(first)] if first_param is not None and first is not None else []
@@ -162,33 +203,7 @@ def compile_handler(
                     kwargs[name] = None
         return args, kwargs
 
-    if is_async and (first_param is None or first is None) and not positional_only and not varkw:
-        # The usual message handler (keywords only, e.g. ``(self, data)``): one frame per call.
-
-        def call_keywords(values: Mapping[str, Any]) -> Awaitable[Any]:
-            kwargs = {}
-            for name in names:
-                if name in values:
-                    kwargs[name] = values[name]
-                elif name in none_names:
-                    kwargs[name] = None
-            return func(**kwargs)  # type: ignore[no-any-return]
-
-        return call_keywords
-
-    if is_async:
-
-        def call_async(values: Mapping[str, Any]) -> Awaitable[Any]:
-            args, kwargs = build(values)
-            return func(*args, **kwargs)  # type: ignore[no-any-return]
-
-        return call_async
-
-    def call_any(values: Mapping[str, Any]) -> Awaitable[Any]:
-        args, kwargs = build(values)
-        return _await_if_needed(func(*args, **kwargs))
-
-    return call_any
+    return build
 
 
 def taken_names(func: Callable[..., Any], *, first: str | None = None) -> frozenset[str] | None:
