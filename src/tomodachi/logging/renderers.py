@@ -48,7 +48,6 @@ _ts_cache: tuple[int, str] = (-1, "")
 
 def format_timestamp(created: float | None = None) -> str:
     """ISO 8601 UTC with microseconds and ``Z`` for *created* (seconds since the epoch; default now)."""
-    global _ts_cache
     if created is None:
         second, nanos = divmod(time.time_ns(), 1_000_000_000)
         micros = nanos // 1000
@@ -58,10 +57,8 @@ def format_timestamp(created: float | None = None) -> str:
         if micros > 999_999:
             micros = 999_999
     cache = _ts_cache
-    if cache[0] != second:
-        cache = (second, time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second)))
-        _ts_cache = cache
-    return "%s%06dZ" % (cache[1], micros)  # noqa: UP031 - a fifth faster than the f-string, on every line
+    prefix = cache[1] if cache[0] == second else timestamp_prefix(second)
+    return "%s%06dZ" % (prefix, micros)  # noqa: UP031 - a fifth faster than the f-string, on every line
 
 
 def timestamp_prefix(second: int) -> str:
