@@ -253,6 +253,60 @@ def graceful_stop() -> tuple[float, int]:
     return exited - max(t for t, _ in answers), ok
 
 
+def throughput_section(
+    path: str, servers: list[tuple[str, str, bool]], args: argparse.Namespace
+) -> list[str]:
+    """Throughput and RSS of every server on *path*, printed with the checks; the checks not met."""
+    failed: list[str] = []
+    runs: dict[str, list[float]] = {label: [] for label, _, _ in servers}
+    memory: dict[str, list[tuple[int, int]]] = {label: [] for label, _, _ in servers}
+    for round_ in range(args.rounds):  # interleaved, the order rotated, so drift affects all alike
+        shift = round_ % len(servers)
+        for label, kind, access_log in servers[shift:] + servers[:shift]:
+            runs[label].append(throughput(kind, access_log, 75, False, args, path, memory[label]))
+    medians = {label: statistics.median(values) for label, values in runs.items()}
+    base = medians["raw aiohttp"]
+    print(f"\n## GET {path}  (median req/s; spread = (max - min) / median over the rounds)")
+    for label, _, _ in servers:
+        values = runs[label]
+        spread = (max(values) - min(values)) / medians[label] * 100
+        start_mib = statistics.median(m[0] for m in memory[label]) / 1024
+        after_mib = statistics.median(m[1] for m in memory[label]) / 1024
+        print(
+            f"  {label:<46} {medians[label]:9.0f} req/s  {medians[label] / base:5.2f}x aiohttp  "
+            f"spread {spread:4.1f}%   RSS start {start_mib:6.1f} MiB  after load {after_mib:6.1f} MiB"
+        )
+    off = medians["tomodachi, access log off"]
+    checks = [
+        (
+            "defaults (log on) / tomodachi log off",
+            medians["tomodachi defaults (access log on, console)"] / off,
+            0.8,
+        ),
+        (
+            "JSON logger (log on) / tomodachi log off",
+            medians["tomodachi, access log on, JSON logger"] / off,
+            0.8,
+        ),
+        ("tomodachi log off / raw aiohttp", off / base, 1.0),
+    ]
+    for title, ratio, target in checks:
+        ok = ratio >= target
+        failed += [] if ok else [f"{path}: {title}"]
+        print(f"  check: {title:<44} {ratio:5.2f}x  (target >= {target}x) {'ok' if ok else 'NOT MET'}")
+    aiohttp_after = statistics.median(m[1] for m in memory["raw aiohttp"])
+    for label in ("tomodachi, access log off", "tomodachi defaults (access log on, console)"):
+        served = args.seconds * min(runs[label])
+        delta = (statistics.median(m[1] for m in memory[label]) - aiohttp_after) / 1024
+        ok = delta <= 3.0 and served >= 100_000
+        failed += [] if ok else [f"{path}: RSS {label}"]
+        print(
+            f"  check: RSS after load, {label} - aiohttp {delta:+5.1f} MiB  (target <= 3 MiB, "
+            f"after >= {served / 1000:.0f}k requests; needs >= 100k) {'ok' if ok else 'NOT MET'}"
+        )
+    return failed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -282,52 +336,7 @@ def main() -> None:
         servers = [server for server in servers if server[1] != "starlette"]
     failed: list[str] = []
     for path in ("/hello", "/json"):
-        runs: dict[str, list[float]] = {label: [] for label, _, _ in servers}
-        memory: dict[str, list[tuple[int, int]]] = {label: [] for label, _, _ in servers}
-        for round_ in range(args.rounds):  # interleaved, the order rotated, so drift affects all alike
-            shift = round_ % len(servers)
-            for label, kind, access_log in servers[shift:] + servers[:shift]:
-                runs[label].append(throughput(kind, access_log, 75, False, args, path, memory[label]))
-        medians = {label: statistics.median(values) for label, values in runs.items()}
-        base = medians["raw aiohttp"]
-        print(f"\n## GET {path}  (median req/s; spread = (max - min) / median over the rounds)")
-        for label, _, _ in servers:
-            values = runs[label]
-            spread = (max(values) - min(values)) / medians[label] * 100
-            start_mib = statistics.median(m[0] for m in memory[label]) / 1024
-            after_mib = statistics.median(m[1] for m in memory[label]) / 1024
-            print(
-                f"  {label:<46} {medians[label]:9.0f} req/s  {medians[label] / base:5.2f}x aiohttp  "
-                f"spread {spread:4.1f}%   RSS start {start_mib:6.1f} MiB  after load {after_mib:6.1f} MiB"
-            )
-        off = medians["tomodachi, access log off"]
-        checks = [
-            (
-                "defaults (log on) / tomodachi log off",
-                medians["tomodachi defaults (access log on, console)"] / off,
-                0.8,
-            ),
-            (
-                "JSON logger (log on) / tomodachi log off",
-                medians["tomodachi, access log on, JSON logger"] / off,
-                0.8,
-            ),
-            ("tomodachi log off / raw aiohttp", off / base, 1.0),
-        ]
-        for title, ratio, target in checks:
-            ok = ratio >= target
-            failed += [] if ok else [f"{path}: {title}"]
-            print(f"  check: {title:<44} {ratio:5.2f}x  (target >= {target}x) {'ok' if ok else 'NOT MET'}")
-        aiohttp_after = statistics.median(m[1] for m in memory["raw aiohttp"])
-        for label in ("tomodachi, access log off", "tomodachi defaults (access log on, console)"):
-            served = args.seconds * min(runs[label])
-            delta = (statistics.median(m[1] for m in memory[label]) - aiohttp_after) / 1024
-            ok = delta <= 3.0 and served >= 100_000
-            failed += [] if ok else [f"{path}: RSS {label}"]
-            print(
-                f"  check: RSS after load, {label} - aiohttp {delta:+5.1f} MiB  (target <= 3 MiB, "
-                f"after >= {served / 1000:.0f}k requests; needs >= 100k) {'ok' if ok else 'NOT MET'}"
-            )
+        failed += throughput_section(path, servers, args)
     if args.only_throughput:
         print("\nNOT MET: " + "; ".join(failed) if failed else "\nall throughput and memory targets met")
         return
