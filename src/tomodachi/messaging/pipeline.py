@@ -214,37 +214,15 @@ class MessageHandler:
         :attr:`logger` as the context logger (see :meth:`handler_context`): it is not set again.
         """
         # The envelope is called inline (not via a helper coroutine): this is the hot path.
-        parse = self._parse
         try:
-            if len(payload) > self.max_size:
-                raise MessageTooLargeError("payload", len(payload), self.max_size)
-            if parse is None:
-                message, message_uuid = payload, None
-            else:
-                kwargs = self._envelope_kwargs
-                if self._max_size_only:
-                    result = parse(payload, max_size=self.max_size)
-                elif kwargs:
-                    if self._pass_attributes and "message_attributes" in values:
-                        kwargs = {**kwargs, "message_attributes": values["message_attributes"]}
-                    result = parse(payload, **kwargs)
-                else:
-                    result = parse(payload)
-                if type(result) is CoroutineType or inspect.isawaitable(result):  # the first: cheap
-                    result = await result
-                message, message_uuid = result[0], result[1]
+            result = self._unwrap(payload, values)
+            if type(result) is CoroutineType or inspect.isawaitable(result):  # the first: cheap
+                result = await result
+            message, message_uuid = result[0], result[1]
         except asyncio.CancelledError:
             raise
-        except MessageTooLargeError as exc:
-            return self.too_large(message_id, len(payload), exc)
         except Exception as exc:
-            self.logger.warning(
-                "undecodable message",
-                message_id=message_id,
-                error=describe_exception(exc),
-                envelope=_name(self.envelope),
-            )
-            return Outcome(Settle.DEAD_LETTER, "undecodable", exc)
+            return self._undecodable(payload, message_id, exc)
 
         values["message"] = message
         values["message_uuid"] = message_uuid
@@ -269,18 +247,51 @@ class MessageHandler:
                 )
         except asyncio.CancelledError:
             raise
-        except RetryMessage as exc:  # logged by decide(), with the attempt and the delay
-            return Outcome(Settle.RETRY, "retry requested", exc)
-        except RejectMessage as exc:
-            self.logger.warning("message rejected", message_id=message_id, reason=describe_exception(exc))
-            return Outcome(Settle.DEAD_LETTER, "rejected", exc)
         except Exception as exc:
-            self.logger.exception("uncaught exception in message handler", message_id=message_id)
-            return Outcome(Settle.DEAD_LETTER, "handler failed", exc)
+            return self._failed(message_id, exc)
         finally:
             if token is not None:
                 reset_context_logger(token)
         return HANDLED
+
+    def _unwrap(self, payload: str, values: dict[str, Any]) -> Any:
+        """The envelope's result for *payload* (awaitable for an async envelope); raises
+        ``MessageTooLargeError`` for a payload over ``max_size``."""
+        if len(payload) > self.max_size:
+            raise MessageTooLargeError("payload", len(payload), self.max_size)
+        parse = self._parse
+        if parse is None:
+            return payload, None
+        if self._max_size_only:
+            return parse(payload, max_size=self.max_size)
+        kwargs = self._envelope_kwargs
+        if not kwargs:
+            return parse(payload)
+        if self._pass_attributes and "message_attributes" in values:
+            kwargs = {**kwargs, "message_attributes": values["message_attributes"]}
+        return parse(payload, **kwargs)
+
+    def _undecodable(self, payload: str, message_id: str, exc: Exception) -> Outcome:
+        """The outcome of a payload the envelope could not unwrap (logged)."""
+        if isinstance(exc, MessageTooLargeError):
+            return self.too_large(message_id, len(payload), exc)
+        self.logger.warning(
+            "undecodable message",
+            message_id=message_id,
+            error=describe_exception(exc),
+            envelope=_name(self.envelope),
+        )
+        return Outcome(Settle.DEAD_LETTER, "undecodable", exc)
+
+    def _failed(self, message_id: str, exc: Exception) -> Outcome:
+        """The outcome of a handler that raised *exc* (logged, but for a retry request)."""
+        if isinstance(exc, RetryMessage):  # logged by decide(), with the attempt and the delay
+            return Outcome(Settle.RETRY, "retry requested", exc)
+        if isinstance(exc, RejectMessage):
+            self.logger.warning("message rejected", message_id=message_id, reason=describe_exception(exc))
+            return Outcome(Settle.DEAD_LETTER, "rejected", exc)
+        self.logger.exception("uncaught exception in message handler", message_id=message_id)
+        return Outcome(Settle.DEAD_LETTER, "handler failed", exc)
 
     def decide(
         self,
