@@ -137,15 +137,10 @@ def compile_handler(
     - Sync handlers are supported; their return value is used as is.
     """
     plan = _CallPlan(func, first, first_unless_named, missing_as_none)
-    first_param, positional_only, names, none_names, varkw = (
-        plan.first_param,
-        plan.positional_only,
-        plan.names,
-        plan.none_names,
-        plan.varkw,
-    )
+    names, none_names = plan.names, plan.none_names
     is_async = _is_async(func)
-    if is_async and (first_param is None or first is None) and not positional_only and not varkw:
+    positional_first = plan.first_param is not None and first is not None
+    if is_async and not positional_first and not plan.positional_only and not plan.varkw:
         # The usual message handler (keywords only, e.g. ``(self, data)``): one frame per call.
 
         def call_keywords(values: Mapping[str, Any]) -> Awaitable[Any]:
