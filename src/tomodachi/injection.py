@@ -118,6 +118,11 @@ class _CallPlan:
         required = (p.name for p in params if p.default is inspect.Parameter.empty)
         self.none_names = frozenset(required) if missing_as_none else frozenset()
 
+    @property
+    def first_only(self) -> bool:
+        """The function takes the first value positionally and nothing else."""
+        return bool(self.first_param) and not (self.positional_only or self.names or self.varkw)
+
 
 def compile_handler(
     func: Callable[..., Any],
@@ -153,6 +158,15 @@ def compile_handler(
             return func(**kwargs)  # type: ignore[no-any-return]
 
         return call_keywords
+
+    if first is not None and is_async and plan.first_only:
+        # ``(self, request)``: the first value only, positionally.
+        key = first
+
+        def call_first(values: Mapping[str, Any]) -> Awaitable[Any]:
+            return func(values.get(key))  # type: ignore[no-any-return]
+
+        return call_first
 
     build = _argument_builder(plan, first)
     if is_async:
@@ -199,6 +213,12 @@ def _argument_builder(
         return args, kwargs
 
     return build
+
+
+def takes_first_only(func: Callable[..., Any], *, first_unless_named: Sequence[str] = ()) -> bool:
+    """Whether *func* is async and takes the ``first`` value of :func:`compile_handler` only
+    (``async def handler(self, request)``): then ``func(value)`` is the whole call."""
+    return _CallPlan(func, "", first_unless_named, False).first_only and _is_async(func)
 
 
 def taken_names(func: Callable[..., Any], *, first: str | None = None) -> frozenset[str] | None:

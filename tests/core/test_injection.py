@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tomodachi.injection import compile_handler, compile_middleware_chain, taken_names
+from tomodachi.injection import compile_handler, compile_middleware_chain, taken_names, takes_first_only
 
 
 class Handlers:
@@ -122,3 +122,21 @@ def test_taken_names_lists_what_a_handler_can_be_given_and_none_for_kwargs() -> 
     # the first parameter gets the request whatever its name: "id" is not read from the values
     assert taken_names(h.named, first="request") == frozenset({"request"})
     assert taken_names(h.varkw, first="request") is None
+
+
+def test_takes_first_only_tells_when_the_handler_is_called_with_the_first_value_alone() -> None:
+    class Shapes:
+        async def request_only(self, request: Any) -> None: ...
+        async def with_group(self, request: Any, id: str) -> None: ...
+        async def nothing(self) -> None: ...
+        async def with_kwargs(self, request: Any, **kwargs: Any) -> None: ...
+        async def group_first(self, id: str) -> None: ...
+        def sync(self, request: Any) -> None: ...
+
+    s = Shapes()
+    assert takes_first_only(s.request_only)
+    assert not takes_first_only(s.with_group)
+    assert not takes_first_only(s.nothing)
+    assert not takes_first_only(s.with_kwargs)
+    assert not takes_first_only(s.group_first, first_unless_named=("id",))
+    assert not takes_first_only(s.sync)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import io
 import json
 from typing import Any
@@ -175,3 +176,26 @@ def test_logger_protocol_accepts_stdlib_and_tomodachi_loggers() -> None:
 
     use(tlog.get_logger("x"))
     use(logging.getLogger("x"))
+
+
+def test_a_context_logger_setter_sets_the_logger_over_the_bindings_of_the_moment() -> None:
+    from tomodachi.logging.context import ContextLoggerSetter
+
+    handler_logger = tlog.get_logger("tomodachi.http.handler").new(handler="h")
+    setter = ContextLoggerSetter(handler_logger)
+
+    def run_once() -> tuple[Any, Any]:
+        token = setter.set()
+        try:
+            return tlog.get_logger(), tlog.get_logger("setter.sticky")
+        finally:
+            tlog.reset_context_logger(token)
+
+    first, sticky = contextvars.copy_context().run(run_once)
+    assert first is handler_logger and "k" not in sticky._context
+    # A binding made in the surrounding context afterwards is seen by the next run (the state the
+    # setter made the first time is not reused over a different one).
+    tlog.get_logger("setter.sticky").bind(k="v")
+    again, sticky = contextvars.copy_context().run(run_once)
+    assert again is handler_logger and sticky._context["k"] == "v"
+    assert tlog.get_logger() is not handler_logger

@@ -21,7 +21,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from tomodachi.logging.logger import Logger
 
-__all__ = ["DEFAULT_LOGGER_NAME", "reset_context", "reset_context_logger", "set_context_logger"]
+__all__ = [
+    "DEFAULT_LOGGER_NAME",
+    "ContextLoggerSetter",
+    "reset_context",
+    "reset_context_logger",
+    "set_context_logger",
+]
 
 DEFAULT_LOGGER_NAME = "tomodachi"
 
@@ -49,26 +55,37 @@ def set_context_logger(logger: Logger) -> contextvars.Token[Any]:
     Also registers it as the bound logger for its name in this context, so ``get_logger(name)``
     agrees. Returns a token for :func:`reset_context_logger`, which restores both.
     """
-    state = _state.get()
-    # The same (context, logger) pair every time a handler runs in a fresh task: the state is
-    # immutable, so the one made the first time is shared (no dict copy per message or request).
-    key = (id(state), id(logger))
-    made = _made.get(key)
-    if made is not None and made[0] is state and made[1] is logger:
-        return _state.set(made[2])
-    name = logger.name
+    return _state.set(_with_logger(_state.get(), logger))
+
+
+def _with_logger(state: _LogContext, logger: Logger) -> _LogContext:
     loggers = state.loggers.copy()
-    loggers[name] = logger
-    new = _LogContext(name, loggers)
-    if len(_made) >= _MADE_LIMIT:
-        _made.clear()
-    _made[key] = (state, logger, new)  # holding both keeps their ids from being reused
-    return _state.set(new)
+    loggers[logger.name] = logger
+    return _LogContext(logger.name, loggers)
 
 
-# (id(state), id(logger)) -> (state, logger, the state with logger as the context logger)
-_made: dict[tuple[int, int], tuple[_LogContext, Logger, _LogContext]] = {}
-_MADE_LIMIT = 1024
+class ContextLoggerSetter:
+    """``set_context_logger(logger)`` for one logger that is set again and again (a handler's).
+
+    ``setter.set()`` returns the token as :func:`set_context_logger` does. A handler runs in a fresh
+    task (a copy of the same context) each time, so the state it sets is the same each time: it is
+    made once and reused while the state it replaces stays the same, instead of copying the
+    bindings per call.
+    """
+
+    __slots__ = ("_made", "_over", "logger")
+
+    def __init__(self, logger: Logger) -> None:
+        self.logger = logger
+        self._over: _LogContext | None = None
+        self._made = _EMPTY
+
+    def set(self) -> contextvars.Token[Any]:
+        state = _state.get()
+        if state is not self._over:
+            self._made = _with_logger(state, self.logger)
+            self._over = state
+        return _state.set(self._made)
 
 
 def reset_context_logger(token: contextvars.Token[Any]) -> None:

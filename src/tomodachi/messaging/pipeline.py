@@ -36,6 +36,7 @@ from tomodachi.injection import (
     warn_unfillable_parameters,
 )
 from tomodachi.logging import get_logger, reset_context_logger, set_context_logger
+from tomodachi.logging.context import ContextLoggerSetter
 from tomodachi.messaging.envelopes import check_envelope, resolve_envelope
 from tomodachi.messaging.errors import RejectMessage, RetryMessage
 from tomodachi.messaging.retry import Decision, RetryPolicy, Verdict, log_decision, policy_for
@@ -157,6 +158,7 @@ class MessageHandler:
             if self.takes is not None and self._only is not None:
                 self.takes &= self._only
         self.logger = get_logger(f"tomodachi.{kind}.handler").new(handler=self.name)
+        self._set_logger = ContextLoggerSetter(self.logger)
         #: How failures of this handler are retried (``retry=``, else the service's ``retry`` options).
         self.retry_policy: RetryPolicy = (
             retry if retry is not None else policy_for(service, None, where=self.name)
@@ -237,7 +239,7 @@ class MessageHandler:
                 handler_values = {**values, **message}
         if self._only is not None:
             handler_values = {k: v for k, v in handler_values.items() if k in self._only}
-        token = None if in_handler_context else set_context_logger(self.logger)
+        token = None if in_handler_context else self._set_logger.set()
         try:
             if call is not None:
                 await call(handler_values)

@@ -35,6 +35,15 @@ class ContextService(tomodachi.Service):
         tomodachi.get_logger().info("inside handler", word=word)
         return word
 
+    @tomodachi.http("GET", r"/bind")
+    async def bind(self, request: web.BaseRequest) -> str:
+        tomodachi.get_logger("context.sticky").bind(leaked="yes")
+        return repr(tomodachi.get_logger().name)
+
+    @tomodachi.http("GET", r"/bindings")
+    async def bindings(self, request: web.BaseRequest) -> str:
+        return repr(sorted(tomodachi.get_logger("context.sticky")._context))
+
     @tomodachi.http("GET", r"/slow")
     async def slow(self) -> str:
         self.entered.set()
@@ -51,6 +60,18 @@ async def test_context_logger_and_pre_handler(
     line = next(x for x in json_logs() if x["message"] == "inside handler")
     assert line["logger"] == "tomodachi.http.handler"
     assert (line["handler"], line["type"], line["word"]) == ("logs", "tomodachi.http", "hello")
+
+
+async def test_a_request_sees_neither_the_context_logger_nor_the_bindings_of_the_one_before(
+    serve: Any, json_logs: Any
+) -> None:
+    async with serve(ContextService) as r, aiohttp.ClientSession() as one_connection:
+        # Same keep-alive connection for both requests (one connector, sequential requests).
+        async with one_connection.get(r.url + "/bind") as response:
+            assert await response.text() == repr("tomodachi.http.handler")
+        async with one_connection.get(r.url + "/bindings") as response:
+            assert await response.text() == "[]"
+    assert tomodachi.get_logger().name == "tomodachi"
 
 
 async def test_client_gone_before_the_response_is_logged_as_499(

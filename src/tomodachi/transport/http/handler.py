@@ -8,13 +8,20 @@ A request then builds one small ``values`` dict and makes one call.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 
-from tomodachi.injection import HandlerCall, Invoke, compile_handler, compile_middleware_chain
+from tomodachi.injection import (
+    HandlerCall,
+    Invoke,
+    compile_handler,
+    compile_middleware_chain,
+    takes_first_only,
+)
 from tomodachi.logging import Logger, get_logger, reset_context_logger, set_context_logger
+from tomodachi.logging.context import ContextLoggerSetter
 from tomodachi.observability import hooks as _hooks
 from tomodachi.transport.http._keys import REAL_IP_RESOLVER_KEY, ROUTE_INFO_KEY
 from tomodachi.transport.http.access_log import AbortedResponse, AccessLog, RouteLogInfo, now
@@ -250,7 +257,18 @@ def group_values(groups: Mapping[str, str | None], drop_none: frozenset[str]) ->
 class HttpEndpoint:
     """An ``@http`` handler compiled for the router."""
 
-    __slots__ = ("call", "drop_none", "invoke", "log_info", "logger", "name", "pre_handler", "state")
+    __slots__ = (
+        "call",
+        "direct",
+        "drop_none",
+        "invoke",
+        "log_info",
+        "logger",
+        "name",
+        "pre_handler",
+        "set_logger",
+        "state",
+    )
 
     def __init__(
         self,
@@ -271,7 +289,13 @@ class HttpEndpoint:
         self.invoke: Invoke | None = (
             compile_middleware_chain(middlewares, call, 2, protected=PROTECTED) if middlewares else None
         )
+        #: The handler itself when ``handler(request)`` is the whole call (no middlewares, no
+        #: other parameters): called without building the values to inject.
+        self.direct: Callable[[web.BaseRequest], Awaitable[Any]] | None = (
+            None if middlewares or not takes_first_only(func, first_unless_named=group_names) else func
+        )
         self.logger = handler_logger(name, "tomodachi.http")
+        self.set_logger = ContextLoggerSetter(self.logger)
         self.log_info = RouteLogInfo(name, ignore_logging)
         self.drop_none = groups_with_defaults(func, group_names)
         self.pre_handler = pre_handler_func
@@ -309,31 +333,37 @@ class HttpEndpoint:
                 reserved = need
             if limit != _AIOHTTP_CLIENT_MAX_SIZE:
                 request = request.clone(client_max_size=limit)
-        timed = state.access_enabled()
+        access = state.access_log  # (state.access_enabled() without the call, per request)
+        timed = access is not None and access.enabled
         started = now() if timed else 0.0
-        token = set_context_logger(self.logger)
+        # Not reset afterwards: aiohttp runs each request in a task of its own, on a copy of the
+        # connection's context (aiohttp#3406), so what is set here ends with the request.
+        self.set_logger.set()
         try:
-            values = (
-                {"request": request, **group_values(groups, self.drop_none)}
-                if groups
-                else {"request": request}
-            )
             if self.pre_handler is not None:
                 outcome = self.pre_handler(state.service, request)
                 if inspect.isawaitable(outcome):
                     await outcome
-            invoke = self.invoke
-            if invoke is None:
-                result = await self.call(values)
+            direct = self.direct
+            if direct is not None:
+                result = await direct(request)
             else:
-                result = await invoke((state.service, request), values)
+                values = (
+                    {"request": request, **group_values(groups, self.drop_none)}
+                    if groups
+                    else {"request": request}
+                )
+                invoke = self.invoke
+                if invoke is None:
+                    result = await self.call(values)
+                else:
+                    result = await invoke((state.service, request), values)
             response = resolve_response_sync(result, defaults=state.defaults)
             if response is result:
                 state.finish(response)
         except (Exception, SystemExit, KeyboardInterrupt) as exc:
             response = await state.failure(self.name, request, exc)
         finally:
-            reset_context_logger(token)
             if reserved:
                 budget = state.budget
                 assert budget is not None

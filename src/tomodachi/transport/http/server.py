@@ -98,11 +98,13 @@ class _Connection(web.RequestHandler):
         if fresh is None:
             super().data_received(data)
             return
-        idle = not getattr(self, "_request_in_progress", True) and not getattr(self, "_messages", True)
         super().data_received(data)
+        # (data_received only adds messages; the request loop takes them and marks a request in
+        # progress, so both are read after the parser ran.)
         if getattr(self, "_messages", None):
-            fresh.pop(self, None)  # a whole request arrived: the headers are in
-        elif idle and self not in fresh:
+            if fresh:
+                fresh.pop(self, None)  # a whole request arrived: the headers are in
+        elif not getattr(self, "_request_in_progress", True) and self not in fresh:
             # The first bytes of the next request on a keep-alive connection: its headers are due.
             fresh[self] = self._loop.time()
 
