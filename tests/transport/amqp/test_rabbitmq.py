@@ -372,3 +372,39 @@ async def test_queue_with_other_arguments_fails_the_start_with_one_line(
     assert "\n" not in text
     assert f"cannot declare queue '{prefix}existing': PRECONDITION_FAILED" in text
     assert "inequivalent arg 'x-expires'" in text and "delete it" in text
+
+
+async def test_a_consumer_the_broker_cancels_starts_again_on_a_reopened_channel(
+    harness: Harness, prefix: str, raw: Any, json_logs: Any
+) -> None:
+    got: list[str] = []
+
+    class Cancelled(tomodachi.Service):
+        name = "cancelled"
+        options = amqp_options(prefix)
+
+        @tomodachi.amqp("cancel.me", queue_name="cancelled")
+        async def handle(self, data: str) -> None:
+            got.append(data)
+
+    container = await harness.start(Cancelled)
+    service = container.instances[0]
+    await tomodachi.amqp_publish(service, "before", "cancel.me")
+    await wait_until(lambda: got == ["before"], what="the first message")
+    # Deleting the queue makes the broker cancel its consumer (basic.cancel): the channel reopens,
+    # the queue and its binding are declared again and the consumer starts again.
+    await raw.queue_delete(f"{prefix}cancelled")
+    await wait_until(
+        lambda: any(r["message"].startswith("the broker cancelled a consumer") for r in json_logs()),
+        what="the cancel noticed",
+    )
+
+    async def delivered_after() -> bool:
+        await tomodachi.amqp_publish(service, "after", "cancel.me")
+        await asyncio.sleep(0.1)
+        return "after" in got
+
+    deadline = time.monotonic() + 10
+    while not await delivered_after():  # published until the queue is back and consumed again
+        assert time.monotonic() < deadline, "the consumer did not start again"
+    assert harness.transport(container).ready

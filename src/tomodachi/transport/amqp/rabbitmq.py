@@ -7,8 +7,10 @@ options (:mod:`.connection`): it declares durable topic exchanges and durable qu
 (``amqp.qos``, re-applied after a reconnection), consumes with manual acknowledgement and
 settles with ack, nack-with-requeue or reject. The transport decides everything else.
 
-After a broker outage the robust channel re-declares the topology and restarts the consumers;
-deliveries that were in flight are redelivered by the broker (their late acks are discarded).
+The consumers are registered on the robust channel's aiormq channel, without aio-pika's
+per-delivery message object and task (:mod:`.consumers`). After a broker outage the robust channel
+re-declares the topology and the consumers start again; deliveries that were in flight are
+redelivered by the broker (their late acks are discarded).
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from aio_pika.abc import AbstractIncomingMessage, AbstractRobustChannel, AbstractRobustQueue, ExchangeType
+from aio_pika.abc import AbstractRobustChannel, AbstractRobustQueue, ExchangeType
 from aio_pika.exceptions import AMQPError, ChannelClosed, ChannelInvalidStateError
+from aiormq.abc import DeliveredMessage
 from aiormq.exceptions import ChannelLockedResource
 from pamqp.commands import Basic
 
@@ -31,6 +34,7 @@ from tomodachi.transport.amqp.connection import (
     AmqpConnection,
     get_connection,
 )
+from tomodachi.transport.amqp.consumers import ChannelConsumers
 from tomodachi.transport.amqp.errors import (
     AmqpChannelClosed,
     AmqpConnectionException,
@@ -63,8 +67,8 @@ class RabbitMQBackend:
         self._connection: AmqpConnection | None = None
         self._channel: AbstractRobustChannel | None = None
         self._queues: dict[str, AbstractRobustQueue] = {}
-        self._consumer_tags: list[tuple[AbstractRobustQueue, str]] = []
         self._log = get_logger("tomodachi.amqp")
+        self._consumers = ChannelConsumers(self._log)
 
     @property
     def ready(self) -> bool:
@@ -103,13 +107,19 @@ class RabbitMQBackend:
         await channel.set_qos(prefetch_count=int(qos.queue_prefetch_count), global_=False)
 
     async def _on_channel_reopened(self, channel: AbstractRobustChannel | None) -> None:
+        if channel is None:
+            return
         global_prefetch = int(self._options.amqp.qos.global_prefetch_count)
-        if global_prefetch and channel is not None:
+        if global_prefetch:
             try:
                 underlay = await channel.get_underlay_channel()
                 await underlay.basic_qos(prefetch_count=global_prefetch, global_=True)
             except _SETTLE_ERRORS as exc:
                 self._log.debug("could not re-apply the channel prefetch limit", error=repr(exc))
+        try:
+            await self._consumers.restart(channel)
+        except _SETTLE_ERRORS as exc:  # the channel closed again: it reopens, and this runs again
+            self._log.debug("could not restart the consumers", error=repr(exc))
 
     def _open_channel(self) -> AbstractRobustChannel:
         if self._channel is None:  # pragma: no cover - the transport declares inside start()
@@ -163,19 +173,20 @@ class RabbitMQBackend:
     def republish(
         self, delivery: Delivery, exchange: str, routing_key: str, headers: dict[str, Any]
     ) -> Awaitable[None]:
-        message: AbstractIncomingMessage = delivery.handle
+        message: DeliveredMessage = delivery.handle
+        received = message.header.properties
         properties = Basic.Properties(
-            content_type=message.content_type,
-            content_encoding=message.content_encoding,
+            content_type=received.content_type,
+            content_encoding=received.content_encoding,
             headers=headers,
             delivery_mode=_PERSISTENT,
-            priority=message.priority,
-            correlation_id=message.correlation_id,
-            reply_to=message.reply_to,
-            message_id=message.message_id,
-            timestamp=message.timestamp,
-            message_type=message.type,
-            app_id=message.app_id,
+            priority=received.priority,
+            correlation_id=received.correlation_id,
+            reply_to=received.reply_to,
+            message_id=received.message_id,
+            timestamp=received.timestamp,
+            message_type=received.message_type,
+            app_id=received.app_id,
         )
         connection = self._connection
         if connection is None:  # pragma: no cover - only settled deliveries are republished
@@ -184,65 +195,57 @@ class RabbitMQBackend:
             exchange,
             routing_key,
             delivery.body,
-            message_id=message.message_id or "",
+            message_id=received.message_id or "",
             timeout=float(self._options.amqp.publish_timeout),
             properties=properties,
         )
 
     # -- consuming ---------------------------------------------------------------------------
     async def consume(self, queue: str, on_delivery: OnDelivery) -> None:
-        robust_queue = self._queues[queue]
-
-        async def on_message(message: AbstractIncomingMessage) -> None:
-            # aio-pika calls this in a task tied to the channel (cancelled if the channel closes);
+        async def on_message(message: DeliveredMessage) -> None:
+            # aiormq calls this in a task of the channel's (cancelled if the channel closes);
             # on_delivery hands the message to a task of the transport's.
+            properties = message.header.properties
+            frame: Basic.Deliver = message.delivery  # type: ignore[assignment]  # a consumer's: Deliver
             pending = on_delivery(
                 Delivery(
                     message.body,
-                    message.message_id,
-                    message.headers,
-                    bool(message.redelivered),
-                    message.delivery_tag,
+                    properties.message_id,
+                    properties.headers or {},
+                    bool(frame.redelivered),
+                    frame.delivery_tag,
                     None,  # classic queues do not count (quorum ones: the x-delivery-count header)
-                    message.content_type,
-                    message.exchange or "",
-                    message.routing_key or "",
+                    properties.content_type,
+                    frame.exchange or "",
+                    frame.routing_key or "",
                     message,
                 )
             )
             if pending is not None:
                 await pending
 
-        tag = await robust_queue.consume(on_message, no_ack=False)
-        self._consumer_tags.append((robust_queue, tag))
+        await self._consumers.add(self._open_channel(), self._queues[queue].name, on_message)
 
     async def stop_consuming(self) -> None:
-        tags, self._consumer_tags = self._consumer_tags, []
+        # Cancelled only while the broker is reachable: during an outage nothing arrives anyway,
+        # and the channel is closed (never to be restored) right after the drain.
         connection = self._connection
-        if tags and connection is not None and connection.ready:
-            # Cancelling also drops the consumers from what the robust channel would restore.
-            # While the broker is unreachable nothing arrives anyway, and the channel is closed
-            # (never to be restored) right after the drain.
-            results = await asyncio.gather(
-                *(asyncio.wait_for(queue.cancel(tag), CLOSE_TIMEOUT) for queue, tag in tags),
-                return_exceptions=True,
-            )
-            for result in results:
-                if isinstance(result, BaseException):
-                    self._log.debug("could not cancel a consumer", error=repr(result))
+        await self._consumers.stop(cancel=connection is not None and connection.ready)
 
     # -- settling ----------------------------------------------------------------------------
+    # On the channel the message came on: after a reconnection that one is closed, the call
+    # raises ChannelInvalidStateError (a settle error) and the broker redelivers the message.
     def ack(self, delivery: Delivery) -> Awaitable[None]:
-        message: AbstractIncomingMessage = delivery.handle
-        return message.ack()
+        message: DeliveredMessage = delivery.handle
+        return message.channel.basic_ack(delivery.delivery_tag or 0)
 
     def requeue(self, delivery: Delivery) -> Awaitable[None]:
-        message: AbstractIncomingMessage = delivery.handle
-        return message.nack(requeue=True)
+        message: DeliveredMessage = delivery.handle
+        return message.channel.basic_nack(delivery.delivery_tag or 0, requeue=True)
 
     def reject(self, delivery: Delivery) -> Awaitable[None]:
-        message: AbstractIncomingMessage = delivery.handle
-        return message.reject(requeue=False)
+        message: DeliveredMessage = delivery.handle
+        return message.channel.basic_reject(delivery.delivery_tag or 0, requeue=False)
 
     def settled(
         self, handler: str, delivery: Delivery, delivery_count: int, result: str, outcome: Outcome
