@@ -231,9 +231,9 @@ def build_response(
     charset: str | None = None,
 ) -> web.Response:
     """The general builder behind every return convention."""
-    if isinstance(status, bytes):
-        status = status.decode()
-    status_code = int(status)
+    if type(status) is not int:  # "200", b"200", HTTPStatus.OK, ...
+        status = int(status.decode() if isinstance(status, bytes) else status)
+    status_code: int = status
     if not headers and content_type is None and charset is None:
         # Fast path: default content type and charset.
         return web.Response(
@@ -247,9 +247,8 @@ def build_response(
         except TypeError:  # an unhashable value: not remembered
             known = key = None
         if known is not None:  # the same headers as before: merged and checked then
-            return web.Response(
-                body=_encode(body, known[1]), status=status_code, reason=reason, headers=known[0]
-            )
+            encoded = body.encode(known[1]) if type(body) is str else _encode(body, known[1])
+            return web.Response(body=encoded, status=status_code, reason=reason, headers=known[0])
     real, effective = _merge_headers(headers, defaults, content_type, charset)
     if key is not None:
         if len(defaults.resolved) >= RESOLVED_HEADERS_LIMIT:
@@ -300,18 +299,21 @@ def resolve_response_sync(
     d = defaults or _DEFAULTS
     if isinstance(value, str):
         return web.Response(body=value.encode(d.charset), status=status, headers=d.headers)
+    if isinstance(value, (tuple, list)):  # before the rarer kinds: the second most usual return
+        size = len(value)
+        if size == 3:
+            return build_response(value[1], value[0], value[2], d)
+        if size == 2:
+            return build_response(value[1], value[0], None, d)
+        raise TypeError(
+            f"an HTTP response tuple must be (status, body) or (status, body, headers), got {value!r}"
+        )
     if isinstance(value, web.StreamResponse):
         return value
     if value is None:
         return web.Response(body=b"", status=status, headers=d.headers)
     if isinstance(value, (bytes, bytearray)):
         return web.Response(body=value, status=status, headers=d.headers)
-    if isinstance(value, (tuple, list)):
-        if len(value) not in (2, 3):
-            raise TypeError(
-                f"an HTTP response tuple must be (status, body) or (status, body, headers), got {value!r}"
-            )
-        return build_response(value[1], value[0], value[2] if len(value) == 3 else None, d)
     if isinstance(value, dict):
         return build_response(value.get("body"), value.get("status", status), value.get("headers"), d)
     if isinstance(value, Response):
