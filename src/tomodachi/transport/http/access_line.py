@@ -104,18 +104,19 @@ _VERSIONS = {HttpVersion11: "HTTP/1.1", HttpVersion10: "HTTP/1.0"}
 def gather(
     request: web.BaseRequest,
     response: web.StreamResponse,
+    status: int,
     created: float,
     request_time: float,
     handler_elapsed: float | None,
     real_ip: RealIpResolver | None,
 ) -> AccessRecord:
-    """The access record of one request whose response was sent (or abandoned).
+    """The access record of one request whose response (of *status*, as the caller read it) was
+    sent or abandoned.
 
     The request line and headers are read from aiohttp's parsed message when it has one (the
     public properties run a Python getter each on first use: together a third of the cost of an
     access line), else through the public properties.
     """
-    status = response.status
     replaced: int | None = None
     aborted = False
     protocol = request.protocol

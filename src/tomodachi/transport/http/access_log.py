@@ -96,8 +96,9 @@ class AccessLog:
         # taken by whichever thread flushes, without a lock and without losing one.
         self._pending: deque[AccessRecord] = deque()
         self._flush_callback = self._flush  # one bound method, queued once per batch
-        # (pipeline, whether its lines may wait): asked once per pipeline, not per request.
-        self._deferrable: tuple[Pipeline | None, bool] = (None, False)
+        # The pipeline whose lines wait in _pending (at info, deferrable): emit asks once per
+        # pipeline (configure() makes a new one), not per request.
+        self._batching: Pipeline | None = None
 
     def open(self, base_dir: str | None = None) -> None:
         if self.path and self._file is None:
@@ -124,21 +125,20 @@ class AccessLog:
         nothing but the time of the write (console/JSON output, no processors but secret masking),
         else now."""
         pipeline = current_pipeline()
-        if pipeline.level > _INFO and self._file is None:
-            return
-        deferrable = self._deferrable
-        if deferrable[0] is not pipeline:  # configure() made a new pipeline: ask again
-            deferrable = self._deferrable = (pipeline, _deferrable(pipeline))
-        if deferrable[1]:
-            pending = self._pending
-            pending.append(record)
-            waiting = len(pending)
-            if waiting == 1:
-                defer(self._flush_callback)
-            elif waiting >= MAX_WAITING:
-                self._flush()
-            return
-        self._write(pipeline, record, now=True)
+        if pipeline is not self._batching:
+            if pipeline.level > _INFO and self._file is None:
+                return
+            if not _deferrable(pipeline):
+                self._write(pipeline, record, now=True)
+                return
+            self._batching = pipeline
+        pending = self._pending
+        pending.append(record)
+        waiting = len(pending)
+        if waiting == 1:
+            defer(self._flush_callback)
+        elif waiting >= MAX_WAITING:
+            self._flush()
 
     def _flush(self) -> None:
         waiting = self._pending
@@ -221,18 +221,19 @@ class AccessLogger(AbstractAccessLogger):
         config = self.logger
         if not isinstance(config, AccessLog):
             return
+        status = response.status
         elapsed: float | None = None
         try:
             route, elapsed, started = request[ROUTE_INFO_KEY]
         except KeyError:
             pass
         else:
-            if route is not None and (route.ignore_all or response.status in route.ignore_statuses):
+            if route is not None and (route.ignore_all or status in route.ignore_statuses):
                 return
             if started is not None:
                 # aiohttp's figure follows the loop clock (1 ms steps under uvloop); ours is finer.
                 time = now() - started
-        config.emit(gather(request, response, _wall_clock(), time, elapsed, config.real_ip))
+        config.emit(gather(request, response, status, _wall_clock(), time, elapsed, config.real_ip))
 
 
 #: The clock used for handler timing (monotonic, like the loop's): ``time.perf_counter`` itself,
