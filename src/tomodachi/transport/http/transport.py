@@ -26,11 +26,11 @@ from aiohttp import web
 
 from tomodachi.errors import ConfigurationError, ServiceStartError
 from tomodachi.injection import first_parameter
-from tomodachi.logging import get_logger
+from tomodachi.logging import Logger, get_logger
 from tomodachi.observability import hooks as _hooks
 from tomodachi.transport.base import Handler, Transport
 from tomodachi.transport.http._keys import ROUTE_INFO_KEY
-from tomodachi.transport.http.access_log import AccessLog, AccessLogger, now
+from tomodachi.transport.http.access_log import AccessLog, now
 from tomodachi.transport.http.config import HttpConfig
 from tomodachi.transport.http.declaration import (
     HttpErrorRoute,
@@ -40,40 +40,17 @@ from tomodachi.transport.http.declaration import (
     WebSocketRoute,
 )
 from tomodachi.transport.http.handler import BodyTimeoutError, Endpoint, HttpState
+from tomodachi.transport.http.listen import listen, listening_fields
 from tomodachi.transport.http.real_ip import RealIpResolver
 from tomodachi.transport.http.responses import ResponseDefaults, bare_response
 from tomodachi.transport.http.route_builder import add_mount, build_routes
 from tomodachi.transport.http.routes import Router, compile_url
-from tomodachi.transport.http.server import Server, request_timeout
+from tomodachi.transport.http.server import request_timeout
 
 __all__ = ["HttpTransport"]
 
-_IS_LINUX = sys.platform.startswith("linux")
-
 #: Bodies being received: the request's task -> (bytes received so far, loop time they last changed).
 _BodyMarks = dict["asyncio.Task[Any]", tuple[int, float]]
-
-
-def _display_host(host: str | None) -> str:
-    return "localhost" if host in (None, "", "0.0.0.0", "127.0.0.1", "::") else str(host)
-
-
-def _is_wildcard(host: Any) -> bool:
-    return host in ("0.0.0.0", "::")
-
-
-def _bound_urls(addresses: Sequence[Any]) -> list[str]:
-    """The URLs of the sockets really bound (``http://0.0.0.0:9700/``, ``http://[::]:9700/``)."""
-    urls: list[str] = []
-    for address in addresses:
-        if isinstance(address, tuple) and len(address) >= 2:
-            host = str(address[0])
-            url = f"http://[{host}]:{address[1]}/" if ":" in host else f"http://{host}:{address[1]}/"
-        else:  # a unix socket path
-            url = str(address)
-        if url not in urls:
-            urls.append(url)
-    return urls
 
 
 class HttpTransport(Transport):
@@ -188,60 +165,25 @@ class HttpTransport(Transport):
         log = get_logger("tomodachi.http")
         # Passed to current_task(): without it, Python 3.11 asks the OS for the pid per request.
         self._loop = asyncio.get_running_loop()
-        reuse_port: bool | None = None
-        if config.reuse_port:
-            if _IS_LINUX:
-                reuse_port = True
-            else:
-                log.warning("the 'http.reuse_port' option is only supported on Linux: it is ignored")
-        server = Server(
-            self._handle,
-            fresh=self._fresh if config.header_timeout > 0 else None,
-            defaults=state.defaults,
-            errors=state.errors,
-            access_log_class=AccessLogger,
-            access_log=state.access_log,
-            keepalive_timeout=max(float(config.keepalive_timeout), 0.0),
-        )
-        # Used by the runner's cleanup at the end of stop(), when our handlers are done: it bounds
-        # the writing of responses still on their way (e.g. a large FileResponse).
-        runner = web.ServerRunner(server, shutdown_timeout=max(float(self.grace_period), 0.1))
-        await runner.setup()
-        host = config.host or None
-        requested = config.port or 0
-        site = web.TCPSite(runner, host, requested, reuse_port=reuse_port)
-        try:
-            await site.start()
-        except (OSError, OverflowError, ValueError) as exc:
-            await runner.cleanup()
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            message = f"unable to bind service [http] to http://{_display_host(host)}:{requested}/ ({reason})"
-            # Not logged here: the runner logs the start-up failure once, with the file and service.
-            raise ServiceStartError(message) from exc
+        fresh = self._fresh if config.header_timeout > 0 else None
+        runner = await listen(self._handle, config, state, fresh, self.grace_period, log)
         self._runner = runner
         self._listening = True
         if config.header_timeout > 0 or config.body_timeout > 0:
             self._watcher = self.intake.spawn(self._watch_slow_clients(), name="tomodachi.http.slow-clients")
         addresses = runner.addresses
-        self.port = int(addresses[0][1]) if addresses else requested
+        self.port = int(addresses[0][1]) if addresses else (config.port or 0)
         self.service.context["_http_port"] = self.port
-        shown = _display_host(host)
-        bound = _bound_urls(addresses)
-        extra: dict[str, Any] = {"bound": " ".join(bound)}
-        if any(_is_wildcard(address[0]) for address in addresses):  # every interface: how to reach it here
-            extra["local_url"] = f"http://127.0.0.1:{self.port}/"
-        log.info(
-            "accepting http requests",
-            listen_url=f"http://{shown}:{self.port}/",
-            listen_host=shown,
-            listen_port=self.port,
-            **extra,
-        )
+        await self._announce(config.host or None, self.port, addresses, log)
+
+    async def _announce(self, host: str | None, port: int, addresses: list[Any], log: Logger) -> None:
+        """Log where the server listens; tell the (deprecated) discovery registries its routes."""
+        log.info("accepting http requests", **listening_fields(host, port, addresses))
         if getattr(self.service, "discovery", None):  # deprecated registries: told once per route
             from tomodachi.discovery import add_http_endpoint
 
             for method, pattern in self.routes():
-                await add_http_endpoint(self.service, host or "0.0.0.0", self.port, method, pattern)
+                await add_http_endpoint(self.service, host or "0.0.0.0", port, method, pattern)
 
     def route_of(self, endpoint: Any) -> str | None:
         """The URL pattern *endpoint* is served on (the literal path of an exact route)."""
