@@ -121,6 +121,20 @@ class MessageHandler:
         #: The value that names where a message came from (``routing_key``, ``topic``, ``queue``).
         self.positional_key = positional_key
         self.max_size = DEFAULT_MAX_MESSAGE_SIZE if max_size is None else max_size
+        self._setup_envelope(envelope, envelope_kwargs)
+        self._only = frozenset(callback_kwargs) if callback_kwargs is not None else None
+        if middleware is None:
+            middleware = list(getattr(service, "message_middleware", None) or [])
+        self._compile(handler, middleware, value_names, callback_kwargs)
+        self.logger = get_logger(f"tomodachi.{kind}.handler").new(handler=self.name)
+        self._set_logger = ContextLoggerSetter(self.logger)
+        #: How failures of this handler are retried (``retry=``, else the service's ``retry`` options).
+        self.retry_policy: RetryPolicy = (
+            retry if retry is not None else policy_for(service, None, where=self.name)
+        )
+
+    def _setup_envelope(self, envelope: Any, envelope_kwargs: Mapping[str, Any] | None) -> None:
+        """How payloads are unwrapped: the envelope's ``parse_message`` and its keywords."""
         self._parse = getattr(envelope, "parse_message", None) if envelope is not None else None
         # Like the original, message_attributes are passed only with decorator options.
         self._pass_attributes = bool(envelope_kwargs)
@@ -129,14 +143,17 @@ class MessageHandler:
             self._envelope_kwargs["max_size"] = self.max_size
         # The usual keywords (a built-in envelope, no decorator options): passed as one keyword.
         self._max_size_only = self._envelope_kwargs == {"max_size": self.max_size}
-        self._only = frozenset(callback_kwargs) if callback_kwargs is not None else None
-        call = compile_handler(
-            handler.func,
-            first="message" if envelope is None else None,
-            missing_as_none=True,
-        )
-        if middleware is None:
-            middleware = list(getattr(service, "message_middleware", None) or [])
+
+    def _compile(
+        self,
+        handler: Handler,
+        middleware: Sequence[Callable[..., Any]],
+        value_names: Collection[str] | None,
+        callback_kwargs: Sequence[str] | None,
+    ) -> None:
+        """The handler's call (and middleware chain), what it can be given, start-up warnings."""
+        first = "message" if self.envelope is None else None
+        call = compile_handler(handler.func, first=first, missing_as_none=True)
         self._invoke = compile_middleware_chain(middleware, call, 3, missing_as_none=True)
         #: Every keyword the handler can be given (None: not known), see ``value_names``.
         self.value_names = self._handler_names(handler, value_names, callback_kwargs)
@@ -145,8 +162,8 @@ class MessageHandler:
                 handler.func,
                 self.value_names,
                 handler=handler.name,
-                kind=kind,
-                service=str(getattr(service, "name", "")),
+                kind=self.kind,
+                service=str(getattr(self.service, "name", "")),
             )
         # Without middleware the handler is called directly (one coroutine less per message).
         self._call = None if middleware else call
@@ -154,15 +171,9 @@ class MessageHandler:
         #: middleware); a transport may leave out the others (see :meth:`takes_any`).
         self.takes: frozenset[str] | None = None
         if not middleware:
-            self.takes = taken_names(handler.func, first="message" if envelope is None else None)
+            self.takes = taken_names(handler.func, first=first)
             if self.takes is not None and self._only is not None:
                 self.takes &= self._only
-        self.logger = get_logger(f"tomodachi.{kind}.handler").new(handler=self.name)
-        self._set_logger = ContextLoggerSetter(self.logger)
-        #: How failures of this handler are retried (``retry=``, else the service's ``retry`` options).
-        self.retry_policy: RetryPolicy = (
-            retry if retry is not None else policy_for(service, None, where=self.name)
-        )
 
     def _handler_names(
         self, handler: Handler, value_names: Collection[str] | None, only: Sequence[str] | None
