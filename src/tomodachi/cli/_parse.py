@@ -312,6 +312,37 @@ def parse_run_arguments(args: Sequence[str], environ: Mapping[str, str] | None =
     if isinstance(loop, str):
         result.loop = _loop(loop, source)
 
+    _read_logging(raw, environ, result)
+
+    broker, source = _setting(raw, environ, "message_broker")
+    if isinstance(broker, str):
+        if broker.lower() not in _MESSAGE_BROKERS:
+            raise UsageError(
+                f"Invalid value for --message-broker option: {broker!r} not recognized "
+                f"(expected 'memory' or 'default'{_env_note(source)})"
+            )
+        result.message_broker = None if broker.lower() == "default" else broker.lower()
+
+    if raw.config_files:
+        result.config_files = raw.config_files
+        result.config = load_config_files(raw.config_files)
+
+    _read_http_address(raw, environ, result)
+
+    workers, source = _setting(raw, environ, "workers")
+    if isinstance(workers, str):
+        result.workers = _workers(workers, source)
+    if result.workers > 1 and result.message_broker == "memory":
+        raise UsageError(
+            f"--workers {result.workers} cannot run on the in-memory message broker (--message-broker "
+            "memory): it lives in one process, so the workers would not share it; use one worker or a "
+            "real broker"
+        )
+    return result
+
+
+def _read_logging(raw: _Raw, environ: Mapping[str, str], result: RunArguments) -> None:
+    """``--log-level``, ``--logger`` and ``--custom-logger`` (command line, else environment)."""
     level, source = _setting(raw, environ, "log_level")
     if isinstance(level, str):
         result.log_level = _log_level(level, source)
@@ -342,19 +373,9 @@ def parse_run_arguments(args: Sequence[str], environ: Mapping[str, str] | None =
     elif isinstance(logger, str):
         result.logger = logger
 
-    broker, source = _setting(raw, environ, "message_broker")
-    if isinstance(broker, str):
-        if broker.lower() not in _MESSAGE_BROKERS:
-            raise UsageError(
-                f"Invalid value for --message-broker option: {broker!r} not recognized "
-                f"(expected 'memory' or 'default'{_env_note(source)})"
-            )
-        result.message_broker = None if broker.lower() == "default" else broker.lower()
 
-    if raw.config_files:
-        result.config_files = raw.config_files
-        result.config = load_config_files(raw.config_files)
-
+def _read_http_address(raw: _Raw, environ: Mapping[str, str], result: RunArguments) -> None:
+    """``--host`` and ``--port``: the ``http.host`` / ``http.port`` options, over the config files."""
     host, source = _setting(raw, environ, "host")
     if isinstance(host, str):
         result.host = host
@@ -368,17 +389,6 @@ def parse_run_arguments(args: Sequence[str], environ: Mapping[str, str] | None =
     }
     if http:  # after the config files: the command line (or its variable) wins
         result.config = merge_config(result.config, {"options": http})
-
-    workers, source = _setting(raw, environ, "workers")
-    if isinstance(workers, str):
-        result.workers = _workers(workers, source)
-    if result.workers > 1 and result.message_broker == "memory":
-        raise UsageError(
-            f"--workers {result.workers} cannot run on the in-memory message broker (--message-broker "
-            "memory): it lives in one process, so the workers would not share it; use one worker or a "
-            "real broker"
-        )
-    return result
 
 
 def _workers(value: str, source: str) -> int:
