@@ -34,32 +34,46 @@ __all__ = [
     "gather",
     "json_fields",
     "json_line",
+    "make_record",
     "mask_query_string",
 ]
 
 LOGGER_NAME = "tomodachi.http.response"
 
-#: (created, status_code, replaced_status_code, response_aborted, remote_ip, auth_user,
-#: request_method, request_path, query_string (raw, unmasked; "" when none), http_version,
-#: response_content_length, request_content_length, user_agent, handler_elapsed_time (seconds or
-#: None), request_time (seconds)); ``None`` for an optional field that is left out.
-AccessRecord: TypeAlias = tuple[
-    float,
-    int,
-    "int | None",
-    bool,
-    str,
-    "str | None",
-    str,
-    str,
-    str,
-    str,
-    "int | None",
-    "int | None",
-    str,
-    "float | None",
-    float,
-]
+#: What every line shows, in this order: (status_code, remote_ip, request_method, request_path,
+#: http_version, response_content_length, user_agent). Most lines repeat one: as a whole it is
+#: the key of the remembered middle of a line (see console_line).
+LineKey: TypeAlias = tuple[int, str, str, str, str, "int | None", str]
+#: The fields most lines leave out: (replaced_status_code, response_aborted, auth_user,
+#: query_string (raw, unmasked; "" when none), request_content_length).
+LineExtra: TypeAlias = tuple["int | None", bool, "str | None", str, "int | None"]
+#: (created, LineKey, handler_elapsed_time (seconds or None), request_time (seconds), LineExtra
+#: or None when all of its fields are left out).
+AccessRecord: TypeAlias = tuple[float, LineKey, "float | None", float, "LineExtra | None"]
+
+
+def make_record(
+    created: float,
+    status: int,
+    ip: str,
+    method: str,
+    path: str,
+    version: str,
+    sent: int | None,
+    agent: str,
+    elapsed: float | None,
+    total: float,
+    *,
+    replaced: int | None = None,
+    aborted: bool = False,
+    user: str | None = None,
+    query: str = "",
+    received: int | None = None,
+) -> AccessRecord:
+    """An :data:`AccessRecord` from its fields by name (what :func:`gather` builds inline)."""
+    usual = replaced is None and not aborted and user is None and not query and received is None
+    extra = None if usual else (replaced, aborted, user, query, received)
+    return (created, (status, ip, method, path, version, sent, agent), elapsed, total, extra)
 
 
 class AbortedResponse(web.Response):
@@ -143,23 +157,19 @@ def gather(
     if authorization and authorization[:6].lower() == "basic ":
         user = basic_auth_user(authorization)
     received = headers.get("Content-Length")
-    return (
-        created,
+    key = (
         status,
-        replaced,
-        aborted,
         ip,
-        user,
         method,
         request.path,
-        query,
         _VERSIONS.get(version) or f"HTTP/{version.major}.{version.minor}",
         response.content_length,
-        None if received is None else request.content_length,
         headers.get("User-Agent", ""),
-        handler_elapsed,
-        request_time,
     )
+    if replaced is None and not aborted and user is None and not query and received is None:
+        return (created, key, handler_elapsed, request_time, None)
+    extra = (replaced, aborted, user, query, None if received is None else request.content_length)
+    return (created, key, handler_elapsed, request_time, extra)
 
 
 def fields_of(record: AccessRecord) -> dict[str, Any]:
@@ -174,8 +184,8 @@ def json_fields(record: AccessRecord) -> dict[str, Any]:
 
 
 def _fields_into(fields: dict[str, Any], record: AccessRecord) -> dict[str, Any]:
-    (_, status, replaced, aborted, ip, user, method, path, query, version, sent, received, agent, elapsed,
-     total) = record  # fmt: skip
+    _, (status, ip, method, path, version, sent, agent), elapsed, total, extra = record
+    replaced, aborted, user, query, received = _NO_EXTRA if extra is None else extra
     fields["status_code"] = status
     if replaced is not None:
         fields["replaced_status_code"] = replaced
@@ -198,6 +208,8 @@ def _fields_into(fields: dict[str, Any], record: AccessRecord) -> dict[str, Any]
     return fields
 
 
+_NO_EXTRA: LineExtra = (None, False, None, "", None)
+
 # What the console renderer writes before the fields of an info line with an empty message.
 _CONSOLE_HEAD = f" [info     ] {'':<30} [{LOGGER_NAME}] status_code="
 
@@ -210,23 +222,22 @@ def _bare(value: str) -> str:
 #: The middle of recent usual console lines (status code to user agent) by what they show: most
 #: requests repeat a client, a route and a status. At most this many, then it starts over.
 MIDDLES_LIMIT = 512
-_middles: dict[tuple[Any, ...], str] = {}
+_middles: dict[LineKey, str] = {}
 
 
 def console_line(record: AccessRecord) -> str:
     """The console renderer's line (no colours, no newline) for *record*."""
-    (created, status, replaced, aborted, ip, user, method, path, query, version, sent, received, agent,
-     elapsed, total) = record  # fmt: skip
+    created, key, elapsed, total, extra = record
     # format_timestamp(created), inlined (a fifth of the line's cost as a call)
     second = int(created)
     micros = int((created - second) * 1_000_000 + 0.5)
     if micros > 999_999:
         micros = 999_999
     prefix = timestamp_prefix(second)
-    if replaced is None and not aborted and user is None and not query and received is None:  # the usual line
-        key = (status, ip, method, path, version, sent, agent)
+    if extra is None:  # the usual line
         middle = _middles.get(key)
         if middle is None:
+            status, ip, method, path, version, sent, agent = key
             middle = (
                 f"{status} remote_ip={_bare(ip)} request_method={_bare(method)} request_path={_bare(path)} "
                 f"http_version={version} response_content_length={sent!r} user_agent={_bare(agent)}"
@@ -242,6 +253,8 @@ def console_line(record: AccessRecord) -> str:
         return "%s%06dZ%s%s handler_elapsed_time=%.5fs request_time=%.5fs" % (  # noqa: UP031
             prefix, micros, _CONSOLE_HEAD, middle, elapsed, total
         )  # fmt: skip
+    status, ip, method, path, version, sent, agent = key
+    replaced, aborted, user, query, received = extra
     shown_elapsed = "None" if elapsed is None else f"{elapsed:.5f}s"
     timestamp = "%s%06dZ" % (prefix, micros)  # noqa: UP031
     line = f"{timestamp}{_CONSOLE_HEAD}{status}"
@@ -262,19 +275,23 @@ def console_line(record: AccessRecord) -> str:
 
 
 _JSON_HEAD = f',"logger":"{LOGGER_NAME}","level":"info","message":"",'
-_json_middles: dict[tuple[Any, ...], str] = {}
+_json_middles: dict[Any, dict[LineKey, str]] = {}  # per encoder
 
 
 def json_line(record: AccessRecord, dumps: Callable[[dict[str, Any]], str]) -> str:
     """The JSON renderer's line for *record*, with its encoder *dumps*; the middle of a usual
     line (status code to user agent) is remembered like the console line's."""
-    (created, status, replaced, aborted, ip, user, method, path, query, version, sent, received, agent,
-     elapsed, total) = record  # fmt: skip
-    if replaced is not None or aborted or user is not None or query or received is not None:
+    created, key, elapsed, total, extra = record
+    if extra is not None:
         return dumps(json_fields(record))
-    key = (dumps, status, ip, method, path, version, sent, agent)  # each encoder's own text
-    middle = _json_middles.get(key)
+    middles = _json_middles.get(dumps)  # each encoder's own text
+    if middles is None:
+        if len(_json_middles) >= 8:  # encoders of pipelines replaced since
+            _json_middles.clear()
+        middles = _json_middles[dumps] = {}
+    middle = middles.get(key)
     if middle is None:
+        status, ip, method, path, version, sent, agent = key
         fields = {
             "status_code": status,
             "remote_ip": ip,
@@ -285,9 +302,9 @@ def json_line(record: AccessRecord, dumps: Callable[[dict[str, Any]], str]) -> s
             "user_agent": agent,
         }
         middle = dumps(fields)[1:-1]  # the encoder's own text for these keys, without the braces
-        if len(_json_middles) >= MIDDLES_LIMIT:
-            _json_middles.clear()
-        _json_middles[key] = middle
+        if len(middles) >= MIDDLES_LIMIT:
+            middles.clear()
+        middles[key] = middle
     # The timestamp and the times are ASCII without anything to escape: written as they are, in
     # one %-format (format_timestamp(created) inlined, as in console_line).
     second = int(created)
