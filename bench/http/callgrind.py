@@ -11,8 +11,9 @@ in another process (8 connections), then off. Printed: instructions per request 
 and the ratios the throughput targets of ``bench/http/run.py`` are about (defaults / log off,
 log off / raw aiohttp). Instructions are not time (system calls and cache misses are not
 counted), so the ratios are an estimate of the throughput ratios, without their noise.
-The default of 12,000 requests keeps a server's figure within about 0.2% between runs (with
-4,000 it moved by 1-2%: how many requests one loop iteration serves varies from run to run).
+The default of 12,000 requests keeps a server's figure within about 1% between runs (how many
+requests one loop iteration serves, and how many access lines a timed flush writes, depend on the
+speed of the run); with 4,000 it moved by 1-2%.
 
 Needs ``valgrind`` (Debian package ``valgrind``).
 """
