@@ -56,7 +56,7 @@ class ChannelConsumers:
         if not self._wanted:
             return
         underlay = await channel.get_underlay_channel()
-        self._active = [(c, tag) for c, tag in self._active if c is underlay and not c.is_closed]
+        self._active.clear()  # registered on the channel that closed: gone with it
         for queue, callback in list(self._wanted):
             await self._start(underlay, queue, callback)
 

@@ -22,7 +22,8 @@ from graphql import (
 
 from tomodachi.errors import ConfigurationError
 from tomodachi.injection import HandlerCall, compile_handler
-from tomodachi.logging import Logger, get_logger, reset_context_logger, set_context_logger
+from tomodachi.logging import Logger, get_logger, reset_context_logger
+from tomodachi.logging.context import ContextLoggerSetter
 from tomodachi.transport.base import Handler
 from tomodachi.transport.graphql.broadcast import BroadcastOverflow
 from tomodachi.transport.graphql.context import GraphQLContext
@@ -91,7 +92,7 @@ class ResolverCall:
     "Internal server error" (``graphql.mask_errors``).
     """
 
-    __slots__ = ("call", "field", "log", "logger", "mask", "name", "renames")
+    __slots__ = ("call", "field", "log", "logger", "mask", "name", "renames", "set_logger")
 
     def __init__(
         self, name: str, func: Callable[..., Any], field_label: str, renames: dict[str, str], mask: bool
@@ -104,6 +105,7 @@ class ResolverCall:
         self.logger: Logger = get_logger("tomodachi.graphql.handler").new(
             handler=name, type="tomodachi.graphql"
         )
+        self.set_logger = ContextLoggerSetter(self.logger)  # set per resolver call
         self.log = get_logger("tomodachi.graphql")
 
     def values(self, parent: Any, info: Any, arguments: dict[str, Any]) -> dict[str, Any]:
@@ -121,7 +123,7 @@ class ResolverCall:
         return values
 
     async def __call__(self, parent: Any, info: Any, **arguments: Any) -> Any:
-        token = set_context_logger(self.logger)
+        token = self.set_logger.set()
         try:
             return await self.call(self.values(parent, info, arguments))
         except GraphQLError:
@@ -147,7 +149,7 @@ class SubscribeCall(ResolverCall):
     what it returns)."""
 
     async def __call__(self, parent: Any, info: Any, **arguments: Any) -> Any:
-        token = set_context_logger(self.logger)
+        token = self.set_logger.set()
         try:
             stream = await self.call(self.values(parent, info, arguments))
         except GraphQLError:
@@ -167,7 +169,7 @@ class SubscribeCall(ResolverCall):
         closes the method's stream (a generator's ``finally`` runs, a subscriber unsubscribes)."""
         try:
             while True:
-                token = set_context_logger(self.logger)
+                token = self.set_logger.set()
                 try:
                     value = await iterator.__anext__()
                 except StopAsyncIteration:

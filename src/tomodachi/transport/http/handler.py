@@ -2,7 +2,8 @@
 
 Everything a request needs is compiled at setup: the keyword plan of the handler and its
 middleware chain (:mod:`tomodachi.injection`), the bound context logger, the access-log info.
-A request then builds one small ``values`` dict and makes one call.
+A request then builds one small ``values`` dict and makes one call (a handler that takes only
+the request, without middleware, is called with it alone).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from tomodachi.injection import (
     compile_middleware_chain,
     takes_first_only,
 )
-from tomodachi.logging import Logger, get_logger, reset_context_logger, set_context_logger
+from tomodachi.logging import Logger, get_logger, reset_context_logger
 from tomodachi.logging.context import ContextLoggerSetter
 from tomodachi.observability import hooks as _hooks
 from tomodachi.transport.http._keys import REAL_IP_RESOLVER_KEY, ROUTE_INFO_KEY
@@ -333,8 +334,7 @@ class HttpEndpoint:
                 reserved = need
             if limit != _AIOHTTP_CLIENT_MAX_SIZE:
                 request = request.clone(client_max_size=limit)
-        access = state.access_log  # (state.access_enabled() without the call, per request)
-        timed = access is not None and access.enabled
+        timed = state.access_enabled()
         started = now() if timed else 0.0
         # Not reset afterwards: aiohttp runs each request in a task of its own, on a copy of the
         # connection's context (aiohttp#3406), so what is set here ends with the request.
@@ -380,7 +380,7 @@ PROTECTED = ("request", "status_code")
 class ErrorEndpoint:
     """An ``@http_error(status_code)`` handler."""
 
-    __slots__ = ("invoke", "logger", "name", "state", "status")
+    __slots__ = ("invoke", "logger", "name", "set_logger", "state", "status")
 
     def __init__(
         self,
@@ -396,9 +396,10 @@ class ErrorEndpoint:
         call = compile_handler(func, first="request", first_unless_named=("status_code",))
         self.invoke: Invoke = compile_middleware_chain(middlewares, call, 2, protected=PROTECTED)
         self.logger = handler_logger(name, "tomodachi.http_error")
+        self.set_logger = ContextLoggerSetter(self.logger)
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
-        token = set_context_logger(self.logger)
+        token = self.set_logger.set()
         try:
             result = await self.invoke(
                 (self.state.service, request), {"request": request, "status_code": self.status}

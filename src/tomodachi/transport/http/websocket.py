@@ -28,7 +28,8 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from tomodachi.injection import HandlerCall, compile_handler
-from tomodachi.logging import reset_context_logger, set_context_logger
+from tomodachi.logging import reset_context_logger
+from tomodachi.logging.context import ContextLoggerSetter
 from tomodachi.transport.http._keys import ROUTE_INFO_KEY
 from tomodachi.transport.http.access_log import RouteLogInfo, now
 from tomodachi.transport.http.handler import HttpState, group_values, groups_with_defaults, handler_logger
@@ -65,7 +66,7 @@ async def _maybe_await(value: Any) -> Any:
 class WebSocketEndpoint:
     """A compiled ``@websocket`` handler."""
 
-    __slots__ = ("aliases", "call", "drop_none", "log_info", "logger", "name", "state")
+    __slots__ = ("aliases", "call", "drop_none", "log_info", "logger", "name", "set_logger", "state")
 
     def __init__(
         self, state: HttpState, name: str, func: Callable[..., Any], group_names: Sequence[str]
@@ -75,6 +76,7 @@ class WebSocketEndpoint:
         self.aliases = _positional_aliases(func, group_names)
         self.call: HandlerCall = compile_handler(func)
         self.logger = handler_logger(name, "tomodachi.websocket")
+        self.set_logger = ContextLoggerSetter(self.logger)
         self.log_info = RouteLogInfo(name)
         self.drop_none = groups_with_defaults(func, group_names)
 
@@ -88,7 +90,7 @@ class WebSocketEndpoint:
         started = now()
         await websocket.prepare(request)
         state.websockets.add(websocket)
-        token = set_context_logger(self.logger)
+        token = self.set_logger.set()
         on_close: Callable[..., Any] | None = None
         try:
             values: dict[str, Any] = {"websocket": websocket, "request": request}
