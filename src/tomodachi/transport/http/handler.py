@@ -309,31 +309,10 @@ class HttpEndpoint:
         if state.real_ip is not None:
             request[REAL_IP_RESOLVER_KEY] = state.real_ip  # before clone(): the clone copies the mapping
         reserved = 0
-        if request.body_exists:
-            coding = request.headers.get("Content-Encoding")
-            if coding is not None and coding.lower() not in DECODABLE_CODINGS:
-                return await state.unsupported_coding(self.name, request, coding)
-            limit = state.client_max_size
-            length = request.content_length
-            if length is not None and length > limit:
-                # Refuse without reading the body; the connection is not reused.
-                response = await state.errors.respond(request, 413)
-                response.force_close()
-                return response
-            budget = state.budget
-            if budget is not None:
-                need = min(limit, budget.limit) if length is None else length
-                if budget.used + need > budget.limit:
-                    state.log.warning(
-                        "request body budget exhausted: 503", handler=self.name, request_content_length=length
-                    )
-                    response = await state.errors.respond(request, 503)
-                    response.force_close()
-                    return response
-                budget.used += need
-                reserved = need
-            if limit != _AIOHTTP_CLIENT_MAX_SIZE:
-                request = request.clone(client_max_size=limit)
+        if request.body_exists:  # refused, or admitted with bytes reserved of the body budget
+            refusal, request, reserved = await self._admit_body(request)
+            if refusal is not None:
+                return refusal
         timed = state.access_enabled()
         started = now() if timed else 0.0
         # Not reset afterwards: aiohttp runs each request in a task of its own, on a copy of the
@@ -371,6 +350,38 @@ class HttpEndpoint:
         if timed:
             original[ROUTE_INFO_KEY] = (self.log_info, now() - started, started)
         return response
+
+    async def _admit_body(
+        self, request: web.BaseRequest
+    ) -> tuple[web.StreamResponse | None, web.BaseRequest, int]:
+        """(the refusal or None, the request to read it from, bytes reserved of the body budget)."""
+        state = self.state
+        coding = request.headers.get("Content-Encoding")
+        if coding is not None and coding.lower() not in DECODABLE_CODINGS:
+            return await state.unsupported_coding(self.name, request, coding), request, 0
+        limit = state.client_max_size
+        length = request.content_length
+        if length is not None and length > limit:
+            # Refuse without reading the body; the connection is not reused.
+            response = await state.errors.respond(request, 413)
+            response.force_close()
+            return response, request, 0
+        reserved = 0
+        budget = state.budget
+        if budget is not None:
+            need = min(limit, budget.limit) if length is None else length
+            if budget.used + need > budget.limit:
+                state.log.warning(
+                    "request body budget exhausted: 503", handler=self.name, request_content_length=length
+                )
+                response = await state.errors.respond(request, 503)
+                response.force_close()
+                return response, request, 0
+            budget.used += need
+            reserved = need
+        if limit != _AIOHTTP_CLIENT_MAX_SIZE:
+            request = request.clone(client_max_size=limit)
+        return None, request, reserved
 
 
 #: The values an HTTP middleware's extra keywords cannot override (named groups they can).
