@@ -13,13 +13,13 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from aiohttp import web
 from aiohttp.http import HttpVersion10, HttpVersion11
 
-from tomodachi.logging.renderers import format_timestamp, timestamp_prefix
+from tomodachi.logging.renderers import timestamp_prefix
 
 if TYPE_CHECKING:
     from tomodachi.transport.http.real_ip import RealIpResolver
@@ -30,12 +30,17 @@ __all__ = [
     "AccessRecord",
     "basic_auth_user",
     "console_line",
+    "console_lines",
+    "created_seconds",
     "fields_of",
     "gather",
     "json_fields",
     "json_line",
+    "json_lines",
     "make_record",
     "mask_query_string",
+    "seconds_text",
+    "timestamp_of",
 ]
 
 LOGGER_NAME = "tomodachi.http.response"
@@ -47,9 +52,9 @@ LineKey: TypeAlias = tuple[int, str, str, str, str, "int | None", str]
 #: The fields most lines leave out: (replaced_status_code, response_aborted, auth_user,
 #: query_string (raw, unmasked; "" when none), request_content_length).
 LineExtra: TypeAlias = tuple["int | None", bool, "str | None", str, "int | None"]
-#: (created, LineKey, handler_elapsed_time (seconds or None), request_time (seconds), LineExtra
-#: or None when all of its fields are left out).
-AccessRecord: TypeAlias = tuple[float, LineKey, "float | None", float, "LineExtra | None"]
+#: (created (microseconds since the epoch), LineKey, handler_elapsed_time (seconds or None),
+#: request_time (seconds), LineExtra or None when all of its fields are left out).
+AccessRecord: TypeAlias = tuple[int, LineKey, "float | None", float, "LineExtra | None"]
 
 
 def make_record(
@@ -70,10 +75,12 @@ def make_record(
     query: str = "",
     received: int | None = None,
 ) -> AccessRecord:
-    """An :data:`AccessRecord` from its fields by name (what :func:`gather` builds inline)."""
+    """An :data:`AccessRecord` from its fields by name (what :func:`gather` builds inline);
+    *created* in seconds since the epoch."""
     usual = replaced is None and not aborted and user is None and not query and received is None
     extra = None if usual else (replaced, aborted, user, query, received)
-    return (created, (status, ip, method, path, version, sent, agent), elapsed, total, extra)
+    micros = round(created * 1_000_000)
+    return (micros, (status, ip, method, path, version, sent, agent), elapsed, total, extra)
 
 
 class AbortedResponse(web.Response):
@@ -119,7 +126,7 @@ def gather(
     request: web.BaseRequest,
     response: web.StreamResponse,
     status: int,
-    created: float,
+    created: int,
     request_time: float,
     handler_elapsed: float | None,
     real_ip: RealIpResolver | None,
@@ -179,8 +186,13 @@ def fields_of(record: AccessRecord) -> dict[str, Any]:
 
 def json_fields(record: AccessRecord) -> dict[str, Any]:
     """What the JSON renderer writes for *record*: its four leading keys, then :func:`fields_of`."""
-    data = {"timestamp": format_timestamp(record[0]), "logger": LOGGER_NAME, "level": "info", "message": ""}
+    data = {"timestamp": timestamp_of(record[0]), "logger": LOGGER_NAME, "level": "info", "message": ""}
     return _fields_into(data, record)
+
+
+def created_seconds(record: AccessRecord) -> float:
+    """When *record* was gathered, in seconds since the epoch (what a log renderer is given)."""
+    return record[0] / 1_000_000
 
 
 def _fields_into(fields: dict[str, Any], record: AccessRecord) -> dict[str, Any]:
@@ -203,15 +215,59 @@ def _fields_into(fields: dict[str, Any], record: AccessRecord) -> dict[str, Any]
     if received is not None:
         fields["request_content_length"] = received
     fields["user_agent"] = agent
-    fields["handler_elapsed_time"] = f"{elapsed:.5f}s" if elapsed is not None else None
-    fields["request_time"] = f"{total:.5f}s"
+    fields["handler_elapsed_time"] = None if elapsed is None else seconds_text(elapsed)
+    fields["request_time"] = seconds_text(total)
     return fields
 
 
 _NO_EXTRA: LineExtra = (None, False, None, "", None)
 
-# What the console renderer writes before the fields of an info line with an empty message.
-_CONSOLE_HEAD = f" [info     ] {'':<30} [{LOGGER_NAME}] status_code="
+
+# --- numbers as text, without float or padded-int formatting (each costs as much as the rest of
+# --- a line's formatting together)
+
+#: "000" to "999".
+_D3 = tuple(f"{n:03d}" for n in range(1000))
+
+
+def seconds_text(seconds: float) -> str:
+    """*seconds* as the access log shows a duration: five decimals and ``s`` (``"0.00135s"``),
+    rounded half up."""
+    units = int(seconds * 100000.0 + 0.5)
+    return f"{units // 100000}.{units % 100000:05d}s"
+
+
+#: seconds_text by its 10-microsecond units, for the durations seen lately (most repeat): at
+#: most SECONDS_LIMIT of them, then it starts over.
+SECONDS_LIMIT = 4096
+_seconds: dict[int, str] = {}
+
+
+def _seconds_text(units: int) -> str:
+    """seconds_text of *units* tens of microseconds, remembered in _seconds."""
+    if len(_seconds) >= SECONDS_LIMIT:
+        _seconds.clear()
+    text = _seconds[units] = f"{units // 100000}.{units % 100000:05d}s"
+    return text
+
+
+def _millisecond_stamp(millis: int) -> str:
+    """``"YYYY-MM-DDTHH:MM:SS.mmm"`` (UTC) of *millis* since the epoch."""
+    second = millis // 1000
+    return timestamp_prefix(second) + _D3[millis - second * 1000]
+
+
+def timestamp_of(created: int) -> str:
+    """The timestamp the log renderers write for *created* microseconds since the epoch
+    (:func:`tomodachi.logging.renderers.format_timestamp` of it in seconds)."""
+    millis = created // 1000
+    return f"{_millisecond_stamp(millis)}{_D3[created - millis * 1000]}Z"
+
+
+# What the console renderer writes after the timestamp of an info line with an empty message.
+_CONSOLE_HEAD = f"Z [info     ] {'':<30} [{LOGGER_NAME}] status_code="
+_NO_ELAPSED = " handler_elapsed_time=None request_time="
+_TOTAL = " request_time="
 
 
 def _bare(value: str) -> str:
@@ -225,39 +281,67 @@ MIDDLES_LIMIT = 512
 _middles: dict[LineKey, str] = {}
 
 
+def _console_middle(key: LineKey) -> str:
+    """The console text of a usual line from the status code to the user agent, remembered."""
+    status, ip, method, path, version, sent, agent = key
+    middle = (
+        f"{status} remote_ip={_bare(ip)} request_method={_bare(method)} request_path={_bare(path)} "
+        f"http_version={version} response_content_length={sent!r} user_agent={_bare(agent)}"
+    )
+    if len(_middles) >= MIDDLES_LIMIT:
+        _middles.clear()
+    _middles[key] = middle
+    return middle
+
+
 def console_line(record: AccessRecord) -> str:
     """The console renderer's line (no colours, no newline) for *record*."""
-    created, key, elapsed, total, extra = record
-    # format_timestamp(created), inlined (a fifth of the line's cost as a call)
-    second = int(created)
-    micros = int((created - second) * 1_000_000 + 0.5)
-    if micros > 999_999:
-        micros = 999_999
-    prefix = timestamp_prefix(second)
-    if extra is None:  # the usual line
-        middle = _middles.get(key)
-        if middle is None:
-            status, ip, method, path, version, sent, agent = key
-            middle = (
-                f"{status} remote_ip={_bare(ip)} request_method={_bare(method)} request_path={_bare(path)} "
-                f"http_version={version} response_content_length={sent!r} user_agent={_bare(agent)}"
-            )
-            if len(_middles) >= MIDDLES_LIMIT:
-                _middles.clear()
-            _middles[key] = middle
-        # One %-format for the whole line (the timestamp's "%06dZ" as in format_timestamp).
+    return console_lines((record,))[0]
+
+
+def console_lines(records: Iterable[AccessRecord]) -> list[str]:
+    """The console renderer's lines (no colours, no newlines) for *records*, in their order.
+
+    One call for the lines of a write (a call per line costs a tenth of the line); the
+    millisecond part of the timestamp is made once per millisecond, the middle once per
+    client, route and status (see :data:`MIDDLES_LIMIT`), the durations' text once per value.
+    """
+    lines: list[str] = []
+    append = lines.append
+    middles = _middles
+    seconds = _seconds
+    last_millis = -1
+    stamp = ""
+    for record in records:
+        created, key, elapsed, total, extra = record
+        millis = created // 1000
+        if millis != last_millis:
+            last_millis = millis
+            stamp = _millisecond_stamp(millis)
+        micros = _D3[created - millis * 1000]
+        if extra is not None:
+            append(_console_full(f"{stamp}{micros}", record))
+            continue
+        middle = middles.get(key) or _console_middle(key)
+        units = int(total * 100000.0 + 0.5)
+        total_text = seconds.get(units) or _seconds_text(units)
         if elapsed is None:
-            return "%s%06dZ%s%s handler_elapsed_time=None request_time=%.5fs" % (  # noqa: UP031
-                prefix, micros, _CONSOLE_HEAD, middle, total
-            )  # fmt: skip
-        return "%s%06dZ%s%s handler_elapsed_time=%.5fs request_time=%.5fs" % (  # noqa: UP031
-            prefix, micros, _CONSOLE_HEAD, middle, elapsed, total
-        )  # fmt: skip
-    status, ip, method, path, version, sent, agent = key
-    replaced, aborted, user, query, received = extra
-    shown_elapsed = "None" if elapsed is None else f"{elapsed:.5f}s"
-    timestamp = "%s%06dZ" % (prefix, micros)  # noqa: UP031
-    line = f"{timestamp}{_CONSOLE_HEAD}{status}"
+            append(f"{stamp}{micros}{_CONSOLE_HEAD}{middle}{_NO_ELAPSED}{total_text}")
+            continue
+        units = int(elapsed * 100000.0 + 0.5)
+        elapsed_text = seconds.get(units) or _seconds_text(units)
+        append(
+            f"{stamp}{micros}{_CONSOLE_HEAD}{middle} handler_elapsed_time={elapsed_text}{_TOTAL}{total_text}"
+        )
+    return lines
+
+
+def _console_full(stamp: str, record: AccessRecord) -> str:
+    """The console line of a record with any of the rarely-set fields (*stamp*: the timestamp)."""
+    _, (status, ip, method, path, version, sent, agent), elapsed, total, extra = record
+    replaced, aborted, user, query, received = _NO_EXTRA if extra is None else extra
+    shown_elapsed = "None" if elapsed is None else seconds_text(elapsed)
+    line = f"{stamp}{_CONSOLE_HEAD}{status}"
     if replaced is not None:
         line += f" replaced_status_code={replaced}"
     if aborted:
@@ -271,54 +355,77 @@ def console_line(record: AccessRecord) -> str:
     line += f" http_version={version} response_content_length={sent!r}"
     if received is not None:
         line += f" request_content_length={received!r}"
-    return f"{line} user_agent={_bare(agent)} handler_elapsed_time={shown_elapsed} request_time={total:.5f}s"
+    line += f" user_agent={_bare(agent)} handler_elapsed_time={shown_elapsed}"
+    return f"{line} request_time={seconds_text(total)}"
 
 
-_JSON_HEAD = f',"logger":"{LOGGER_NAME}","level":"info","message":"",'
+_JSON_HEAD = f'Z","logger":"{LOGGER_NAME}","level":"info","message":"",'
 #: The JSON middles are kept per encoder (each renderer's own text); for this many encoders.
 ENCODERS_LIMIT = 8
 _json_middles: dict[Any, dict[LineKey, str]] = {}
 
 
 def json_line(record: AccessRecord, dumps: Callable[[dict[str, Any]], str]) -> str:
-    """The JSON renderer's line for *record*, with its encoder *dumps*; the middle of a usual
-    line (status code to user agent) is remembered like the console line's."""
-    created, key, elapsed, total, extra = record
-    if extra is not None:
-        return dumps(json_fields(record))
+    """The JSON renderer's line for *record*, with its encoder *dumps*."""
+    return json_lines((record,), dumps)[0]
+
+
+def json_lines(records: Iterable[AccessRecord], dumps: Callable[[dict[str, Any]], str]) -> list[str]:
+    """The JSON renderer's lines for *records* with its encoder *dumps*, in their order; made
+    like :func:`console_lines` (the middle of a usual line is the encoder's own text)."""
     middles = _json_middles.get(dumps)  # each encoder's own text
     if middles is None:
         if len(_json_middles) >= ENCODERS_LIMIT:  # encoders of pipelines replaced since
             _json_middles.clear()
         middles = _json_middles[dumps] = {}
-    middle = middles.get(key)
-    if middle is None:
-        status, ip, method, path, version, sent, agent = key
-        fields = {
-            "status_code": status,
-            "remote_ip": ip,
-            "request_method": method,
-            "request_path": path,
-            "http_version": version,
-            "response_content_length": sent,
-            "user_agent": agent,
-        }
-        middle = dumps(fields)[1:-1]  # the encoder's own text for these keys, without the braces
-        if len(middles) >= MIDDLES_LIMIT:
-            middles.clear()
-        middles[key] = middle
-    # The timestamp and the times are ASCII without anything to escape: written as they are, in
-    # one %-format (format_timestamp(created) inlined, as in console_line: as a shared helper it
-    # costs 0.7k instructions a line, 2% of the access log).
-    second = int(created)
-    micros = int((created - second) * 1_000_000 + 0.5)
-    if micros > 999_999:
-        micros = 999_999
-    prefix = timestamp_prefix(second)
-    if elapsed is None:
-        return '{"timestamp":"%s%06dZ"%s%s,"handler_elapsed_time":null,"request_time":"%.5fs"}' % (  # noqa: UP031
-            prefix, micros, _JSON_HEAD, middle, total
-        )  # fmt: skip
-    return '{"timestamp":"%s%06dZ"%s%s,"handler_elapsed_time":"%.5fs","request_time":"%.5fs"}' % (  # noqa: UP031
-        prefix, micros, _JSON_HEAD, middle, elapsed, total
-    )  # fmt: skip
+    lines: list[str] = []
+    append = lines.append
+    seconds = _seconds
+    last_millis = -1
+    stamp = ""
+    for record in records:
+        created, key, elapsed, total, extra = record
+        if extra is not None:
+            append(dumps(json_fields(record)))
+            continue
+        millis = created // 1000
+        if millis != last_millis:
+            last_millis = millis
+            stamp = _millisecond_stamp(millis)
+        micros = _D3[created - millis * 1000]
+        middle = middles.get(key) or _json_middle(middles, key, dumps)
+        units = int(total * 100000.0 + 0.5)
+        total_text = seconds.get(units) or _seconds_text(units)
+        # The timestamp and the times are ASCII without anything to escape: written as they are.
+        if elapsed is None:
+            append(
+                f'{{"timestamp":"{stamp}{micros}{_JSON_HEAD}{middle},'
+                f'"handler_elapsed_time":null,"request_time":"{total_text}"}}'
+            )
+            continue
+        units = int(elapsed * 100000.0 + 0.5)
+        elapsed_text = seconds.get(units) or _seconds_text(units)
+        append(
+            f'{{"timestamp":"{stamp}{micros}{_JSON_HEAD}{middle},'
+            f'"handler_elapsed_time":"{elapsed_text}","request_time":"{total_text}"}}'
+        )
+    return lines
+
+
+def _json_middle(middles: dict[LineKey, str], key: LineKey, dumps: Callable[[dict[str, Any]], str]) -> str:
+    """The encoder's text of a usual line from the status code to the user agent, remembered."""
+    status, ip, method, path, version, sent, agent = key
+    fields = {
+        "status_code": status,
+        "remote_ip": ip,
+        "request_method": method,
+        "request_path": path,
+        "http_version": version,
+        "response_content_length": sent,
+        "user_agent": agent,
+    }
+    middle = dumps(fields)[1:-1]  # without the braces
+    if len(middles) >= MIDDLES_LIMIT:
+        middles.clear()
+    middles[key] = middle
+    return middle

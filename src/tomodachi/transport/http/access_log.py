@@ -46,11 +46,12 @@ from tomodachi.transport.http.access_line import (
     LOGGER_NAME,
     AbortedResponse,
     AccessRecord,
-    console_line,
+    console_lines,
+    created_seconds,
     fields_of,
     gather,
     json_fields,
-    json_line,
+    json_lines,
 )
 
 if TYPE_CHECKING:
@@ -153,7 +154,7 @@ class AccessLog:
             if render is not None:  # the usual case: the lines straight from the records, one write
                 output = pipeline.output
                 assert isinstance(output, StreamOutput)
-                output.write_rendered([render(record) for record in pending])
+                output.write_rendered(render(pending))
                 return
         for record in pending:
             self._write(pipeline, record, now=False)
@@ -164,7 +165,7 @@ class AccessLog:
                 logging.getLogger("tomodachi.http").warning("cannot write access log file: %s", exc)
 
     def _direct_renderer(self, output: Any) -> Any:
-        """Renders a record to the line *output* would write for it (None: go the general way).
+        """Renders records to the lines *output* would write for them (None: go the general way).
 
         Only when nothing else takes part: the logger has no bound context and no stdlib handler
         or level applies to it; the output renders with the console (no colours) or JSON renderer.
@@ -173,15 +174,15 @@ class AccessLog:
             return None
         renderer = getattr(output.renderer, "__self__", None)
         if type(renderer) is ConsoleRenderer and not renderer.colors:
-            return console_line
+            return console_lines
         if type(renderer) is JSONRenderer:
             dumps = renderer.dumps
-            return lambda record: json_line(record, dumps)
+            return lambda records: json_lines(records, dumps)
         return None
 
     def _write(self, pipeline: Pipeline, record: AccessRecord, now: bool) -> None:
         file = self._file
-        created = None if now else record[0]
+        created = None if now else created_seconds(record)
         if file is not None:
             line = self._renderer.dumps(json_fields(record))
         if pipeline.level <= _INFO:
@@ -204,7 +205,7 @@ def _deferrable(pipeline: Pipeline) -> bool:
     )
 
 
-_wall_clock = time.time
+_wall_clock = time.time_ns
 
 
 class AccessLogger(AbstractAccessLogger):
@@ -233,7 +234,7 @@ class AccessLogger(AbstractAccessLogger):
             if started is not None:
                 # aiohttp's figure follows the loop clock (1 ms steps under uvloop); ours is finer.
                 time = now() - started
-        config.emit(gather(request, response, status, _wall_clock(), time, elapsed, config.real_ip))
+        config.emit(gather(request, response, status, _wall_clock() // 1000, time, elapsed, config.real_ip))
 
 
 #: The clock used for handler timing (monotonic, like the loop's): ``time.perf_counter`` itself,
