@@ -60,6 +60,18 @@ def make_service(**http: Any) -> type[tomodachi.Service]:
         async def quiet_some(self, status: str) -> Any:
             return int(status), ""
 
+        @tomodachi.http("GET", r"/empty")
+        async def empty(self) -> Any:
+            return 204, ""
+
+        @tomodachi.http("GET", r"/streamed")
+        async def streamed(self, request: web.BaseRequest) -> web.StreamResponse:
+            response = web.StreamResponse()
+            await response.prepare(request)
+            await response.write(b"part one, ")
+            await response.write(b"part two")
+            return response
+
     return Service
 
 
@@ -234,6 +246,24 @@ async def test_access_log_lines(serve: Any, json_logs: Any, client: aiohttp.Clie
         < keys.index("request_content_length")
         < keys.index("user_agent")
     )
+
+
+async def test_response_content_length_is_the_content_length_sent(
+    serve: Any, json_logs: Any, client: aiohttp.ClientSession
+) -> None:
+    async with serve(make_service()) as r:
+        for method, path in (("GET", "/"), ("HEAD", "/"), ("GET", "/empty"), ("GET", "/streamed")):
+            async with client.request(method, r.url + path) as response:
+                await response.read()
+                sent = response.headers.get("Content-Length")
+                assert (path, sent is None) == (path, path in ("/empty", "/streamed"))
+    lines = access_lines(json_logs())
+    assert [(line["request_method"], line["response_content_length"]) for line in lines] == [
+        ("GET", 5),
+        ("HEAD", 5),  # the length of the body a GET would get, as sent in the header
+        ("GET", None),  # 204: no Content-Length is sent
+        ("GET", None),  # streamed (chunked)
+    ]
 
 
 async def test_ignore_logging(serve: Any, json_logs: Any, client: aiohttp.ClientSession) -> None:

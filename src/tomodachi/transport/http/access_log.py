@@ -36,6 +36,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from tomodachi.logging import get_logger
+from tomodachi.logging import logger as _logger_state
 from tomodachi.logging.logger import Pipeline, current_pipeline, emit_at
 from tomodachi.logging.outputs import StreamOutput, defer
 from tomodachi.logging.processors import mask_secrets
@@ -234,7 +235,18 @@ class AccessLogger(AbstractAccessLogger):
             if started is not None:
                 # aiohttp's figure follows the loop clock (1 ms steps under uvloop); ours is finer.
                 time = now() - started
-        config.emit(gather(request, response, status, _wall_clock() // 1000, time, elapsed, config.real_ip))
+        record = gather(request, response, status, _wall_clock() // 1000, time, elapsed, config.real_ip)
+        # AccessLog.emit, inlined for the usual case (a call per request is a tenth of its cost)
+        if _logger_state._pipeline is config._batching:
+            pending = config._pending
+            pending.append(record)
+            waiting = len(pending)
+            if waiting == 1:
+                defer(config._flush_callback)
+            elif waiting >= MAX_WAITING:
+                config._flush()
+        else:
+            config.emit(record)
 
 
 #: The clock used for handler timing (monotonic, like the loop's): ``time.perf_counter`` itself,
