@@ -125,15 +125,23 @@ class AccessLog:
     def emit(self, record: AccessRecord) -> None:
         """Log one request's *record*: within 20 ms, with the other waiting lines, where that changes
         nothing but the time of the write (console/JSON output, no processors but secret masking),
-        else now."""
+        else now. (:meth:`AccessLogger.log` has this inlined.)"""
+        if _logger_state._pipeline is self._batching or self._batches(record):
+            self._wait(record)
+
+    def _batches(self, record: AccessRecord) -> bool:
+        """Whether *record* waits to be written with others under the current pipeline (then
+        that pipeline's records do until it is replaced); else it was written now, or dropped."""
         pipeline = current_pipeline()
-        if pipeline is not self._batching:
-            if pipeline.level > _INFO and self._file is None:
-                return
-            if not _deferrable(pipeline):
-                self._write(pipeline, record, now=True)
-                return
-            self._batching = pipeline
+        if pipeline.level > _INFO and self._file is None:
+            return False
+        if not _deferrable(pipeline):
+            self._write(pipeline, record, now=True)
+            return False
+        self._batching = pipeline
+        return True
+
+    def _wait(self, record: AccessRecord) -> None:
         pending = self._pending
         pending.append(record)
         waiting = len(pending)
@@ -236,8 +244,8 @@ class AccessLogger(AbstractAccessLogger):
                 # aiohttp's figure follows the loop clock (1 ms steps under uvloop); ours is finer.
                 time = now() - started
         record = gather(request, response, status, _wall_clock() // 1000, time, elapsed, config.real_ip)
-        # AccessLog.emit, inlined for the usual case (a call per request is a tenth of its cost)
-        if _logger_state._pipeline is config._batching:
+        # AccessLog.emit, inlined (two calls per request were a tenth of its cost)
+        if _logger_state._pipeline is config._batching or config._batches(record):
             pending = config._pending
             pending.append(record)
             waiting = len(pending)
@@ -245,8 +253,6 @@ class AccessLogger(AbstractAccessLogger):
                 defer(config._flush_callback)
             elif waiting >= MAX_WAITING:
                 config._flush()
-        else:
-            config.emit(record)
 
 
 #: The clock used for handler timing (monotonic, like the loop's): ``time.perf_counter`` itself,
