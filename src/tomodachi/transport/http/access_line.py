@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from aiohttp import hdrs, web
-from aiohttp.http import HttpVersion10, HttpVersion11
+from aiohttp.http import HttpVersion, HttpVersion10, HttpVersion11
 
 from tomodachi.logging.renderers import timestamp_prefix
 
@@ -136,24 +137,30 @@ def gather(
     """The access record of one request whose response (of *status*, as the caller read it) was
     sent or abandoned.
 
-    The request line and headers are read from aiohttp's parsed message when it has one (the
-    public properties run a Python getter each on first use: together a third of the cost of an
-    access line), else through the public properties.
+    The request line, the headers and the connection are read from aiohttp's own attributes
+    (its parsed message and its protocol) when the request is aiohttp's
+    ``BaseRequest`` (the public properties run a Python getter each: together they cost more
+    than the rest of the gathering), else through the public properties.
     """
+    if request.__class__ is web.BaseRequest:
+        try:  # aiohttp's own attributes: the public properties cost a Python call each
+            message, protocol = request._message, request._protocol
+        except AttributeError:  # a future aiohttp: the public way
+            message, protocol = None, request.protocol
+    else:  # another request class: the public way
+        message, protocol = None, request.protocol
+    if message is not None:
+        method, version, headers = message.method, message.version, message.headers
+        query = request.query_string if "?" in message.path else ""
+    else:
+        method, version, headers = request.method, request.version, request.headers
+        query = request.query_string
     replaced: int | None = None
     aborted = False
-    protocol = request.protocol
     if response.__class__ is AbortedResponse:  # failed after it started: the connection was aborted
         aborted = True
     elif protocol is None or protocol.transport is None:  # the client went away before the response
         replaced, status = status, 499
-    message = getattr(request, "_message", None)
-    if message is not None and request.__class__ is web.BaseRequest:
-        method, version, headers = message.method, message.version, message.headers
-        query = request.query_string if "?" in message.path else ""
-    else:  # another request class (or a future aiohttp): the public way
-        method, version, headers = request.method, request.version, request.headers
-        query = request.query_string
     if real_ip is not None:
         ip = real_ip.resolve(request)
     elif protocol is not None:
@@ -171,7 +178,7 @@ def gather(
         ip,
         method,
         request.path,
-        _VERSIONS.get(version) or f"HTTP/{version.major}.{version.minor}",
+        "HTTP/1.1" if version is HttpVersion11 else _version_text(version),
         response.headers.get(_CONTENT_LENGTH),  # as sent (the property: a third of gather)
         headers.get(_USER_AGENT, ""),
     )
@@ -179,6 +186,10 @@ def gather(
         return (created, key, handler_elapsed, request_time, None)
     extra = (replaced, aborted, user, query, None if received is None else request.content_length)
     return (created, key, handler_elapsed, request_time, extra)
+
+
+def _version_text(version: HttpVersion) -> str:
+    return _VERSIONS.get(version) or f"HTTP/{version.major}.{version.minor}"
 
 
 def fields_of(record: AccessRecord) -> dict[str, Any]:
@@ -238,12 +249,14 @@ def _length(sent: str | None) -> int | None:
 
 #: "000" to "999".
 _D3 = tuple(f"{n:03d}" for n in range(1000))
+#: A float's floor as an int: half the cost of int() (a call of the int type).
+_floor = math.floor
 
 
 def seconds_text(seconds: float) -> str:
     """*seconds* as the access log shows a duration: five decimals and ``s`` (``"0.00135s"``),
     rounded half up."""
-    units = int(seconds * 100000.0 + 0.5)
+    units = _floor(seconds * 100000.0 + 0.5)
     return f"{units // 100000}.{units % 100000:05d}s"
 
 
@@ -263,20 +276,18 @@ def _seconds_text(units: int) -> str:
 
 def _millisecond_stamp(millis: int) -> str:
     """``"YYYY-MM-DDTHH:MM:SS.mmm"`` (UTC) of *millis* since the epoch."""
-    second = millis // 1000
-    return timestamp_prefix(second) + _D3[millis - second * 1000]
+    return timestamp_prefix(millis // 1000) + _D3[millis % 1000]
 
 
 def timestamp_of(created: int) -> str:
     """The timestamp the log renderers write for *created* microseconds since the epoch
     (:func:`tomodachi.logging.renderers.format_timestamp` of it in seconds)."""
     millis = created // 1000
-    return f"{_millisecond_stamp(millis)}{_D3[created - millis * 1000]}Z"
+    return f"{_millisecond_stamp(millis)}{_D3[created % 1000]}Z"
 
 
 # What the console renderer writes after the timestamp of an info line with an empty message.
 _CONSOLE_HEAD = f"Z [info     ] {'':<30} [{LOGGER_NAME}] status_code="
-_NO_ELAPSED = " handler_elapsed_time=None request_time="
 _TOTAL = " request_time="
 
 
@@ -292,11 +303,13 @@ _middles: dict[LineKey, str] = {}
 
 
 def _console_middle(key: LineKey) -> str:
-    """The console text of a usual line from the status code to the user agent, remembered."""
+    """The console text of a usual line after the timestamp up to the handler time (from the
+    ``Z`` to ``handler_elapsed_time=``), remembered."""
     status, ip, method, path, version, sent, agent = key
     middle = (
-        f"{status} remote_ip={_bare(ip)} request_method={_bare(method)} request_path={_bare(path)} "
-        f"http_version={version} response_content_length={_length(sent)!r} user_agent={_bare(agent)}"
+        f"{_CONSOLE_HEAD}{status} remote_ip={_bare(ip)} request_method={_bare(method)} "
+        f"request_path={_bare(path)} http_version={version} response_content_length={_length(sent)!r} "
+        f"user_agent={_bare(agent)} handler_elapsed_time="
     )
     if len(_middles) >= MIDDLES_LIMIT:
         _middles.clear()
@@ -325,24 +338,22 @@ def console_lines(records: Iterable[AccessRecord]) -> list[str]:
     for record in records:
         created, key, elapsed, total, extra = record
         millis = created // 1000
-        if millis != last_millis:
+        if millis != last_millis:  # a new millisecond
             last_millis = millis
             stamp = _millisecond_stamp(millis)
-        micros = _D3[created - millis * 1000]
+        micros = _D3[created % 1000]
         if extra is not None:
             append(_console_full(f"{stamp}{micros}", record))
             continue
         middle = middles.get(key) or _console_middle(key)
-        units = int(total * 100000.0 + 0.5)
+        units = _floor(total * 100000.0 + 0.5)
         total_text = seconds.get(units) or _seconds_text(units)
         if elapsed is None:
-            append(f"{stamp}{micros}{_CONSOLE_HEAD}{middle}{_NO_ELAPSED}{total_text}")
+            append(f"{stamp}{micros}{middle}None{_TOTAL}{total_text}")
             continue
-        units = int(elapsed * 100000.0 + 0.5)
+        units = _floor(elapsed * 100000.0 + 0.5)
         elapsed_text = seconds.get(units) or _seconds_text(units)
-        append(
-            f"{stamp}{micros}{_CONSOLE_HEAD}{middle} handler_elapsed_time={elapsed_text}{_TOTAL}{total_text}"
-        )
+        append(f"{stamp}{micros}{middle}{elapsed_text}{_TOTAL}{total_text}")
     return lines
 
 
@@ -399,31 +410,26 @@ def json_lines(records: Iterable[AccessRecord], dumps: Callable[[dict[str, Any]]
             append(dumps(json_fields(record)))
             continue
         millis = created // 1000
-        if millis != last_millis:
+        if millis != last_millis:  # a new millisecond
             last_millis = millis
             stamp = _millisecond_stamp(millis)
-        micros = _D3[created - millis * 1000]
+        micros = _D3[created % 1000]
         middle = middles.get(key) or _json_middle(middles, key, dumps)
-        units = int(total * 100000.0 + 0.5)
+        units = _floor(total * 100000.0 + 0.5)
         total_text = seconds.get(units) or _seconds_text(units)
         # The timestamp and the times are ASCII without anything to escape: written as they are.
         if elapsed is None:
-            append(
-                f'{{"timestamp":"{stamp}{micros}{_JSON_HEAD}{middle},'
-                f'"handler_elapsed_time":null,"request_time":"{total_text}"}}'
-            )
+            append(f'{{"timestamp":"{stamp}{micros}{middle}null,"request_time":"{total_text}"}}')
             continue
-        units = int(elapsed * 100000.0 + 0.5)
+        units = _floor(elapsed * 100000.0 + 0.5)
         elapsed_text = seconds.get(units) or _seconds_text(units)
-        append(
-            f'{{"timestamp":"{stamp}{micros}{_JSON_HEAD}{middle},'
-            f'"handler_elapsed_time":"{elapsed_text}","request_time":"{total_text}"}}'
-        )
+        append(f'{{"timestamp":"{stamp}{micros}{middle}"{elapsed_text}","request_time":"{total_text}"}}')
     return lines
 
 
 def _json_middle(middles: dict[LineKey, str], key: LineKey, dumps: Callable[[dict[str, Any]], str]) -> str:
-    """The encoder's text of a usual line from the status code to the user agent, remembered."""
+    """The text of a usual line after the timestamp up to the handler time, the fields from the
+    status code to the user agent in the encoder's own text; remembered."""
     status, ip, method, path, version, sent, agent = key
     fields = {
         "status_code": status,
@@ -434,7 +440,7 @@ def _json_middle(middles: dict[LineKey, str], key: LineKey, dumps: Callable[[dic
         "response_content_length": _length(sent),
         "user_agent": agent,
     }
-    middle = dumps(fields)[1:-1]  # without the braces
+    middle = f'{_JSON_HEAD}{dumps(fields)[1:-1]},"handler_elapsed_time":'  # without the braces
     if len(middles) >= MIDDLES_LIMIT:
         middles.clear()
     middles[key] = middle
