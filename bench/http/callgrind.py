@@ -68,7 +68,7 @@ def control(pid: int, *action: str) -> None:
     subprocess.run(["callgrind_control", *action, str(pid)], capture_output=True, check=True)
 
 
-def instructions_per_request(kind: str, access_log: bool, path: str, requests: int) -> float:
+def instructions_per_request(kind: str, access_log: bool, path: str, requests: int, connections: int = 8) -> float:
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryFile() as log_file:
         out = os.path.join(tmp, "callgrind.out")
@@ -83,7 +83,7 @@ def instructions_per_request(kind: str, access_log: bool, path: str, requests: i
             wait_answer(port, time.monotonic() + 300, path)
             load(port, path, 200)  # warm-up
             control(proc.pid, "-i", "on")
-            load(port, path, requests)
+            load(port, path, requests, connections)
             control(proc.pid, "-i", "off")
             control(proc.pid, "-d")
         finally:

@@ -22,6 +22,7 @@ from tomodachi.injection import (
     takes_first_only,
 )
 from tomodachi.logging import Logger, get_logger, reset_context_logger
+from tomodachi.logging import logger as _logger_state
 from tomodachi.logging.context import ContextLoggerSetter
 from tomodachi.observability import hooks as _hooks
 from tomodachi.transport.http._keys import REAL_IP_RESOLVER_KEY, ROUTE_INFO_KEY
@@ -313,7 +314,10 @@ class HttpEndpoint:
             refusal, request, reserved = await self._admit_body(request)
             if refusal is not None:
                 return refusal
-        timed = state.access_enabled()
+        access = state.access_log
+        # state.access_enabled(), its usual answer first: the access lines batch under the current
+        # logging pipeline (pipelines are never changed, only replaced). Two calls less per request.
+        timed = access is not None and (_logger_state._pipeline is access._batching or access.enabled)
         started = now() if timed else 0.0
         # Not reset afterwards: aiohttp runs each request in a task of its own, on a copy of the
         # connection's context (aiohttp#3406), so what is set here ends with the request.
