@@ -1,19 +1,21 @@
 """HTTP cost in instructions per request: tomodachi (access log off, defaults, JSON logger) and
 raw aiohttp, counted by callgrind.
 
-    .venv/bin/python bench/http/callgrind.py [--requests 12000] [--path /hello]
+    .venv/bin/python bench/http/callgrind.py [--requests 12000] [--path /hello] [--connections 8]
 
 Requests/s on a shared machine vary by several percent between runs, which hides a difference of
 a few microseconds per request; instruction counts do not vary. Each server runs under
 ``valgrind --tool=callgrind`` with counting off; after it answers and has served a warm-up,
 counting is turned on (``callgrind_control``) for N keep-alive GET requests from a small client
-in another process (8 connections), then off. Printed: instructions per request of each server
+in another process (8 connections unless ``--connections``), then off. Printed: instructions per request of each server
 and the ratios the throughput targets of ``bench/http/run.py`` are about (defaults / log off,
 log off / raw aiohttp). Instructions are not time (system calls and cache misses are not
 counted), so the ratios are an estimate of the throughput ratios, without their noise.
 The default of 12,000 requests keeps a server's figure within about 1% between runs (how many
 requests one loop iteration serves, and how many access lines a timed flush writes, depend on the
-speed of the run); with 4,000 it moved by 1-2%.
+speed of the run); with 4,000 it moved by 1-2%. Under callgrind a server is some 50 times slower, so
+fewer access lines wait together for one write than under wrk's load: the per-write costs weigh
+more here, and with ``--connections 64`` (wrk's) a little less.
 
 Needs ``valgrind`` (Debian package ``valgrind``).
 """
@@ -68,7 +70,9 @@ def control(pid: int, *action: str) -> None:
     subprocess.run(["callgrind_control", *action, str(pid)], capture_output=True, check=True)
 
 
-def instructions_per_request(kind: str, access_log: bool, path: str, requests: int, connections: int = 8) -> float:
+def instructions_per_request(
+    kind: str, access_log: bool, path: str, requests: int, connections: int = 8
+) -> float:
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryFile() as log_file:
         out = os.path.join(tmp, "callgrind.out")
@@ -104,10 +108,16 @@ def main() -> None:
     )
     parser.add_argument("--requests", type=int, default=12000)
     parser.add_argument("--path", default="/hello", choices=("/hello", "/json"))
+    parser.add_argument(
+        "--connections", type=int, default=8, help="keep-alive connections of the load (wrk's run uses 64)"
+    )
     args = parser.parse_args()
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         raise SystemExit("valgrind is not installed (Debian: apt-get install valgrind)")
-    print(f"# bench/http/callgrind  GET {args.path}  {args.requests} requests, instructions per request")
+    print(
+        f"# bench/http/callgrind  GET {args.path}  {args.requests} requests over {args.connections} connections,"
+        " instructions per request"
+    )
     servers = [
         ("raw aiohttp", "aiohttp", False),
         ("tomodachi, access log off", "tomodachi", False),
@@ -116,7 +126,7 @@ def main() -> None:
     ]
     counts = {}
     for label, kind, access_log in servers:
-        counts[label] = instructions_per_request(kind, access_log, args.path, args.requests)
+        counts[label] = instructions_per_request(kind, access_log, args.path, args.requests, args.connections)
         print(f"  {label:<46} {counts[label]:9.0f}")
     off = counts["tomodachi, access log off"]
     for label in ("tomodachi defaults (access log on, console)", "tomodachi, access log on, JSON logger"):
