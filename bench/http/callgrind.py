@@ -7,7 +7,8 @@ Requests/s on a shared machine vary by several percent between runs, which hides
 a few microseconds per request; instruction counts do not vary. Each server runs under
 ``valgrind --tool=callgrind`` with counting off; after it answers and has served a warm-up,
 counting is turned on (``callgrind_control``) for N keep-alive GET requests from a small client
-in another process (8 connections unless ``--connections``), then off. Printed: instructions per request of each server
+in another process (8 connections unless ``--connections``), then off. Printed: instructions per
+request of each server
 and the ratios the throughput targets of ``bench/http/run.py`` are about (defaults / log off,
 log off / raw aiohttp). Instructions are not time (system calls and cache misses are not
 counted), so the ratios are an estimate of the throughput ratios, without their noise.
@@ -115,8 +116,8 @@ def main() -> None:
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         raise SystemExit("valgrind is not installed (Debian: apt-get install valgrind)")
     print(
-        f"# bench/http/callgrind  GET {args.path}  {args.requests} requests over {args.connections} connections,"
-        " instructions per request"
+        f"# bench/http/callgrind  GET {args.path}  {args.requests} requests over {args.connections}"
+        " connections, instructions per request"
     )
     servers = [
         ("raw aiohttp", "aiohttp", False),
