@@ -137,18 +137,18 @@ def gather(
     """The access record of one request whose response (of *status*, as the caller read it) was
     sent or abandoned.
 
-    The request line, the headers and the connection are read from aiohttp's own attributes
-    (its parsed message and its protocol) when the request is aiohttp's
-    ``BaseRequest`` (the public properties run a Python getter each: together they cost more
+    The request line, the headers, the connection and the response's headers are read from
+    aiohttp's own attributes (its parsed message, its protocol, ``_headers``) when the request is
+    aiohttp's ``BaseRequest`` (the public properties run a Python getter each: together they cost more
     than the rest of the gathering), else through the public properties.
     """
     if request.__class__ is web.BaseRequest:
         try:  # aiohttp's own attributes: the public properties cost a Python call each
-            message, protocol = request._message, request._protocol
+            message, protocol, sent = request._message, request._protocol, response._headers
         except AttributeError:  # a future aiohttp: the public way
-            message, protocol = None, request.protocol
+            message, protocol, sent = None, request.protocol, response.headers
     else:  # another request class: the public way
-        message, protocol = None, request.protocol
+        message, protocol, sent = None, request.protocol, response.headers
     if message is not None:
         method, version, headers = message.method, message.version, message.headers
         query = request.query_string if "?" in message.path else ""
@@ -179,7 +179,7 @@ def gather(
         method,
         request.path,
         "HTTP/1.1" if version is HttpVersion11 else _version_text(version),
-        response.headers.get(_CONTENT_LENGTH),  # as sent (the property: a third of gather)
+        sent.get(_CONTENT_LENGTH),  # as sent (the content_length property: a third of gather)
         headers.get(_USER_AGENT, ""),
     )
     if replaced is None and not aborted and user is None and not query and received is None:
