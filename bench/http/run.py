@@ -1,6 +1,6 @@
 """HTTP benchmark: tomodachi against plain aiohttp and uvicorn+Starlette, measured in the same run.
 
-    python bench/http/run.py [--seconds 5] [--connections 64] [--loop uvloop|asyncio] [--rounds 3]
+    python bench/http/run.py [--seconds 5] [--connections 64] [--loop uvloop|asyncio] [--rounds 5]
                              [--only-throughput]
 
 Sections:
@@ -13,7 +13,8 @@ Sections:
    the spread (min-max as a % of the median) so the noise of a shared machine is visible.
    Checked: defaults >= 0.8x tomodachi log off; log off >= 1.0x raw aiohttp; each as the median
    of the per-round ratios (paired: both sides ran back to back in the round).
-2. memory: RSS after start and after the load (topped up to at least 100k requests), per server.
+2. memory: RSS after start and after the first round's load (topped up to at least 100k
+   requests), per server.
    Checked: tomodachi's RSS after the load within 3 MiB of raw aiohttp's.
 3. start-up: process start to first answered request, `tomodachi run --production` vs a plain
    aiohttp app (median of several runs);
@@ -269,7 +270,9 @@ def throughput_section(
     for round_ in range(args.rounds):  # interleaved, the order rotated, so drift affects all alike
         shift = round_ % len(servers)
         for label, kind, access_log in servers[shift:] + servers[:shift]:
-            runs[label].append(throughput(kind, access_log, 75, False, args, path, memory[label]))
+            # RSS in the first round (its load topped up to 100k requests), so later rounds stay short
+            rss = memory[label] if round_ == 0 else None
+            runs[label].append(throughput(kind, access_log, 75, False, args, path, rss))
     medians = {label: statistics.median(values) for label, values in runs.items()}
     base = medians["raw aiohttp"]
     print(f"\n## GET {path}  (median req/s; spread = (max - min) / median over the rounds)")
@@ -319,7 +322,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="uvloop")
-    parser.add_argument("--rounds", type=int, default=3, help="throughput rounds per scenario (median)")
+    parser.add_argument("--rounds", type=int, default=5, help="throughput rounds per scenario (median)")
     parser.add_argument("--startup-runs", type=int, default=7)
     parser.add_argument("--only-throughput", action="store_true", help="skip start-up and graceful stop")
     args = parser.parse_args()
