@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from tomodachi.logging.renderers import ConsoleRenderer, JSONRenderer
-from tomodachi.transport.http import access_line
-from tomodachi.transport.http.access_line import (
+from tomodachi.transport.http import access_render
+from tomodachi.transport.http.access_line import AccessRecord, make_record
+from tomodachi.transport.http.access_render import (
     SECONDS_LIMIT,
-    AccessRecord,
     console_line,
     console_lines,
     created_seconds,
@@ -20,7 +20,6 @@ from tomodachi.transport.http.access_line import (
     json_fields,
     json_line,
     json_lines,
-    make_record,
     seconds_text,
 )
 
@@ -136,4 +135,4 @@ def test_remembered_durations_are_bounded() -> None:
     records = [with_times(RECORDS[0], n / 100000, n / 100000) for n in range(SECONDS_LIMIT + 10)]
     lines = console_lines(records)
     assert lines[-1].endswith(f"request_time={seconds_text((SECONDS_LIMIT + 9) / 100000)}")
-    assert len(access_line._seconds) <= SECONDS_LIMIT
+    assert len(access_render._seconds) <= SECONDS_LIMIT

@@ -43,14 +43,11 @@ from tomodachi.logging.processors import mask_secrets
 from tomodachi.logging.renderers import ConsoleRenderer, JSONRenderer
 from tomodachi.logging.routing import is_plain
 from tomodachi.transport.http._keys import ROUTE_INFO_KEY
-from tomodachi.transport.http.access_line import (
-    LOGGER_NAME,
-    AbortedResponse,
-    AccessRecord,
+from tomodachi.transport.http.access_line import LOGGER_NAME, AbortedResponse, AccessRecord, gather
+from tomodachi.transport.http.access_render import (
     console_lines,
     created_seconds,
     fields_of,
-    gather,
     json_fields,
     json_lines,
 )
