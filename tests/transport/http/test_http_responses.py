@@ -278,3 +278,21 @@ def test_the_same_headers_again_give_the_same_response_and_stay_checked() -> Non
             resolve_response_sync((200, "x", {"X-Bad": "a\r\nInjected: 1"}), defaults=defaults)
     unhashable = resolve_response_sync((200, "x", {"X-List": ["a"]}), defaults=defaults)
     assert unhashable.status == 200
+
+
+def test_a_lone_content_type_is_remembered_by_its_value_and_other_header_sets_by_their_items() -> None:
+    defaults = ResponseDefaults("text/plain; charset=utf-8", "utf-8", {"Server": "s"})
+    cases: list[tuple[dict[str, Any], dict[str, str]]] = [
+        ({"Content-Type": "application/json"}, {"Content-Type": "application/json", "Server": "s"}),
+        ({"content-type": "text/csv"}, {"Content-Type": "text/csv", "Server": "s"}),
+        ({"X-Id": "1"}, {"Content-Type": "text/plain; charset=utf-8", "Server": "s", "X-Id": "1"}),
+        ({"Content-Type": "application/json", "X-Id": "2"},
+         {"Content-Type": "application/json", "Server": "s", "X-Id": "2"}),
+    ]  # fmt: skip
+    for _ in range(2):  # the second time from what was remembered
+        for headers, expected in cases:
+            response = resolve_response_sync((200, "{}", dict(headers)), defaults=defaults)
+            assert {k.lower(): v for k, v in response.headers.items()} == {
+                k.lower(): v for k, v in expected.items()
+            }
+            assert isinstance(response, web.Response) and response.body == b"{}"

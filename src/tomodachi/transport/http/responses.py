@@ -94,9 +94,10 @@ class ResponseDefaults:
         if headers:
             base.update(headers)
         self.headers = base
-        #: Handler header dicts already merged with these defaults and checked: their items ->
-        #: (the response's headers, the body's charset). Most handlers return the same few.
-        self.resolved: dict[tuple[tuple[str, str], ...], tuple[CIMultiDict[str], str]] = {}
+        #: Handler header dicts already merged with these defaults and checked, by
+        #: :func:`headers_key` -> (the response's headers, the body's charset). Most handlers
+        #: return the same few.
+        self.resolved: dict[Any, tuple[CIMultiDict[str], str]] = {}
 
 
 #: How many distinct header sets a transport remembers (then it starts over).
@@ -242,7 +243,7 @@ def build_response(
     key = None
     if type(headers) is dict and content_type is None and charset is None:
         try:
-            key = tuple(headers.items())
+            key = headers_key(headers)
             known = defaults.resolved.get(key)
         except TypeError:  # an unhashable value: not remembered
             known = key = None
@@ -255,6 +256,14 @@ def build_response(
             defaults.resolved.clear()
         defaults.resolved[key] = (real, effective)
     return web.Response(body=_encode(body, effective), status=status_code, reason=reason, headers=real)
+
+
+def headers_key(headers: dict[str, Any]) -> Any:
+    """What :attr:`ResponseDefaults.resolved` knows a handler's header dict by: its items, or for
+    the usual lone ``Content-Type`` its value alone (a third of the cost; a str is never equal to
+    a tuple). Raises TypeError for an unhashable value."""
+    lone = headers.get("Content-Type") if len(headers) == 1 else None
+    return lone if type(lone) is str else tuple(headers.items())
 
 
 def _merge_headers(
@@ -302,7 +311,18 @@ def resolve_response_sync(
     if isinstance(value, (tuple, list)):  # before the rarer kinds: the second most usual return
         size = len(value)
         if size == 3:
-            return build_response(value[1], value[0], value[2], d)
+            status_, body, headers = value
+            if type(headers) is dict and type(status_) is int and type(body) is str:
+                # (status, text, {headers}) with headers seen before: build_response's first step
+                # (headers_key inlined)
+                try:
+                    lone = headers.get("Content-Type") if len(headers) == 1 else None
+                    known = d.resolved.get(lone if type(lone) is str else tuple(headers.items()))
+                except TypeError:  # an unhashable value
+                    known = None
+                if known is not None:
+                    return web.Response(body=body.encode(known[1]), status=status_, headers=known[0])
+            return build_response(body, status_, headers, d)
         if size == 2:
             return build_response(value[1], value[0], None, d)
         raise TypeError(
