@@ -255,7 +255,9 @@ def main() -> None:
 
     import tomodachi.logging as tlog
 
-    tlog.configure("console", "warning")
+    # The start-up warning that the handler has no dead-letter queue (it has none by design here)
+    # came every round: noise in this output.
+    tlog.configure("console", "error")
     logging.getLogger("botocore").setLevel(logging.WARNING)
     moto, url = start_moto()
     print(
