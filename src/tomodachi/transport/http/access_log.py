@@ -91,13 +91,14 @@ class AccessLog:
         self.real_ip = real_ip
         self._file: IO[str] | None = None
         self._renderer: Any = None
-        # Records not written yet (_flush writes them; see emit). A deque: appended by the loop,
+        # Records not written yet (_flush writes them; see _wait). A deque: appended by the loop,
         # taken by whichever thread flushes, without a lock and without losing one.
         self._pending: deque[AccessRecord] = deque()
         self._flush_callback = self._flush  # one bound method, queued once per batch
-        # The pipeline whose lines wait in _pending (at info, deferrable): emit asks once per
-        # pipeline (configure() makes a new one), not per request.
-        self._batching: Pipeline | None = None
+        #: The logging pipeline whose lines wait in _pending (at info, deferrable): asked once per
+        #: pipeline (configure() makes a new one, never changes one), not per request. While it
+        #: is the current pipeline, the access log is enabled.
+        self.batching: Pipeline | None = None
 
     def open(self, base_dir: str | None = None) -> None:
         if self.path and self._file is None:
@@ -119,13 +120,6 @@ class AccessLog:
         """Whether a line would be written anywhere (checked before any work is done)."""
         return self._file is not None or current_pipeline().level <= _INFO
 
-    def emit(self, record: AccessRecord) -> None:
-        """Log one request's *record*: within 20 ms, with the other waiting lines, where that changes
-        nothing but the time of the write (console/JSON output, no processors but secret masking),
-        else now. (:meth:`AccessLogger.log` has this inlined.)"""
-        if _logger_state._pipeline is self._batching or self._batches(record):
-            self._wait(record)
-
     def _batches(self, record: AccessRecord) -> bool:
         """Whether *record* waits to be written with others under the current pipeline (then
         that pipeline's records do until it is replaced); else it was written now, or dropped."""
@@ -135,10 +129,12 @@ class AccessLog:
         if not _deferrable(pipeline):
             self._write(pipeline, record, now=True)
             return False
-        self._batching = pipeline
+        self.batching = pipeline
         return True
 
     def _wait(self, record: AccessRecord) -> None:
+        """*record* joins the waiting ones: written within 20 ms with them, or now if it fills
+        the batch."""
         pending = self._pending
         pending.append(record)
         waiting = len(pending)
@@ -241,15 +237,10 @@ class AccessLogger(AbstractAccessLogger):
                 # aiohttp's figure follows the loop clock (1 ms steps under uvloop); ours is finer.
                 time = now() - started
         record = gather(request, response, status, _wall_clock() // 1000, time, elapsed, config.real_ip)
-        # AccessLog.emit, inlined (two calls per request were a tenth of its cost)
-        if _logger_state._pipeline is config._batching or config._batches(record):
-            pending = config._pending
-            pending.append(record)
-            waiting = len(pending)
-            if waiting == 1:
-                defer(config._flush_callback)
-            elif waiting >= MAX_WAITING:
-                config._flush()
+        # Written within 20 ms, with the other waiting lines, where that changes nothing but the
+        # time of the write (console/JSON output, no processors but secret masking), else now.
+        if _logger_state._pipeline is config.batching or config._batches(record):
+            config._wait(record)
 
 
 #: The clock used for handler timing (monotonic, like the loop's): ``time.perf_counter`` itself,

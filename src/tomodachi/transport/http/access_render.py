@@ -103,7 +103,7 @@ def seconds_text(seconds: float) -> str:
     """*seconds* as the access log shows a duration: five decimals and ``s`` (``"0.00135s"``),
     rounded half up."""
     units = _floor(seconds * 100000.0 + 0.5)
-    return f"{units // 100000}.{units % 100000:05d}s"
+    return _seconds.get(units) or _seconds_text(units)
 
 
 #: seconds_text by its 10-microsecond units, for the durations seen lately (most repeat): at
